@@ -1,0 +1,109 @@
+"""The command line through `main([...])`: success, and one-line errors with exit 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FAST_OPTIONS, make_texts, write_csv
+from textclf.cli import main
+
+
+def _fast_args():
+    args = []
+    for key, value in FAST_OPTIONS.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
+def test_train_end_to_end(tmp_path, tiny_train, tiny_test, capsys):
+    out = tmp_path / "cli_model"
+    code = main(["train", "--train", str(tiny_train), "--test", str(tiny_test), "--output", str(out),
+                 "--head", "lstm", "--quiet", *_fast_args()])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert f"model: {out}" in captured.out
+    assert "accuracy" in captured.out
+    assert "coverage" in captured.err and "max_length" not in captured.err  # max_length was given
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["head"]["name"] == "lstm"
+
+
+def test_train_py_is_the_same_command(tmp_path, tiny_train):
+    out = tmp_path / "via_train_py"
+    result = subprocess.run(
+        [sys.executable, "train.py", "--train", str(tiny_train), "--output", str(out), "--quiet", *_fast_args()],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "model.keras").exists()
+
+
+def _error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) >= 1
+    line = err[-1]
+    assert line.startswith("textclf: error: "), err
+    assert "Traceback" not in "\n".join(err)
+    return line
+
+
+@pytest.mark.parametrize(
+    "rows, extra, pattern",
+    [
+        (None, ["--train", "MISSING.csv"], r"MISSING\.csv: file not found"),
+        ([("a b", "x"), ("c d", "x"), ("e f", "x")], [], r"all rows have the same label 'x'"),
+        ([("a b", "x"), ("", "y"), ("e f", "x")], [], r"row 3, column 'text': text is empty"),
+        ([("a b", "x"), ("c", ""), ("e f", "y")], [], r"row 3, column 'label': label is empty"),
+        ([("a b", "x"), ("c d", "y"), ("e f", "y"), ("g h", "x")], ["--label-column", "topic"],
+         r"row 1, column 'topic': no column 'topic'; columns found: 'text', 'label'"),
+        ([("a b", "x")] * 5 + [("c d", "y")], [], r"class 'y' has a single example"),
+        ([("a b", "x"), ("c d", "y")] * 4, ["--head", "cnn"], r"invalid choice: 'cnn'"),
+        ([("a b", "x"), ("c d", "y")] * 4, ["--epochs", "0"], r"epochs must be an integer > 0\. Received: epochs=0"),
+        ([("a b", "x"), ("c d", "y")] * 4, ["--embeddings", "nowhere.txt"], r"nowhere\.txt"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, rows, extra, pattern):
+    import re
+
+    train = write_csv(tmp_path / "train.csv", rows) if rows is not None else None
+    out = tmp_path / "out"
+    argv = ["train", "--output", str(out), "--quiet", *_fast_args()]
+    if train is not None:
+        argv += ["--train", str(train)]
+    # Later options win in argparse, so the case's own values apply.
+    code = main(argv + extra)
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(pattern, err), err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_help_does_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "from textclf.cli import main\n"
+        "for argv in (['--help'], ['train', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_import_textclf_registers_for_plain_keras_load():
+    """`import textclf` before Keras still registers the custom standardize."""
+    code = (
+        "import sys, textclf\n"
+        "assert 'keras' not in sys.modules\n"
+        "import keras\n"
+        "print(keras.saving.get_registered_object('textclf>glove_standardize') is not None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "True", result.stderr[-2000:]

@@ -1,0 +1,81 @@
+"""Every registered head: builds, trains, respects frozen weights, round-trips."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import make_texts, run_python
+from textclf.models import HEADS
+
+
+def _data():
+    from textclf.pipeline import vectorize
+    from textclf.vocabulary import build_vocabulary, count_tokens
+
+    rows = make_texts(48, seed=3)
+    texts, labels = [t for t, _ in rows], [y for _, y in rows]
+    vocabulary = build_vocabulary(count_tokens(texts).counts, 200)
+    classes = sorted(set(labels))
+    y = np.array([classes.index(label) for label in labels])
+    return texts, y, vocabulary, vectorize(texts, vocabulary, 12)
+
+
+@pytest.mark.parametrize("trainable", [False, True], ids=["frozen", "trainable"])
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_head_trains_and_round_trips(head, trainable, tmp_path):
+    import keras
+
+    from textclf.embeddings import build_embedding_matrix
+    from textclf.models.build import EMBEDDING_NAME, build_classifier, build_end_to_end
+    from textclf.pipeline import training_dataset
+
+    keras.utils.set_random_seed(0)
+    texts, y, vocabulary, ids = _data()
+    matrix = build_embedding_matrix("glove-6b-50d", vocabulary, seed=0).matrix
+    model = build_classifier(embedding_matrix=matrix, num_classes=3, head=head, units=8, layers=2,
+                             pooling="maxmean", trainable_embeddings=trainable)
+    before = model.get_layer(EMBEDDING_NAME).get_weights()[0].copy()
+    others_before = [w.copy() for w in model.get_weights()[1:]]
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
+    ds = training_dataset(ids, y, batch_size=16, max_length=12, shuffle=True, seed=0)
+    model.fit(ds, epochs=1, verbose=0)
+    after = model.get_layer(EMBEDDING_NAME).get_weights()[0]
+    if trainable:
+        assert not np.allclose(before, after), "trainable embeddings did not move"
+    else:
+        np.testing.assert_array_equal(before, after)
+    assert any(not np.allclose(a, b) for a, b in zip(others_before, model.get_weights()[1:]))
+    np.testing.assert_array_equal(after[0], 0) if not trainable else None
+
+    end_to_end = build_end_to_end(model, vocabulary, 12)
+    path = tmp_path / "model.keras"
+    end_to_end.save(path)
+    probe = texts[:5] + ["An unseen text about a dog and a cat!", "x"]
+    import tensorflow as tf
+
+    here = end_to_end.predict(tf.constant(probe), verbose=0)
+    code = (
+        "import json, keras, tensorflow as tf, textclf\n"
+        f"m = keras.saving.load_model({str(path)!r})\n"
+        f"print(json.dumps(m.predict(tf.constant({probe!r}), verbose=0).tolist()))\n"
+    )
+    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    np.testing.assert_allclose(here, there, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "maxmean"])
+def test_padding_does_not_change_predictions(pooling):
+    """Right padding is masked: a text's probabilities do not depend on its batch."""
+    import tensorflow as tf
+
+    from textclf.embeddings import build_embedding_matrix
+    from textclf.models.build import build_classifier
+
+    texts, y, vocabulary, ids = _data()
+    matrix = build_embedding_matrix("glove-6b-50d", vocabulary, seed=0).matrix
+    model = build_classifier(embedding_matrix=matrix, num_classes=3, head="bigru", units=8, pooling=pooling,
+                             dropout=0.0, embedding_dropout=0.0)
+    one = ids[:1].to_tensor()
+    padded = tf.pad(one, [[0, 0], [0, 7]])
+    np.testing.assert_allclose(model(one).numpy(), model(padded).numpy(), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,70 @@
+"""textclf: text classification with GloVe embeddings and recurrent heads on Keras 3.
+
+    import textclf
+    clf = textclf.train("train.csv", test="test.csv", head="bigru")
+    clf = textclf.load("models/train")
+    clf.predict(["some text"]), clf.predict_proba(["some text"]), clf.classes_
+
+Importing textclf is cheap (no TensorFlow); it registers the one custom
+object saved models need, so `keras.saving.load_model("model.keras")` works
+after `import textclf`.
+"""
+
+__version__ = "0.1.0"
+
+from textclf.errors import (  # noqa: E402
+    ConfigError,
+    EmbeddingsError,
+    InputDataError,
+    ModelFileError,
+    TextclfError,
+)
+from textclf.keras_objects import install_registration_hook as _install_registration_hook  # noqa: E402
+
+_install_registration_hook()
+
+__all__ = [
+    "ConfigError",
+    "EmbeddingsError",
+    "InputDataError",
+    "ModelFileError",
+    "TextClassifier",
+    "TextclfError",
+    "TrainConfig",
+    "load",
+    "train",
+]
+
+
+def train(train, **options):
+    """Trains and saves a classifier. See `textclf.training.train`."""
+    from textclf.training import train as _train
+
+    return _train(train, **options)
+
+
+def load(directory):
+    """Loads a saved model directory as a `TextClassifier`.
+
+    Args:
+        directory: A directory written by `textclf train`.
+
+    Returns:
+        A `TextClassifier` with `predict`, `predict_proba` and `classes_`.
+    """
+    from textclf.classifier import TextClassifier
+
+    return TextClassifier.load(directory)
+
+
+def __getattr__(name):
+    # Lazy attributes keep `import textclf` free of TensorFlow.
+    if name == "TextClassifier":
+        from textclf.classifier import TextClassifier
+
+        return TextClassifier
+    if name == "TrainConfig":
+        from textclf.config import TrainConfig
+
+        return TrainConfig
+    raise AttributeError(f"module 'textclf' has no attribute {name!r}")

@@ -1,0 +1,151 @@
+"""The trained classifier: scikit-learn style prediction over a saved model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from textclf.errors import ModelFileError
+
+MODEL_FILE = "model.keras"
+METADATA_FILE = "metadata.json"
+SCHEMA_VERSION = 1
+
+
+class TextClassifier:
+    """A trained text classifier with `predict`, `predict_proba` and `classes_`.
+
+    Args:
+        model: The end-to-end Keras model (raw strings in, probabilities out).
+        metadata: The run's metadata (labels, configuration, metrics...).
+    """
+
+    def __init__(self, model, metadata):
+        self.model = model
+        self.metadata = metadata
+        self.classes_ = np.asarray(metadata["labels"], dtype=object)
+        from textclf.models.build import CLASSIFIER_NAME, VECTORIZER_NAME, make_vectorizer
+
+        vectorization = model.get_layer(VECTORIZER_NAME)
+        self.max_length = int(vectorization.get_config()["output_sequence_length"])
+        self.vocabulary = vectorization.get_vocabulary()
+        self._classifier = model.get_layer(CLASSIFIER_NAME)
+        # Prediction vectorizes outside the model, without padding to
+        # max_length, so batches of short texts stay short.
+        self._ragged_vectorizer = make_vectorizer(self.vocabulary, ragged=True, name="ragged_vectorization")
+
+    def vectorize(self, texts):
+        """Token ids of `texts` (a `tf.RaggedTensor`), as the model sees them."""
+        from textclf.pipeline import vectorize_with
+
+        return vectorize_with(self._ragged_vectorizer, list(texts), self.max_length)
+
+    def predict_proba(self, texts, batch_size=256):
+        """Class probabilities, columns in the order of `classes_`.
+
+        Args:
+            texts: Sequence of `str`.
+            batch_size: Texts per batch.
+
+        Returns:
+            float32 array of shape `(len(texts), len(classes_))`.
+        """
+        from textclf.pipeline import predict_in_order
+
+        return predict_in_order(self._classifier, self.vectorize(texts), batch_size)
+
+    def predict(self, texts, batch_size=256):
+        """The most probable label of each text.
+
+        Args:
+            texts: Sequence of `str`.
+            batch_size: Texts per batch.
+
+        Returns:
+            Array of labels (from `classes_`).
+        """
+        return self.classes_[np.argmax(self.predict_proba(texts, batch_size), axis=1)]
+
+    def save(self, directory):
+        """Writes `model.keras` and `metadata.json` into `directory` (must exist)."""
+        directory = Path(directory)
+        self.model.save(directory / MODEL_FILE)
+        (directory / METADATA_FILE).write_text(json.dumps(self.metadata, indent=2, default=_json_default) + "\n")
+
+    @classmethod
+    def load(cls, directory):
+        """Loads a model directory written by `textclf train`.
+
+        Args:
+            directory: Directory holding `model.keras` and `metadata.json`.
+
+        Returns:
+            A `TextClassifier`.
+
+        Raises:
+            ModelFileError: missing, corrupted or inconsistent files.
+        """
+        directory = Path(directory)
+        metadata = read_metadata(directory)
+        model = load_keras_model(directory / MODEL_FILE)
+        classes = model.output_shape[-1]
+        if classes != len(metadata["labels"]):
+            raise ModelFileError(
+                f"{directory / METADATA_FILE}: lists {len(metadata['labels'])} labels but "
+                f"{directory / MODEL_FILE} outputs {classes} classes; the files do not belong together"
+            )
+        return cls(model, metadata)
+
+
+def read_metadata(directory):
+    """Reads and checks `metadata.json` of a model directory."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelFileError(f"{directory}: model directory not found")
+    path = directory / METADATA_FILE
+    if not path.is_file():
+        raise ModelFileError(f"{path}: file not found; is {directory} a textclf model directory?")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("labels"), list) or not metadata["labels"]:
+        raise ModelFileError(f"{path}: has no 'labels' list")
+    return metadata
+
+
+def load_keras_model(path):
+    """`keras.saving.load_model` with `safe_mode=True` and one-line errors.
+
+    A model holding code (a `Lambda` layer, an unregistered function) is
+    refused by Keras' safe mode and reported, never executed.
+    """
+    import keras
+
+    from textclf.keras_objects import register_keras_objects
+
+    register_keras_objects()
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: file not found")
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any failure to load is one message
+        reason = " ".join(str(exc).split())
+        if "safe_mode" in reason or "Lambda" in reason:
+            reason = "it contains code (e.g. a Lambda layer), which textclf refuses to execute"
+        raise ModelFileError(f"{path}: cannot be loaded as a Keras model: {reason[:300]}") from None
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

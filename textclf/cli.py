@@ -1,0 +1,76 @@
+"""The `textclf` command line: a thin layer over the library.
+
+Each subcommand lives in `textclf/commands/<name>.py` and defines `HELP`,
+`add_arguments(parser)` and `run(args) -> int`. Nothing here imports
+TensorFlow, so `textclf --help` answers at once; commands import it lazily.
+
+Errors textclf raises on purpose (`TextclfError`) are printed as one line on
+standard error and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from textclf import __version__
+from textclf.errors import TextclfError
+
+COMMANDS = ("train", "predict", "evaluate", "export", "info")
+EXIT_USAGE = 2
+
+
+def _available_commands():
+    for name in COMMANDS:
+        try:
+            yield name, importlib.import_module(f"textclf.commands.{name.replace('-', '_')}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"textclf.commands.{name.replace('-', '_')}":
+                raise
+
+
+def build_parser():
+    """The argument parser of `textclf` with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="textclf",
+        description="Text classification with GloVe embeddings and recurrent heads (Keras 3).",
+    )
+    parser.add_argument("--version", action="version", version=f"textclf {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module in _available_commands():
+        command = sub.add_parser(
+            name, help=module.HELP, description=module.__doc__,
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv=None):
+    """Runs `textclf` with `argv` (default: `sys.argv[1:]`).
+
+    Returns:
+        The exit status: 0 on success, 2 on bad input or usage.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return args._run(args) or 0
+    except TextclfError as exc:
+        print(f"textclf: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("textclf: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

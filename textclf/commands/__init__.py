@@ -1,0 +1,1 @@
+"""Subcommands of the `textclf` command line, one module each."""

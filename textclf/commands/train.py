@@ -1,0 +1,82 @@
+"""Train a classifier on a labeled CSV/TSV/Parquet file and save it with its reports."""
+
+from __future__ import annotations
+
+from textclf.config import CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, EMBEDDING_MODES, OOV_POLICIES, TrainConfig
+from textclf.models.heads import HEADS, POOLINGS
+
+HELP = "train a classifier and save model.keras, metadata.json and reports/"
+
+_DEFAULTS = TrainConfig(train="")
+
+
+def add_arguments(parser):
+    """Adds the `train` options (defaults come from `TrainConfig`)."""
+    d = _DEFAULTS
+    data = parser.add_argument_group("data")
+    data.add_argument("--train", required=True, metavar="FILE", help="training table: .csv/.tsv (optionally .gz) or .parquet")
+    data.add_argument("--test", metavar="FILE", help="held-out table for the final reports")
+    data.add_argument("--validation", metavar="FILE", help="validation table (else a stratified split of --train)")
+    data.add_argument("--validation-split", type=float, default=d.validation_split, metavar="F",
+                      help="share of --train held out for validation when no --validation is given")
+    data.add_argument("--text-column", default=d.text_column)
+    data.add_argument("--label-column", default=d.label_column)
+    data.add_argument("--encoding", default=d.encoding, help="text encoding of CSV/TSV files (e.g. latin-1)")
+
+    emb = parser.add_argument_group("embeddings")
+    emb.add_argument("--embeddings", default=DEFAULT_EMBEDDINGS, metavar="NAME_OR_PATH",
+                     help="bundled 'glove-6b-50d', or a GloVe .txt(.gz), word2vec .bin/.txt, fastText .vec or gensim .kv file")
+    emb.add_argument("--embedding-dim", type=int, metavar="N",
+                     help="fail unless the embeddings have this dimension (default: read from the file)")
+    emb.add_argument("--embedding-mode", choices=EMBEDDING_MODES, default=d.embedding_mode,
+                     help="frozen, finetune, or two-phase: frozen until validation stops improving, then fine-tuned")
+    emb.add_argument("--oov", choices=OOV_POLICIES, default=d.oov,
+                     help="vectors of words missing from the embeddings: small random vectors or zeros")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--head", choices=sorted(HEADS), default=d.head,
+                       help="; ".join(f"{n}: {s.description}" for n, s in sorted(HEADS.items())))
+    model.add_argument("--units", type=int, default=d.units, help="units per recurrent layer and direction")
+    model.add_argument("--layers", type=int, default=d.layers, help="stacked recurrent layers")
+    model.add_argument("--dropout", type=float, default=d.dropout, help="dropout between layers and before the output")
+    model.add_argument("--embedding-dropout", type=float, default=d.embedding_dropout,
+                       help="spatial dropout on the embedded tokens")
+    model.add_argument("--pooling", choices=POOLINGS, default=d.pooling,
+                       help="last state, or max / mean / both over all time steps")
+    model.add_argument("--max-tokens", type=int, default=d.max_tokens, help="vocabulary size (most frequent tokens)")
+    model.add_argument("--max-length", type=int, default=None,
+                       help="tokens kept per text (default: 95th percentile of training lengths, printed)")
+
+    fit = parser.add_argument_group("training")
+    fit.add_argument("--epochs", type=int, default=d.epochs, help="most epochs per phase")
+    fit.add_argument("--batch-size", type=int, default=d.batch_size)
+    fit.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    fit.add_argument("--finetune-learning-rate", type=float, default=None,
+                     help="learning rate of the fine-tuning phase (default: learning rate / 4)")
+    fit.add_argument("--patience", type=int, default=d.patience,
+                     help="epochs without validation-loss improvement before stopping (best weights kept)")
+    fit.add_argument("--class-weight", choices=CLASS_WEIGHTS, default=d.class_weight)
+    fit.add_argument("--seed", type=int, default=d.seed)
+
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", metavar="DIR", help="model directory (default: models/<name>)")
+    out.add_argument("--name", help="name for the default output directory (default: from the training file)")
+    out.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def config_from_args(args):
+    """A `TrainConfig` from parsed arguments."""
+    from textclf.config import config_fields
+
+    return TrainConfig(**{name: getattr(args, name) for name in config_fields() if hasattr(args, name)})
+
+
+def run(args):
+    """Trains, prints where the model is and its metrics; returns 0."""
+    from textclf.training import run_training
+
+    classifier = run_training(config_from_args(args), keras_verbose=0 if args.quiet else "auto")
+    metrics = classifier.metadata["metrics"]
+    print(f"model: {classifier.metadata['config']['output']}")
+    print(f"{metrics['evaluated_on']}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}")
+    return 0

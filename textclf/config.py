@@ -1,0 +1,109 @@
+"""Training configuration: one dataclass shared by the CLI and the library.
+
+`TrainConfig.validate()` checks every parameter and raises `ConfigError`
+naming the allowed values and what was received, the scikit-learn way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Optional
+
+from textclf.errors import ConfigError
+from textclf.models.heads import HEADS, POOLINGS
+
+EMBEDDING_MODES = ("frozen", "finetune", "two-phase")
+CLASS_WEIGHTS = ("none", "balanced")
+OOV_POLICIES = ("random", "zeros")
+DEFAULT_EMBEDDINGS = "glove-6b-50d"
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run; saved whole in `metadata.json`.
+
+    See `textclf train --help` for the meaning of each field.
+    """
+
+    train: str
+    test: Optional[str] = None
+    validation: Optional[str] = None
+    validation_split: float = 0.1
+    text_column: str = "text"
+    label_column: str = "label"
+    encoding: str = "utf-8"
+    embeddings: str = DEFAULT_EMBEDDINGS
+    embedding_dim: Optional[int] = None
+    embedding_mode: str = "two-phase"
+    oov: str = "random"
+    head: str = "bigru"
+    units: int = 64
+    layers: int = 1
+    dropout: float = 0.3
+    embedding_dropout: float = 0.1
+    pooling: str = "maxmean"
+    max_tokens: int = 40000
+    max_length: Optional[int] = None
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    finetune_learning_rate: Optional[float] = None
+    patience: int = 2
+    class_weight: str = "none"
+    seed: int = 42
+    output: Optional[str] = None
+    name: Optional[str] = None
+
+    def validate(self):
+        """Raises `ConfigError` for the first invalid field."""
+        _choice("embedding_mode", self.embedding_mode, EMBEDDING_MODES)
+        _choice("head", self.head, tuple(sorted(HEADS)))
+        _choice("pooling", self.pooling, POOLINGS)
+        _choice("class_weight", self.class_weight, CLASS_WEIGHTS)
+        _choice("oov", self.oov, OOV_POLICIES)
+        for field in ("units", "layers", "epochs", "batch_size", "max_tokens"):
+            _positive_int(field, getattr(self, field))
+        if self.max_length is not None:
+            _positive_int("max_length", self.max_length)
+        if self.embedding_dim is not None:
+            _positive_int("embedding_dim", self.embedding_dim)
+        if self.max_tokens < 3:
+            raise ConfigError(f"max_tokens must be at least 3. Received: max_tokens={self.max_tokens}")
+        _positive_int("patience", self.patience, allow_zero=True)
+        for field in ("dropout", "embedding_dropout"):
+            value = getattr(self, field)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"{field} must be in [0, 1). Received: {field}={value}")
+        if not 0.0 < self.validation_split < 1.0:
+            raise ConfigError(
+                f"validation_split must be in (0, 1). Received: validation_split={self.validation_split}"
+            )
+        for field in ("learning_rate", "finetune_learning_rate"):
+            value = getattr(self, field)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{field} must be > 0. Received: {field}={value}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"seed must be an integer. Received: seed={self.seed!r}")
+        return self
+
+    def to_dict(self):
+        """The configuration as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+def config_fields():
+    """Names of all `TrainConfig` fields."""
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+def _choice(name, value, allowed):
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {allowed}. Received: {name}={value!r}")
+
+
+def _positive_int(name, value, allow_zero=False):
+    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"{name} must be an integer {bound}. Received: {name}={value!r}")

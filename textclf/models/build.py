@@ -1,0 +1,120 @@
+"""Keras graphs: the token-id classifier and the end-to-end string model.
+
+Training runs the *classifier* (token ids in, probabilities out) on batches
+vectorized outside the model, so batches can be bucketed by length. What is
+saved is the *end-to-end* model: a `TextVectorization` layer holding the
+vocabulary and GloVe tokenizer, followed by that same classifier, so the saved
+file takes raw strings.
+"""
+
+from __future__ import annotations
+
+from textclf.models.heads import get_head
+
+CLASSIFIER_NAME = "classifier"
+VECTORIZER_NAME = "text_vectorization"
+EMBEDDING_NAME = "embedding"
+
+
+def build_classifier(
+    *,
+    embedding_matrix,
+    num_classes,
+    head,
+    units=64,
+    layers=1,
+    dropout=0.3,
+    pooling="maxmean",
+    embedding_dropout=0.1,
+    trainable_embeddings=False,
+):
+    """Builds the classifier from token ids to class probabilities.
+
+    Args:
+        embedding_matrix: float32 array `(vocabulary_size, dim)`; row 0 is padding.
+        num_classes: Number of output classes.
+        head: Registered head name (see `textclf.models.HEADS`).
+        units: Units of each recurrent layer (per direction).
+        layers: Number of stacked recurrent layers.
+        dropout: Dropout rate between recurrent layers and before the output.
+        pooling: How time steps are reduced, one of `POOLINGS`.
+        embedding_dropout: Rate of `SpatialDropout1D` on the embedded tokens.
+        trainable_embeddings: Whether the embedding matrix is updated in training.
+
+    Returns:
+        A `keras.Model` named "classifier", input `(batch, time)` int ids.
+    """
+    import keras
+
+    spec = get_head(head)
+    vocabulary_size, dim = embedding_matrix.shape
+    token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
+    embedding = keras.layers.Embedding(
+        vocabulary_size,
+        dim,
+        mask_zero=True,
+        trainable=trainable_embeddings,
+        name=EMBEDDING_NAME,
+    )
+    x = embedding(token_ids)
+    # Assigned after building so the matrix is stored as a weight, never
+    # inlined into the JSON config as an initializer value.
+    embedding.embeddings.assign(embedding_matrix)
+    if embedding_dropout > 0:
+        x = keras.layers.SpatialDropout1D(embedding_dropout, name="embedding_dropout")(x)
+    x = spec.build(x, token_ids, units=units, layers=layers, dropout=dropout, pooling=pooling)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(token_ids, probabilities, name=CLASSIFIER_NAME)
+
+
+def make_vectorizer(vocabulary, *, max_length=None, ragged=False, name=VECTORIZER_NAME):
+    """A `TextVectorization` layer with the GloVe tokenizer and a fixed vocabulary.
+
+    Args:
+        vocabulary: Tokens, either without the reserved entries or as returned by
+            `get_vocabulary()` (starting with "" and "[UNK]").
+        max_length: Pad or truncate to this many tokens; None keeps lengths.
+        ragged: Return a `tf.RaggedTensor` (only with `max_length=None`).
+        name: Layer name.
+
+    Returns:
+        A `keras.layers.TextVectorization`.
+    """
+    import keras
+
+    from textclf.keras_objects import register_keras_objects
+
+    standardize = register_keras_objects()
+    tokens = list(vocabulary)
+    if tokens[:2] == ["", "[UNK]"]:
+        tokens = tokens[2:]
+    return keras.layers.TextVectorization(
+        standardize=standardize,
+        split="whitespace",
+        output_mode="int",
+        output_sequence_length=max_length,
+        ragged=ragged,
+        vocabulary=tokens,
+        name=name,
+    )
+
+
+def build_end_to_end(classifier, vocabulary, max_length):
+    """Wraps `classifier` into a model that takes raw strings.
+
+    Args:
+        classifier: The model returned by `build_classifier` (trained).
+        vocabulary: The vocabulary as `get_vocabulary()` returns it.
+        max_length: Texts are truncated to this many tokens.
+
+    Returns:
+        A `keras.Model` with a string input of shape `(batch, 1)` (a `(batch,)`
+        tensor is accepted too) and probabilities as output.
+    """
+    import keras
+
+    text = keras.Input(shape=(1,), dtype="string", name="text")
+    ids = make_vectorizer(vocabulary, max_length=max_length)(text)
+    return keras.Model(text, classifier(ids), name="textclf")

@@ -1,0 +1,162 @@
+"""The registry of classifier heads.
+
+A head turns the sequence of embedded tokens into one feature vector; the
+softmax layer on top is shared by all heads. Heads are looked up by name, so
+the CLI's choices, the metadata and the tests all come from `HEADS`; adding a
+head is one `register_head` call.
+
+Importing this module does not import Keras: builders import it when called.
+Recurrent layers keep cuDNN-compatible settings (tanh / sigmoid activations,
+no recurrent dropout, right-padded masks), so GPU users get the fused kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from textclf.errors import ConfigError
+
+POOLINGS = ("last", "max", "mean", "maxmean")
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """A registered head.
+
+    Attributes:
+        name: Registry name (the `--head` value).
+        description: One line for `--help`.
+        build: `build(embedded, token_ids, *, units, layers, dropout, pooling)`
+            returning the feature tensor.
+    """
+
+    name: str
+    description: str
+    build: Callable
+
+
+HEADS: dict[str, HeadSpec] = {}
+
+
+def register_head(name, description):
+    """Decorator adding a head builder to `HEADS` under `name`."""
+
+    def decorator(build):
+        if name in HEADS:
+            raise ValueError(f"A head named {name!r} is already registered.")
+        HEADS[name] = HeadSpec(name=name, description=description, build=build)
+        return build
+
+    return decorator
+
+
+def get_head(name):
+    """Returns the `HeadSpec` registered as `name`.
+
+    Raises:
+        ConfigError: no such head; the message lists the registered ones.
+    """
+    try:
+        return HEADS[name]
+    except KeyError:
+        raise ConfigError(
+            f"head must be one of {tuple(sorted(HEADS))}. Received: head={name!r}"
+        ) from None
+
+
+def _recurrent_layer(kind, units, return_sequences, bidirectional, name):
+    import keras
+
+    if kind == "lstm":
+        layer = keras.layers.LSTM(
+            units,
+            activation="tanh",
+            recurrent_activation="sigmoid",
+            recurrent_dropout=0.0,
+            unroll=False,
+            use_bias=True,
+            return_sequences=return_sequences,
+            name=None if bidirectional else name,
+        )
+    else:
+        layer = keras.layers.GRU(
+            units,
+            activation="tanh",
+            recurrent_activation="sigmoid",
+            recurrent_dropout=0.0,
+            unroll=False,
+            use_bias=True,
+            reset_after=True,
+            return_sequences=return_sequences,
+            name=None if bidirectional else name,
+        )
+    if bidirectional:
+        layer = keras.layers.Bidirectional(layer, merge_mode="concat", name=name)
+    return layer
+
+
+def masked_max(sequence, token_ids):
+    """Max over time steps that hold a token (padding never wins the max)."""
+    import keras
+
+    present = keras.ops.expand_dims(
+        keras.ops.cast(keras.ops.not_equal(token_ids, 0), sequence.dtype), axis=-1
+    )
+    # Padded steps are pushed far below any real activation.
+    return keras.ops.max(sequence + (present - 1.0) * 1e9, axis=1)
+
+
+def pool(sequence, token_ids, pooling):
+    """Reduces a masked `(batch, time, features)` sequence to `(batch, features)`.
+
+    Args:
+        sequence: Recurrent outputs for every step (padding steps masked).
+        token_ids: The `(batch, time)` ids; 0 marks padding.
+        pooling: One of `POOLINGS` other than "last".
+
+    Returns:
+        The pooled tensor.
+    """
+    import keras
+
+    if pooling == "max":
+        return masked_max(sequence, token_ids)
+    if pooling == "mean":
+        return keras.layers.GlobalAveragePooling1D(name="mean_pool")(sequence)
+    if pooling == "maxmean":
+        return keras.layers.Concatenate(name="max_mean_pool")(
+            [masked_max(sequence, token_ids),
+             keras.layers.GlobalAveragePooling1D(name="mean_pool")(sequence)]
+        )
+    raise ConfigError(f"pooling must be one of {POOLINGS}. Received: pooling={pooling!r}")
+
+
+def recurrent_stack(embedded, token_ids, *, kind, bidirectional, units, layers, dropout, pooling):
+    """`layers` stacked recurrent layers with dropout between them, then pooling."""
+    import keras
+
+    x = embedded
+    for i in range(layers):
+        last = i == layers - 1
+        return_sequences = not last or pooling != "last"
+        x = _recurrent_layer(kind, units, return_sequences, bidirectional, name=f"recurrent_{i + 1}")(x)
+        if not last and dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"recurrent_dropout_{i + 1}")(x)
+    if pooling != "last":
+        x = pool(x, token_ids, pooling)
+    return x
+
+
+def _register_recurrent(name, kind, bidirectional, description):
+    def build(embedded, token_ids, **params):
+        return recurrent_stack(embedded, token_ids, kind=kind, bidirectional=bidirectional, **params)
+
+    build.__name__ = f"build_{name}"
+    register_head(name, description)(build)
+
+
+_register_recurrent("lstm", "lstm", False, "unidirectional LSTM layers")
+_register_recurrent("gru", "gru", False, "unidirectional GRU layers")
+_register_recurrent("bilstm", "lstm", True, "bidirectional LSTM layers (forward and backward concatenated)")
+_register_recurrent("bigru", "gru", True, "bidirectional GRU layers (forward and backward concatenated)")

@@ -1,0 +1,127 @@
+"""tf.data pipelines: vectorize once, bucket by length, predict in input order.
+
+Vectorization runs outside the model during training, once per text; batches
+are then bucketed by length so a batch of short texts is not padded to the
+longest text of the corpus. Padding is always on the right, as cuDNN requires.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BUCKET_BOUNDARIES = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
+def vectorize(texts, vocabulary, max_length, batch_size=8192):
+    """Token ids of `texts`, truncated to `max_length`, as a `tf.RaggedTensor`.
+
+    Args:
+        texts: Sequence of `str`.
+        vocabulary: Vocabulary as `TextVectorization.get_vocabulary()` returns it.
+        max_length: Tokens kept from the start of each text.
+        batch_size: Texts vectorized per call (bounds memory).
+
+    Returns:
+        An int64 `tf.RaggedTensor` of shape `(len(texts), None)`.
+    """
+    import tensorflow as tf
+
+    from textclf.models.build import make_vectorizer
+
+    layer = make_vectorizer(vocabulary, ragged=True, name="ragged_vectorization")
+    return vectorize_with(layer, texts, max_length, batch_size)
+
+
+def vectorize_with(layer, texts, max_length, batch_size=8192):
+    """Like `vectorize`, with an existing ragged `TextVectorization` layer."""
+    import tensorflow as tf
+
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        batch = tf.constant(list(texts[start : start + batch_size]), dtype=tf.string)
+        parts.append(layer(batch)[:, :max_length])
+    if not parts:
+        return tf.ragged.constant([], dtype=tf.int64, ragged_rank=1)
+    return tf.concat(parts, axis=0) if len(parts) > 1 else parts[0]
+
+
+def _boundaries(max_length):
+    return [b for b in BUCKET_BOUNDARIES if b < max_length] + [max_length + 1]
+
+
+def training_dataset(ids, labels, *, batch_size, max_length, shuffle, seed, sample_weights=None):
+    """Batches bucketed by length, for `fit`.
+
+    Args:
+        ids: `tf.RaggedTensor` of token ids.
+        labels: int array of class indices.
+        batch_size: Examples per batch.
+        max_length: Longest sequence.
+        shuffle: Reshuffle every epoch (deterministically from `seed`).
+        seed: Shuffle seed.
+        sample_weights: Optional float array.
+
+    Returns:
+        A `tf.data.Dataset` of `(ids, labels[, weights])` with known cardinality.
+    """
+    import tensorflow as tf
+
+    lengths = ids.row_lengths().numpy()
+    columns = (ids, np.asarray(labels, dtype=np.int64))
+    if sample_weights is not None:
+        columns += (np.asarray(sample_weights, dtype=np.float32),)
+    ds = tf.data.Dataset.from_tensor_slices(columns)
+    if shuffle:
+        ds = ds.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
+    boundaries = _boundaries(max_length)
+    ds = ds.bucket_by_sequence_length(
+        element_length_func=lambda x, *rest: tf.shape(x)[0],
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padded_shapes=None,
+        pad_to_bucket_boundary=False,
+        drop_remainder=False,
+    )
+    # Bucket sizes depend only on lengths, not on the shuffle order, so the
+    # number of batches is known; it gives Keras a full progress bar.
+    bucket_of = np.searchsorted(boundaries, lengths, side="right")
+    steps = int(sum(-(-np.sum(bucket_of == b) // batch_size) for b in np.unique(bucket_of)))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def length_sorted_dataset(ids, batch_size):
+    """Batches of `ids` in order of length (for prediction), and that order.
+
+    Returns:
+        `(dataset, order)`: the dataset yields padded id batches in the order
+        `order`; `outputs[order] = predictions` puts results back in input order.
+    """
+    import tensorflow as tf
+
+    lengths = ids.row_lengths().numpy()
+    order = np.argsort(lengths, kind="stable")
+    sorted_ids = tf.gather(ids, order)
+    ds = tf.data.Dataset.from_tensor_slices(sorted_ids).padded_batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE), order
+
+
+def predict_in_order(classifier, ids, batch_size=256):
+    """Class probabilities for `ids`, batched by length, returned in input order.
+
+    Args:
+        classifier: Model from token ids to probabilities.
+        ids: `tf.RaggedTensor` of token ids.
+        batch_size: Rows per batch.
+
+    Returns:
+        float32 array `(rows, classes)`.
+    """
+    n = int(ids.nrows())
+    num_classes = classifier.output_shape[-1]
+    out = np.zeros((n, num_classes), dtype=np.float32)
+    if n == 0:
+        return out
+    ds, order = length_sorted_dataset(ids, batch_size)
+    out[order] = classifier.predict(ds, verbose=0)
+    return out

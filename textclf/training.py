@@ -1,0 +1,353 @@
+"""Training: read data -> tokenize -> embeddings -> head -> fit -> save -> report.
+
+`train()` is the library entry point; `textclf train` is a thin layer over
+`run_training()`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from textclf.config import TrainConfig
+from textclf.errors import InputDataError
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def train(train, **options):
+    """Trains a classifier and saves it; the library twin of `textclf train`.
+
+    Args:
+        train: Path of the training table (CSV/TSV, optionally .gz, or Parquet).
+        **options: Any `TrainConfig` field (test, head, epochs, output, ...).
+
+    Returns:
+        The trained `TextClassifier` (also saved to its output directory,
+        available as `classifier.metadata["output"]`).
+    """
+    config = TrainConfig(train=os.fspath(train), **options)
+    return run_training(config)
+
+
+def default_output(config):
+    """`models/<name>`: `--name`, else the training file's name or folder."""
+    if config.name:
+        return str(Path("models") / config.name)
+    path = Path(config.train)
+    stem = path.name.split(".")[0]
+    if stem in ("train", "training", "data") and path.absolute().parent.name:
+        stem = path.absolute().parent.name
+    return str(Path("models") / stem)
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def set_determinism(seed):
+    """Seeds Python, NumPy and TensorFlow and asks TF for deterministic ops."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def split_validation(texts, labels, fraction, seed, path):
+    """Stratified train/validation split.
+
+    Raises:
+        InputDataError: a class has too few examples to appear in both parts.
+    """
+    from collections import Counter
+
+    from sklearn.model_selection import train_test_split
+
+    counts = Counter(labels)
+    rare = sorted(label for label, n in counts.items() if n < 2)
+    if rare:
+        raise InputDataError(
+            f"class {rare[0]!r} has a single example; a stratified validation split needs at "
+            "least 2 per class (add examples, drop the class, or pass --validation FILE)",
+            file=path,
+        )
+    n_val = max(len(counts), int(round(fraction * len(labels))))
+    if len(labels) - n_val < len(counts):
+        raise InputDataError(
+            f"too few rows ({len(labels)}) for a validation split over {len(counts)} classes",
+            file=path,
+        )
+    index = np.arange(len(labels))
+    train_idx, val_idx = train_test_split(index, test_size=n_val, stratify=labels, random_state=seed)
+    train_idx.sort()
+    val_idx.sort()
+    take = lambda seq, idx: [seq[i] for i in idx]  # noqa: E731
+    return take(texts, train_idx), take(labels, train_idx), take(texts, val_idx), take(labels, val_idx)
+
+
+def run_training(config, *, log=_log, keras_verbose="auto"):
+    """Runs one training from a validated `TrainConfig`.
+
+    Args:
+        config: The configuration.
+        log: Where progress lines go (stderr by default).
+        keras_verbose: `verbose` of `Model.fit` (progress bars).
+
+    Returns:
+        The trained `TextClassifier`.
+    """
+    from textclf import data as data_module
+
+    from textclf.outputs import check_output_parent
+
+    config.validate()
+    if config.output is None:
+        config.output = default_output(config)
+        Path(config.output).parent.mkdir(parents=True, exist_ok=True)
+    output = Path(config.output)
+    check_output_parent(output)
+
+    # Read everything before the slow imports, so bad input fails fast.
+    train_data = data_module.read_labeled(
+        config.train, text_column=config.text_column, label_column=config.label_column, encoding=config.encoding
+    )
+    labels = sorted(set(train_data.labels))
+    if len(labels) < 2:
+        raise InputDataError(
+            f"all rows have the same label {labels[0]!r}; a classifier needs at least 2 classes",
+            file=config.train, column=config.label_column,
+        )
+    test_data = None
+    if config.test:
+        test_data = data_module.read_labeled(
+            config.test, text_column=config.text_column, label_column=config.label_column, encoding=config.encoding
+        )
+    if config.validation:
+        val_data = data_module.read_labeled(
+            config.validation, text_column=config.text_column, label_column=config.label_column,
+            encoding=config.encoding,
+        )
+        train_texts, train_labels = train_data.texts, train_data.labels
+        val_texts, val_labels = val_data.texts, val_data.labels
+        validation_source = config.validation
+    else:
+        train_texts, train_labels, val_texts, val_labels = split_validation(
+            train_data.texts, train_data.labels, config.validation_split, config.seed, config.train
+        )
+        validation_source = f"stratified {config.validation_split:g} split of {config.train}"
+
+    started = time.time()
+    set_determinism(config.seed)
+    from textclf.embeddings import build_embedding_matrix
+    from textclf.pipeline import vectorize
+    from textclf.vocabulary import build_vocabulary, choose_max_length, count_tokens, coverage
+
+    stats = count_tokens(train_texts)
+    vocabulary = build_vocabulary(stats.counts, config.max_tokens)
+    if config.max_length is None:
+        max_length = choose_max_length(stats.lengths)
+        log(f"max_length: {max_length} (95th percentile of training lengths, median {int(np.median(stats.lengths))})")
+    else:
+        max_length = config.max_length
+    embedding = build_embedding_matrix(
+        config.embeddings, vocabulary, oov=config.oov, seed=config.seed, expected_dim=config.embedding_dim
+    )
+    cover = coverage(stats.counts, vocabulary, embedding.found)
+    log(
+        f"embeddings: {embedding.source} ({embedding.dim}-d); vocabulary {len(vocabulary)} entries; "
+        f"coverage {cover['token_coverage']:.1%} of tokens, {cover['type_coverage']:.1%} of types"
+    )
+
+    label_index = {label: i for i, label in enumerate(labels)}
+    y_train = np.array([label_index[y] for y in train_labels])
+    unknown = sorted(set(val_labels) - set(labels))
+    if unknown:
+        raise InputDataError(
+            f"validation label {unknown[0]!r} does not occur in the training data", file=config.validation,
+            column=config.label_column,
+        )
+    y_val = np.array([label_index[y] for y in val_labels])
+    ids_train = vectorize(train_texts, vocabulary, max_length)
+    ids_val = vectorize(val_texts, vocabulary, max_length)
+
+    classifier, history, phases = fit_classifier(
+        config, embedding.matrix, len(labels), ids_train, y_train, ids_val, y_val, max_length, log, keras_verbose
+    )
+    train_seconds = time.time() - started
+
+    from textclf.pipeline import predict_in_order
+    from textclf.reports import compute_metrics
+
+    val_pred = predict_in_order(classifier, ids_val).argmax(axis=1)
+    validation_metrics = compute_metrics(y_val, val_pred, list(range(len(labels))))
+    if test_data is not None:
+        eval_texts, eval_labels, evaluated_on = test_data.texts, test_data.labels, f"test ({config.test})"
+        eval_ids = vectorize(eval_texts, vocabulary, max_length)
+        eval_pred = np.asarray(labels, dtype=object)[predict_in_order(classifier, eval_ids).argmax(axis=1)]
+    else:
+        eval_labels, evaluated_on = val_labels, f"validation ({validation_source})"
+        eval_pred = np.asarray(labels, dtype=object)[val_pred]
+
+    from textclf.classifier import SCHEMA_VERSION, TextClassifier
+    from textclf.models.build import build_end_to_end
+    from textclf.outputs import atomic_directory
+    from textclf.reports import write_reports
+
+    model = build_end_to_end(classifier, vocabulary, max_length)
+    metadata = _metadata(
+        config, labels, embedding, cover, max_length, len(train_texts), len(val_texts),
+        None if test_data is None else len(test_data.texts), validation_source, phases, history, train_seconds,
+        SCHEMA_VERSION,
+    )
+    with atomic_directory(output) as tmp:
+        metrics = write_reports(
+            tmp / "reports", list(eval_labels), list(eval_pred), labels, evaluated_on=evaluated_on, history=history
+        )
+        metadata["metrics"] = {
+            **metrics,
+            "validation_accuracy": validation_metrics["accuracy"],
+            "validation_macro_f1": validation_metrics["macro_f1"],
+        }
+        classifier_obj = TextClassifier(model, metadata)
+        classifier_obj.save(tmp)
+    log(f"saved model to {output}/ (model.keras, metadata.json, reports/)")
+    log(
+        f"{evaluated_on}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
+        f"({metrics['rows']} rows); trained in {train_seconds:.0f}s"
+    )
+    return classifier_obj
+
+
+def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_val, max_length, log, verbose):
+    """Builds and fits the token-id classifier, in one or two phases.
+
+    Returns:
+        `(classifier, history, phases)`: the model with its best weights, one
+        dict per epoch, and a summary of each phase.
+    """
+    import keras
+
+    from textclf.models.build import EMBEDDING_NAME, build_classifier
+    from textclf.pipeline import training_dataset
+
+    sample_weights = None
+    if config.class_weight == "balanced":
+        from sklearn.utils.class_weight import compute_class_weight
+
+        weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=y_train)
+        sample_weights = weights[y_train]
+    train_ds = training_dataset(
+        ids_train, y_train, batch_size=config.batch_size, max_length=max_length, shuffle=True,
+        seed=config.seed, sample_weights=sample_weights,
+    )
+    val_ds = training_dataset(
+        ids_val, y_val, batch_size=max(config.batch_size, 256), max_length=max_length, shuffle=False, seed=config.seed
+    )
+    classifier = build_classifier(
+        embedding_matrix=matrix,
+        num_classes=num_classes,
+        head=config.head,
+        units=config.units,
+        layers=config.layers,
+        dropout=config.dropout,
+        pooling=config.pooling,
+        embedding_dropout=config.embedding_dropout,
+        trainable_embeddings=config.embedding_mode == "finetune",
+    )
+    plan = [("frozen" if config.embedding_mode != "finetune" else "finetune", config.learning_rate)]
+    if config.embedding_mode == "two-phase":
+        plan.append(("finetune", config.finetune_learning_rate or config.learning_rate / 4))
+
+    history, phases = [], []
+    best_loss, best_weights = np.inf, None
+    for phase, learning_rate in plan:
+        classifier.get_layer(EMBEDDING_NAME).trainable = phase == "finetune"
+        classifier.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        log(f"phase {len(phases) + 1}/{len(plan)}: embeddings {phase}, learning rate {learning_rate:g}")
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=0
+        )
+        start_epoch = len(history)
+        result = classifier.fit(
+            train_ds, validation_data=val_ds, epochs=start_epoch + config.epochs, initial_epoch=start_epoch,
+            callbacks=[stopper], verbose=verbose,
+        )
+        epochs = len(result.history["loss"])
+        for i in range(epochs):
+            row = {"epoch": start_epoch + i + 1, "phase": phase}
+            row.update({k: float(result.history[k][i]) for k in HISTORY_KEYS if k in result.history})
+            history.append(row)
+        phase_best = float(np.min(result.history["val_loss"]))
+        phases.append({
+            "embeddings": phase, "learning_rate": learning_rate, "epochs": epochs,
+            "best_val_loss": phase_best,
+            "best_epoch": start_epoch + int(np.argmin(result.history["val_loss"])) + 1,
+        })
+        # A fine-tuning phase that never beats the frozen phase must not make
+        # the model worse: keep the better weights.
+        if phase_best < best_loss:
+            best_loss, best_weights = phase_best, classifier.get_weights()
+        else:
+            classifier.set_weights(best_weights)
+            phases[-1]["kept"] = False
+            log(f"phase {len(phases)} did not improve validation loss; keeping the earlier weights")
+    classifier.get_layer(EMBEDDING_NAME).trainable = False
+    return classifier, history, phases
+
+
+def _metadata(config, labels, embedding, cover, max_length, n_train, n_val, n_test, validation_source, phases,
+              history, seconds, schema_version):
+    import keras
+    import tensorflow as tf
+
+    from textclf import __version__
+
+    return {
+        "schema_version": schema_version,
+        "textclf_version": __version__,
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "labels": list(labels),
+        "text_column": config.text_column,
+        "label_column": config.label_column,
+        "config": config.to_dict(),
+        "max_length": int(max_length),
+        "embeddings": {
+            "source": embedding.source,
+            "format": embedding.format,
+            "dim": int(embedding.dim),
+            "mode": config.embedding_mode,
+            "oov": config.oov,
+            **cover,
+        },
+        "head": {
+            "name": config.head,
+            "units": config.units,
+            "layers": config.layers,
+            "dropout": config.dropout,
+            "embedding_dropout": config.embedding_dropout,
+            "pooling": config.pooling,
+        },
+        "data": {
+            "train_rows": n_train,
+            "validation_rows": n_val,
+            "test_rows": n_test,
+            "validation": validation_source,
+        },
+        "training": {
+            "seconds": round(seconds, 2),
+            "epochs": len(history),
+            "phases": phases,
+        },
+    }

@@ -1,0 +1,118 @@
+"""Vocabulary, sequence length and embedding coverage, from training texts."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+RESERVED = ("", "[UNK]")  # padding and out-of-vocabulary, as TextVectorization spells them
+
+
+@dataclass
+class TokenStats:
+    """Token counts and per-text lengths of a corpus.
+
+    Attributes:
+        counts: `Counter` of token -> occurrences.
+        lengths: int array, number of tokens of each text.
+    """
+
+    counts: Counter
+    lengths: np.ndarray
+
+
+def count_tokens(texts, batch_size=8192):
+    """Counts the GloVe tokens of `texts` with the model's own tokenizer.
+
+    Args:
+        texts: Sequence of `str`.
+        batch_size: Texts tokenized per TensorFlow call.
+
+    Returns:
+        A `TokenStats`.
+    """
+    import tensorflow as tf
+
+    from textclf.tokenize import glove_standardize
+
+    counts = Counter()
+    lengths = []
+    for start in range(0, len(texts), batch_size):
+        batch = tf.constant(list(texts[start : start + batch_size]), dtype=tf.string)
+        ragged = tf.strings.split(glove_standardize(batch))
+        counts.update(ragged.flat_values.numpy().tolist())
+        lengths.append(ragged.row_lengths().numpy())
+    decoded = Counter({token.decode("utf-8"): n for token, n in counts.items()})
+    return TokenStats(counts=decoded, lengths=np.concatenate(lengths) if lengths else np.zeros(0, int))
+
+
+def build_vocabulary(counts, max_tokens):
+    """The `max_tokens` most frequent tokens, reserved entries first.
+
+    Ties are broken alphabetically so the vocabulary is deterministic.
+
+    Args:
+        counts: Token -> count mapping.
+        max_tokens: Vocabulary size including the 2 reserved entries.
+
+    Returns:
+        A list starting with "" and "[UNK]", as `TextVectorization.get_vocabulary()`.
+    """
+    ranked = sorted((t for t in counts if t not in RESERVED), key=lambda t: (-counts[t], t))
+    return list(RESERVED) + ranked[: max(0, max_tokens - len(RESERVED))]
+
+
+def choose_max_length(lengths, percentile=95.0, multiple=8, lower=16, upper=400):
+    """Default `max_length`: the `percentile` of training lengths, rounded up.
+
+    Long-tailed corpora (IMDB) would otherwise pad every batch to a rare
+    maximum; the percentile keeps almost every text whole.
+
+    Args:
+        lengths: Token count of each training text.
+        percentile: Share of texts that must fit untruncated.
+        multiple: Round up to a multiple of this.
+        lower: Smallest value returned.
+        upper: Largest value returned (bounds CPU training time).
+
+    Returns:
+        An int.
+    """
+    if len(lengths) == 0:
+        return lower
+    value = float(np.percentile(lengths, percentile))
+    value = multiple * math.ceil(value / multiple)
+    return int(min(upper, max(lower, value)))
+
+
+def coverage(counts, vocabulary, found):
+    """How much of the training text finds a pretrained vector.
+
+    Args:
+        counts: Token -> count over the training texts.
+        vocabulary: The vocabulary (reserved entries first).
+        found: bool array aligned with `vocabulary`.
+
+    Returns:
+        A dict: `token_coverage` (share of all training tokens whose vocabulary
+        entry has a pretrained vector; tokens outside the vocabulary count as
+        not covered), `type_coverage` (share of vocabulary entries, reserved
+        excluded, with a vector), and the counts behind them.
+    """
+    total_tokens = sum(counts.values())
+    covered_tokens = sum(counts.get(t, 0) for t, hit in zip(vocabulary, found) if hit and t not in RESERVED)
+    types = [t for t in vocabulary if t not in RESERVED]
+    found_types = int(sum(1 for t, hit in zip(vocabulary, found) if hit and t not in RESERVED))
+    in_vocab_tokens = sum(counts.get(t, 0) for t in types)
+    return {
+        "token_coverage": covered_tokens / total_tokens if total_tokens else 0.0,
+        "type_coverage": found_types / len(types) if types else 0.0,
+        "vocabulary_types": len(types),
+        "vocabulary_types_found": found_types,
+        "corpus_types": len(counts),
+        "corpus_tokens": int(total_tokens),
+        "tokens_in_vocabulary": in_vocab_tokens / total_tokens if total_tokens else 0.0,
+    }
