@@ -19,7 +19,7 @@ from textclf.tokenize import tokenize
         ("Wait... what?!", ["wait", "...", "what", "?", "!"]),
         ("well-known (really) \"quotes\"", ["well-known", "(", "really", ")", '"', "quotes", '"']),
         ("Line one<br /><br />Line two", ["line", "one", "line", "two"]),
-        ("Curly \u2019s and \u201cquotes\u201d", ["curly", "'s", "and", '"', "quotes", '"']),
+        ("John\u2019s \u201cquotes\u201d", ["john", "'s", '"', "quotes", '"']),
         ("Caf\u00e9 na\u00efve \u00dcBER", ["caf\u00e9", "na\u00efve", "\u00fcber"]),
         ("tab\tand\nnewline\u0085nel", ["tab", "and", "newline", "nel"]),
         ("emoji \U0001F600 here", ["emoji", "\U0001F600", "here"]),

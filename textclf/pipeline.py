@@ -45,6 +45,20 @@ def vectorize_with(layer, texts, max_length, batch_size=8192):
     return tf.concat(parts, axis=0) if len(parts) > 1 else parts[0]
 
 
+def _row_getter(ids):
+    """A function from row number to that row's ids as a dense 1-D tensor.
+
+    (Slicing a RaggedTensor in tf.data yields ragged elements, which
+    `padded_batch` and bucketing refuse; slicing its flat values does not.)
+    """
+    values, splits = ids.flat_values, ids.row_splits
+
+    def row(i):
+        return values[splits[i] : splits[i + 1]]
+
+    return row
+
+
 def _boundaries(max_length):
     return [b for b in BUCKET_BOUNDARIES if b < max_length] + [max_length + 1]
 
@@ -67,12 +81,16 @@ def training_dataset(ids, labels, *, batch_size, max_length, shuffle, seed, samp
     import tensorflow as tf
 
     lengths = ids.row_lengths().numpy()
-    columns = (ids, np.asarray(labels, dtype=np.int64))
-    if sample_weights is not None:
-        columns += (np.asarray(sample_weights, dtype=np.float32),)
-    ds = tf.data.Dataset.from_tensor_slices(columns)
-    if shuffle:
+    labels = tf.constant(np.asarray(labels, dtype=np.int64))
+    weights = None if sample_weights is None else tf.constant(np.asarray(sample_weights, dtype=np.float32))
+    ds = tf.data.Dataset.range(len(lengths))
+    if shuffle:  # shuffle row numbers, which is cheap, then fetch the rows
         ds = ds.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
+    row = _row_getter(ids)
+    if weights is None:
+        ds = ds.map(lambda i: (row(i), labels[i]))
+    else:
+        ds = ds.map(lambda i: (row(i), labels[i], weights[i]))
     boundaries = _boundaries(max_length)
     ds = ds.bucket_by_sequence_length(
         element_length_func=lambda x, *rest: tf.shape(x)[0],
@@ -101,8 +119,8 @@ def length_sorted_dataset(ids, batch_size):
 
     lengths = ids.row_lengths().numpy()
     order = np.argsort(lengths, kind="stable")
-    sorted_ids = tf.gather(ids, order)
-    ds = tf.data.Dataset.from_tensor_slices(sorted_ids).padded_batch(batch_size)
+    row = _row_getter(ids)
+    ds = tf.data.Dataset.from_tensor_slices(order.astype(np.int64)).map(row).padded_batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE), order
 
 

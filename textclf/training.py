@@ -280,7 +280,7 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
         start_epoch = len(history)
         result = classifier.fit(
             train_ds, validation_data=val_ds, epochs=start_epoch + config.epochs, initial_epoch=start_epoch,
-            callbacks=[stopper], verbose=verbose,
+            callbacks=[stopper], verbose=verbose, shuffle=False,  # the dataset shuffles itself
         )
         epochs = len(result.history["loss"])
         for i in range(epochs):
