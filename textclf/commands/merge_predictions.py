@@ -1,0 +1,28 @@
+"""Reassemble the part files of `textclf predict --shard I/N` into one file, in input order.
+
+Each part file has an index `<part>.shard.json` written next to it; the parts
+may be given in any order, and all N must be present. The result is byte for
+byte what one unsharded `textclf predict` writes.
+"""
+
+from __future__ import annotations
+
+HELP = "merge the part files of `textclf predict --shard` into one file"
+
+
+def add_arguments(parser):
+    parser.add_argument("parts", nargs="+", metavar="PART", help="part files written by `textclf predict --shard`")
+    parser.add_argument("--output", "-o", required=True, metavar="FILE", help="merged file (.gz compresses), or -")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+
+
+def run(args):
+    import sys
+
+    from textclf.prediction import merge_parts
+
+    rows = merge_parts(args.parts, args.output)
+    if not args.quiet:
+        where = "standard output" if args.output == "-" else args.output
+        print(f"textclf: merged {len(args.parts)} parts, {rows:,} rows, into {where}", file=sys.stderr)
+    return 0

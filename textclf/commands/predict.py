@@ -1,0 +1,70 @@
+"""Predict every row of a CSV/TSV file (optionally .gz; `-` for stdin), streamed in chunks.
+
+The output holds every input row, in order, with all its columns (cells kept
+as written, so an id `007` stays `007`), plus `predicted_label` and
+`confidence` (and, on request, one `proba_<label>` column per class and the
+top-k labels). It is written under a temporary name and renamed when
+complete: an interrupted run never leaves a truncated file.
+"""
+
+from __future__ import annotations
+
+from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+
+HELP = "predict labels for every row of a CSV/TSV file (streamed; any size)"
+
+
+def add_arguments(parser):
+    parser.add_argument("input", metavar="INPUT", help="CSV/TSV file (.gz accepted), or - for standard input (CSV)")
+    parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
+    parser.add_argument("--output", "-o", required=True, metavar="OUTPUT",
+                        help="output CSV/TSV (tab-separated if named .tsv, gzipped if .gz), or - for standard output")
+    parser.add_argument("--text-column", default=None, help="column of texts (default: the model's text column)")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of INPUT (the output is UTF-8)")
+    parser.add_argument("--probabilities", action="store_true", help="add one proba_<label> column per class")
+    parser.add_argument("--top-k", type=int, default=0, metavar="K",
+                        help="add top1_label, top1_proba, ... topK_label, topK_proba")
+    parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
+                        help="empty or missing texts: stop with an error, or write the row with an empty prediction")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per model batch")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
+                        help="rows read, predicted and written at a time (bounds memory)")
+    parser.add_argument("--shard", metavar="I/N",
+                        help="process only every N-th chunk starting with the I-th (1-based) and write a part file "
+                             "for `textclf merge-predictions`; all shards must use the same --chunk-size")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+
+
+def run(args):
+    import os
+    import sys
+    import time
+
+    from textclf.classifier import TextClassifier
+    from textclf.prediction import parse_shard, predict_file
+    from textclf.progress import Progress
+
+    shard = parse_shard(args.shard) if args.shard else None
+    if args.input != "-":
+        from textclf.data import check_readable_file
+
+        check_readable_file(args.input)  # before the seconds spent loading TensorFlow
+    started = time.monotonic()
+    classifier = TextClassifier.load(args.model)
+    total = None if args.input == "-" else os.path.getsize(args.input)
+    progress = Progress(total, enabled=None if not args.quiet else False)
+    result = predict_file(
+        classifier, args.input, args.output, text_column=args.text_column, encoding=args.encoding,
+        chunk_size=args.chunk_size, batch_size=args.batch_size, probabilities=args.probabilities, top_k=args.top_k,
+        on_bad_rows=args.on_bad_rows, shard=shard, progress=progress,
+    )
+    if not args.quiet:
+        seconds = time.monotonic() - started
+        where = "standard output" if args.output == "-" else args.output
+        part = f" (shard {shard[0]}/{shard[1]} of {result.rows:,} rows read)" if shard else ""
+        print(f"textclf: predicted {result.predicted:,} rows{part} in {seconds:.1f}s, wrote {where}",
+              file=sys.stderr)
+    if result.skipped:
+        print(f"textclf: {result.skipped:,} rows skipped (empty text; written without a prediction)",
+              file=sys.stderr)
+    return 0
