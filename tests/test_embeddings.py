@@ -362,3 +362,14 @@ def test_binary_cache_does_not_reread(tmp_path, cache, monkeypatch):
     monkeypatch.setattr(gensim_format, "load_word2vec_binary", _fail_scan)
     result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
     np.testing.assert_array_equal(result.matrix, _expected_rows())
+
+
+def test_parser_fallback_when_fromstring_refuses(tmp_path, cache, monkeypatch):
+    # If a future numpy deprecates text-mode fromstring, results must not change.
+    def refuse(*args, **kwargs):
+        raise DeprecationWarning("fromstring text mode is deprecated")
+
+    path = _make("glove", tmp_path)
+    monkeypatch.setattr(text_format.np, "fromstring", refuse)
+    result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(result.matrix, _expected_rows())

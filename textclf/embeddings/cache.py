@@ -80,8 +80,11 @@ class EmbeddingsCache:
         try:
             with open(os.path.join(tmp, "meta.json"), "w", encoding="utf-8") as f:
                 json.dump(meta, f)
-            if os.path.isdir(final):  # corrupt or concurrent entry: replace it
-                shutil.rmtree(final, ignore_errors=True)
+            if os.path.isdir(final):
+                if self.find(path, stat) is not None:  # a concurrent writer won
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    return final
+                shutil.rmtree(final, ignore_errors=True)  # corrupt entry
             os.replace(tmp, final)
         except OSError:
             return None

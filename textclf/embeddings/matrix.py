@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -98,19 +99,23 @@ def build_embedding_matrix(
         )
 
     for attempt in (0, 1):
-        table, fmt, src = sources.open_table(
-            source, expected_dim=expected_dim, cache_dir=cache_dir
-        )
+        try:
+            table, fmt, src = sources.open_table(
+                source, expected_dim=expected_dim, cache_dir=cache_dir
+            )
+        except OSError as exc:  # e.g. unreadable file, I/O error mid-read
+            raise EmbeddingsError(f"cannot read file: {exc}", file=source) from None
         try:
             matrix, found = _fill(table, vocabulary)
             break
-        except text_format.StaleIndexError:
+        except (text_format.StaleIndexError, OSError) as exc:
             entry = getattr(table, "cache_entry", None)
             if entry is None or attempt:
-                raise EmbeddingsError("file changed while it was being read", file=src) from None
-            import shutil
-
-            shutil.rmtree(entry, ignore_errors=True)  # stale cache: rebuild it
+                what = "file changed while it was being read" if isinstance(
+                    exc, text_format.StaleIndexError) else f"cannot read file: {exc}"
+                raise EmbeddingsError(what, file=src) from None
+            # The cache entry no longer matches the file: rebuild it.
+            shutil.rmtree(entry, ignore_errors=True)
         finally:
             table.close()
 

@@ -81,7 +81,7 @@ def _fast_lines(buf, s, end):
     return words, starts
 
 
-def _careful_lines(buf, s, end, dim, line_no, file):
+def _careful_lines(buf, s, end, dim, line_no, file, origin="line 1"):
     """Line-by-line version of `_fast_lines` with exact checks and messages."""
     words, starts, lines = [], [], []
     while s < end:
@@ -99,13 +99,13 @@ def _careful_lines(buf, s, end, dim, line_no, file):
                 if _is_number(word.rsplit(b" ", 1)[-1]):
                     raise EmbeddingsError(
                         f"line {line_no} has {n} values, expected {dim} "
-                        "(the dimension of the first vector)",
+                        f"(the dimension of {origin})",
                         file=file, row=line_no,
                     )
             else:
                 raise EmbeddingsError(
                     f"line {line_no} has {n} values, expected {dim} "
-                    "(the dimension of the first vector)",
+                    f"(the dimension of {origin})",
                     file=file, row=line_no,
                 )
             if not word:
@@ -201,7 +201,9 @@ def scan_text(stream, *, file, expected_dim=None, copy_to=None):
                 return
         elif stats is not None:
             stats.result()
-        w, st, ln, line_no_box[0] = _careful_lines(buf, s, end, dim, line_no_box[0], file)
+        w, st, ln, line_no_box[0] = _careful_lines(
+            buf, s, end, dim, line_no_box[0], file, "the header" if header else "line 1"
+        )
         words.extend(w)
         starts.append(np.asarray(st, dtype=np.int64) + base)
         lines.append(np.asarray(ln, dtype=np.int64))
@@ -266,8 +268,10 @@ def _parse_rows(chunks, dim, lines, file):
             values = None
     if values is not None and values.size == len(chunks) * dim:
         return values.reshape(len(chunks), dim)
-    # Something is off: find the first bad line for a precise message.
-    for chunk, line_no in zip(chunks, lines):
+    # Something is off: find the first bad line for a precise message; if
+    # every line is fine after all, parse them one value at a time.
+    rows = np.empty((len(chunks), dim), dtype=np.float32)
+    for r, (chunk, line_no) in enumerate(zip(chunks, lines)):
         tokens = chunk.split()
         for token in tokens:
             if not _is_number(token):
@@ -281,7 +285,8 @@ def _parse_rows(chunks, dim, lines, file):
                 f"line {line_no} has {len(tokens)} values, expected {dim}",
                 file=file, row=line_no,
             )
-    raise EmbeddingsError("vectors could not be parsed", file=file)
+        rows[r] = [float(t) for t in tokens]
+    return rows
 
 
 class TextTable:
