@@ -1,0 +1,56 @@
+"""Evaluate a model on a labeled CSV/TSV file (streamed) and write the training reports.
+
+Writes confusion_matrix.csv/.png and classification_report.json/.txt into
+--report-dir (replaced atomically) and prints accuracy and macro F1. Labels
+the model never saw are reported (they count as errors), not a crash.
+"""
+
+from __future__ import annotations
+
+from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+
+HELP = "evaluate a model on a labeled CSV/TSV file and write reports"
+
+
+def add_arguments(parser):
+    parser.add_argument("input", metavar="INPUT", help="labeled CSV/TSV file (.gz accepted), or - for standard input")
+    parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
+    parser.add_argument("--report-dir", required=True, metavar="DIR", help="directory for the reports (replaced)")
+    parser.add_argument("--text-column", default=None, help="column of texts (default: the model's)")
+    parser.add_argument("--label-column", default=None, help="column of true labels (default: the model's)")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of INPUT")
+    parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
+                        help="rows with an empty text or label: stop with an error, or leave them out of the metrics")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per model batch")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="rows read at a time")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def run(args):
+    import os
+
+    from textclf.classifier import TextClassifier
+    from textclf.evaluation import evaluate_file
+    from textclf.progress import Progress
+
+    if args.input != "-":
+        from textclf.data import check_readable_file
+
+        check_readable_file(args.input)
+    classifier = TextClassifier.load(args.model)
+    total = None if args.input == "-" else os.path.getsize(args.input)
+    progress = Progress(total, enabled=None if not args.quiet else False)
+    outcome = evaluate_file(
+        classifier, args.input, args.report_dir, text_column=args.text_column, label_column=args.label_column,
+        encoding=args.encoding, chunk_size=args.chunk_size, batch_size=args.batch_size,
+        on_bad_rows=args.on_bad_rows, progress=progress,
+    )
+    m = outcome["metrics"]
+    print(f"{m['evaluated_on']}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} ({m['rows']:,} rows)")
+    if outcome["unseen"]:
+        counts = ", ".join(f"{label!r} ({n:,} rows)" for label, n in outcome["unseen"].items())
+        print(f"labels the model never saw (counted as errors): {counts}")
+    if outcome["skipped"]:
+        print(f"{outcome['skipped']:,} rows skipped (empty text or label)")
+    print(f"reports: {args.report_dir}")
+    return 0
