@@ -6,7 +6,7 @@ a 20,000-word TextVectorization-style vocabulary, then compares:
 
 * the keras-io recipe (parse every line into a dict, then fill the matrix),
 * `textclf.embeddings.build_embedding_matrix` on a cold cache,
-* the same call again (warm cache).
+* the same call again (warm cache: same vocabulary, then another one).
 
 Each method runs in its own child process so the peak RSS (VmHWM) of one does
 not pollute another. Usage:
@@ -205,10 +205,15 @@ def main(argv=None):
             while f.read(1 << 24):
                 pass
 
-        outs = {m: os.path.join(tmp, f"{m}.npy") for m in ("keras-io", "first", "second")}
+        other_file = os.path.join(tmp, "vocab-other.txt")
+        with open(other_file, "w") as f:
+            f.write("\n".join(make_vocabulary(words, args.vocab, seed=args.seed + 1)))
+
+        outs = {m: os.path.join(tmp, f"{m}.npy") for m in ("keras-io", "first", "second", "other")}
         base = _run_child("keras-io", path, vocab_file, cache_dir, outs["keras-io"])
         first = _run_child("textclf", path, vocab_file, cache_dir, outs["first"])
         second = _run_child("textclf", path, vocab_file, cache_dir, outs["second"])
+        other = _run_child("textclf", path, other_file, cache_dir, outs["other"])
         m0, m1, m2 = (np.load(outs[k]) for k in ("keras-io", "first", "second"))
 
         print(f"keras-io dict parse : {base['seconds']:7.2f} s   "
@@ -217,6 +222,8 @@ def main(argv=None):
               f"peak RSS +{first['peak_mb']:6.0f} MiB")
         print(f"textclf cached load : {second['seconds']:7.2f} s   "
               f"peak RSS +{second['peak_mb']:6.0f} MiB")
+        print(f"textclf cached load, other vocabulary: {other['seconds']:5.2f} s   "
+              f"peak RSS +{other['peak_mb']:6.0f} MiB")
         print(f"speedup first  vs keras-io: {base['seconds'] / first['seconds']:6.1f}x")
         print(f"speedup cached vs keras-io: {base['seconds'] / second['seconds']:6.1f}x")
         print(f"matrices identical (keras-io == first == cached): "

@@ -315,7 +315,7 @@ def test_changed_or_touched_file_invalidates_cache(tmp_path, cache):
     assert len(os.listdir(cache / "embeddings")) == 1
 
 
-@pytest.mark.parametrize("damage", ["meta", "words", "starts", "empty-files"])
+@pytest.mark.parametrize("damage", ["meta", "words", "starts", "parsed", "empty-files"])
 def test_corrupt_cache_falls_back_to_parsing(damage, tmp_path, cache):
     path = _make("glove", tmp_path)
     good = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache).matrix
@@ -326,6 +326,8 @@ def test_corrupt_cache_falls_back_to_parsing(damage, tmp_path, cache):
         (entry / "words.bin").write_bytes(b"x\ny")
     elif damage == "starts":
         (entry / "starts.npy").write_bytes(b"garbage")
+    elif damage == "parsed":  # wrong vectors shape: must be ignored, not used
+        np.savez(entry / "parsed.npz", ids=np.array([0, 1]), vectors=np.ones((2, 5), np.float32))
     else:
         for f in entry.iterdir():
             f.write_bytes(b"")
@@ -373,3 +375,23 @@ def test_parser_fallback_when_fromstring_refuses(tmp_path, cache, monkeypatch):
     monkeypatch.setattr(text_format.np, "fromstring", refuse)
     result = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
     np.testing.assert_array_equal(result.matrix, _expected_rows())
+
+
+def test_parsed_rows_are_reused_and_extended(tmp_path, cache, monkeypatch):
+    path = _make("glove", tmp_path)
+    first = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    parsed = []
+    real = text_format._parse_rows
+
+    def spy(chunks, *args):
+        parsed.extend(chunks)
+        return real(chunks, *args)
+
+    monkeypatch.setattr(text_format, "_parse_rows", spy)
+    again = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
+    np.testing.assert_array_equal(first.matrix, again.matrix)
+    assert parsed == []  # same vocabulary: nothing parsed at all
+    more = build_embedding_matrix(str(path), VOCAB + ["do"], oov="zeros", cache_dir=cache)
+    assert len(parsed) == 1  # only the new word
+    np.testing.assert_array_equal(more.matrix[:-1], first.matrix)
+    np.testing.assert_array_equal(more.matrix[-1], VECTORS[2])

@@ -58,7 +58,8 @@ def build_embedding_matrix(
     indexed in one streaming pass and only the vocabulary's rows are parsed.
     The index (words and byte offsets; plus a decompressed copy for `.gz`) is
     cached under `cache_dir`, keyed by absolute path, size and mtime, so a
-    second load of the same file, with any vocabulary, skips the scan.
+    second load of the same file, with any vocabulary, skips the scan; rows
+    parsed once are cached too (up to 256 MiB) and not parsed again.
     word2vec `.bin` files are cached as memory-mapped gensim `.kv`.
 
     Args:

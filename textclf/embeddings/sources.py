@@ -120,7 +120,10 @@ def _open_text(path, expected_dim, cache):
         return text_format.TextTable(data, index, file=path, cleanup=cleanup), index.header
     if gz:
         data = os.path.join(entry, "data.txt")
-    return text_format.TextTable(data, index, file=path), index.header
+    table = text_format.TextTable(data, index, file=path)
+    table.cache_entry = entry
+    table.parsed_store = text_format.ParsedRows(os.path.join(entry, "parsed.npz"))
+    return table, index.header
 
 
 def _scan(path, gz, expected_dim, copy_dir, work):
@@ -169,6 +172,7 @@ def _load_text_entry(path, entry, meta, cache):
     index = text_format.TextIndex(words, starts, lines, dim, bool(meta.get("header")))
     table = text_format.TextTable(data, index, file=path)
     table.cache_entry = entry
+    table.parsed_store = text_format.ParsedRows(os.path.join(entry, "parsed.npz"))
     return table
 
 
