@@ -17,6 +17,7 @@ EMBEDDING_MODES = ("frozen", "finetune", "two-phase")
 CLASS_WEIGHTS = ("none", "balanced")
 OOV_POLICIES = ("random", "zeros")
 DEFAULT_EMBEDDINGS = "glove-6b-50d"
+DISTRIBUTE_MODES = ("none", "mirrored", "multi-worker")
 
 
 @dataclass
@@ -54,6 +55,7 @@ class TrainConfig:
     seed: int = 42
     output: Optional[str] = None
     name: Optional[str] = None
+    distribute: str = "none"
 
     def validate(self):
         """Raises `ConfigError` for the first invalid field."""
@@ -62,6 +64,7 @@ class TrainConfig:
         _choice("pooling", self.pooling, POOLINGS)
         _choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _choice("oov", self.oov, OOV_POLICIES)
+        _choice("distribute", self.distribute, DISTRIBUTE_MODES)
         for field in ("units", "layers", "epochs", "batch_size", "max_tokens"):
             _positive_int(field, getattr(self, field))
         if self.max_length is not None:

@@ -143,6 +143,9 @@ def run_training(config, *, log=_log, keras_verbose="auto"):
         validation_source = f"stratified {config.validation_split:g} split of {config.train}"
 
     started = time.time()
+    from textclf import distribute
+
+    distribute.setup(config, log)  # before any TensorFlow op: MultiWorkerMirroredStrategy requires it
     set_determinism(config.seed)
     from textclf.embeddings import build_embedding_matrix
     from textclf.pipeline import vectorize
@@ -179,6 +182,7 @@ def run_training(config, *, log=_log, keras_verbose="auto"):
     classifier, history, phases = fit_classifier(
         config, embedding.matrix, len(labels), ids_train, y_train, ids_val, y_val, max_length, log, keras_verbose
     )
+    classifier = distribute.local_copy(classifier, config.distribute)  # evaluate and save without collectives
     train_seconds = time.time() - started
 
     from textclf.pipeline import predict_in_order
@@ -205,7 +209,8 @@ def run_training(config, *, log=_log, keras_verbose="auto"):
         None if test_data is None else len(test_data.texts), validation_source, phases, history, train_seconds,
         SCHEMA_VERSION,
     )
-    with atomic_directory(output) as tmp:
+    metadata["distribute"] = distribute.describe(config.distribute, config.batch_size)
+    with distribute.output_directory(output, config.distribute) as tmp:  # only the chief writes `output`
         metrics = write_reports(
             tmp / "reports", list(eval_labels), list(eval_pred), labels, evaluated_on=evaluated_on, history=history
         )
@@ -216,7 +221,8 @@ def run_training(config, *, log=_log, keras_verbose="auto"):
         }
         classifier_obj = TextClassifier(model, metadata)
         classifier_obj.save(tmp)
-    log(f"saved model to {output}/ (model.keras, metadata.json, reports/)")
+    if distribute.is_chief(config.distribute):
+        log(f"saved model to {output}/ (model.keras, metadata.json, reports/)")
     log(
         f"{evaluated_on}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
         f"({metrics['rows']} rows); trained in {train_seconds:.0f}s"
@@ -249,17 +255,24 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
     val_ds = training_dataset(
         ids_val, y_val, batch_size=max(config.batch_size, 256), max_length=max_length, shuffle=False, seed=config.seed
     )
-    classifier = build_classifier(
-        embedding_matrix=matrix,
-        num_classes=num_classes,
-        head=config.head,
-        units=config.units,
-        layers=config.layers,
-        dropout=config.dropout,
-        pooling=config.pooling,
-        embedding_dropout=config.embedding_dropout,
-        trainable_embeddings=config.embedding_mode == "finetune",
-    )
+    from textclf import distribute
+
+    train_ds = distribute.prepare_dataset(train_ds, ids_train, batch_size=config.batch_size, max_length=max_length,
+                                          mode=config.distribute, log=log, name="training")
+    val_ds = distribute.prepare_dataset(val_ds, ids_val, batch_size=max(config.batch_size, 256),
+                                        max_length=max_length, mode=config.distribute, log=log, name="validation")
+    with distribute.strategy_scope(config.distribute):  # variables mirrored across replicas
+        classifier = build_classifier(
+            embedding_matrix=matrix,
+            num_classes=num_classes,
+            head=config.head,
+            units=config.units,
+            layers=config.layers,
+            dropout=config.dropout,
+            pooling=config.pooling,
+            embedding_dropout=config.embedding_dropout,
+            trainable_embeddings=config.embedding_mode == "finetune",
+        )
     plan = [("frozen" if config.embedding_mode != "finetune" else "finetune", config.learning_rate)]
     if config.embedding_mode == "two-phase":
         plan.append(("finetune", config.finetune_learning_rate or config.learning_rate / 4))
@@ -268,16 +281,18 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
     best_loss, best_weights = np.inf, None
     for phase, learning_rate in plan:
         classifier.get_layer(EMBEDDING_NAME).trainable = phase == "finetune"
-        classifier.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        with distribute.strategy_scope(config.distribute):
+            classifier.compile(
+                optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
         log(f"phase {len(phases) + 1}/{len(plan)}: embeddings {phase}, learning rate {learning_rate:g}")
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=0
         )
         start_epoch = len(history)
+        distribute.prepare_fit(classifier, val_ds, config.distribute)  # Keras 3 multi-worker workarounds
         result = classifier.fit(
             train_ds, validation_data=val_ds, epochs=start_epoch + config.epochs, initial_epoch=start_epoch,
             callbacks=[stopper], verbose=verbose, shuffle=False,  # the dataset shuffles itself

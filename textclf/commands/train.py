@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textclf.config import CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, EMBEDDING_MODES, OOV_POLICIES, TrainConfig
+from textclf.config import CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, OOV_POLICIES, TrainConfig
 from textclf.models.heads import HEADS, POOLINGS
 
 HELP = "train a classifier and save model.keras, metadata.json and reports/"
@@ -57,6 +57,10 @@ def add_arguments(parser):
                      help="epochs without validation-loss improvement before stopping (best weights kept)")
     fit.add_argument("--class-weight", choices=CLASS_WEIGHTS, default=d.class_weight)
     fit.add_argument("--seed", type=int, default=d.seed)
+    fit.add_argument("--distribute", choices=DISTRIBUTE_MODES, default=d.distribute,
+                     help="data-parallel training: 'mirrored' over local GPUs, 'multi-worker' across hosts as "
+                          "described by the TF_CONFIG environment variable (run the same command on every worker; "
+                          "only the chief writes --output); --batch-size is then the global batch")
 
     out = parser.add_argument_group("output")
     out.add_argument("--output", metavar="DIR", help="model directory (default: models/<name>)")
@@ -77,6 +81,10 @@ def run(args):
 
     classifier = run_training(config_from_args(args), keras_verbose=0 if args.quiet else "auto")
     metrics = classifier.metadata["metrics"]
+    if not classifier.metadata.get("distribute", {}).get("is_chief", True):
+        print(f"worker {classifier.metadata['distribute']['task_type']}:{classifier.metadata['distribute']['task_index']}"
+              ": done (the chief writes the model)")
+        return 0
     print(f"model: {classifier.metadata['config']['output']}")
     print(f"{metrics['evaluated_on']}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}")
     return 0

@@ -1,0 +1,364 @@
+"""Data-parallel training with `tf.distribute`: `textclf train --distribute MODE`.
+
+Modes:
+
+* ``none`` (default): no strategy; training is exactly as without this module.
+* ``mirrored``: `tf.distribute.MirroredStrategy` over the local GPUs (on a
+  machine without GPUs it wraps the CPU: one replica).
+* ``multi-worker``: `tf.distribute.MultiWorkerMirroredStrategy`, configured by
+  the standard ``TF_CONFIG`` environment variable, so the same command runs on
+  Kubernetes, Slurm or plain hosts. Every worker runs the same command.
+
+Batch size: ``--batch-size`` is the *global* batch size (the tf.distribute
+convention): each step consumes ``batch_size`` examples in total, split evenly
+across all replicas of all workers (``batch_size / replicas`` each), and the
+gradients are averaged over the whole global batch. Keep the learning rate of
+the single-device run when the global batch is unchanged; when scaling the
+global batch up with more replicas, scale the learning rate with it.
+
+Sharding: every worker builds the same seeded, deterministically shuffled,
+length-bucketed dataset; tf.data auto-sharding by DATA
+(`AutoShardPolicy.DATA`) then splits each global batch into one slice per
+replica and hands every worker its own slices. So each worker sees a different
+``1 / workers`` of every batch, and all workers run the same number of steps.
+
+Even batches: the bucketed dataset ends every length bucket with a partial
+batch, possibly smaller than the number of replicas, which would leave some
+replica an empty slice (and uneven slices weight examples unequally). Each batch
+is therefore trimmed to a multiple of the number of replicas (at most
+``replicas - 1`` examples per bucket per epoch are skipped; which ones changes
+with the per-epoch shuffle), batches left empty are dropped, and the exact new
+number of steps is asserted, so every worker runs the same number of steps and
+the collective ops never wait for a worker that has run out of data. With one
+replica nothing is trimmed.
+
+Outputs: only the chief (task type ``chief``, or worker 0 when the cluster has
+no chief) writes the model directory and its reports. The trained weights are
+copied into a plain (undistributed) model before evaluation and saving, so
+saving involves no collective ops; the other workers still go through the same
+code path, writing into a private temporary directory that is removed at the
+end (the pattern tf.distribute documents for multi-worker saving).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from textclf.config import DISTRIBUTE_MODES
+from textclf.errors import ConfigError
+
+_STRATEGIES = {}
+
+
+@dataclass
+class WorkerInfo:
+    """Where this process stands in the cluster."""
+
+    mode: str
+    task_type: str | None
+    task_index: int
+    num_workers: int
+    num_replicas: int
+    is_chief: bool
+
+    @property
+    def replicas_per_worker(self):
+        return max(1, self.num_replicas // self.num_workers)
+
+    @property
+    def task(self):
+        return f"{self.task_type}:{self.task_index}" if self.task_type else "local:0"
+
+
+def read_tf_config(environ=None):
+    """The parsed ``TF_CONFIG`` (an empty dict when unset).
+
+    Raises:
+        ConfigError: not valid JSON, or not the expected shape.
+    """
+    raw = (os.environ if environ is None else environ).get("TF_CONFIG", "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"TF_CONFIG is not valid JSON ({exc}). Received: TF_CONFIG={raw[:200]!r}") from None
+    if not isinstance(value, dict) or not isinstance(value.get("cluster", {}), dict):
+        raise ConfigError(f"TF_CONFIG must be a JSON object with 'cluster' and 'task'. Received: {raw[:200]!r}")
+    task = value.get("task", {})
+    if value.get("cluster") and (not isinstance(task, dict) or "type" not in task):
+        raise ConfigError(f"TF_CONFIG has a 'cluster' but no 'task' with a 'type'. Received: {raw[:200]!r}")
+    if task.get("type") in ("ps", "evaluator"):
+        raise ConfigError(
+            f"TF_CONFIG task type {task['type']!r} is not supported by --distribute multi-worker "
+            "(use 'chief' and/or 'worker' tasks)"
+        )
+    return value
+
+
+def _check_mode(mode):
+    if mode not in DISTRIBUTE_MODES:
+        raise ConfigError(f"distribute must be one of {DISTRIBUTE_MODES}. Received: distribute={mode!r}")
+
+
+def get_strategy(mode):
+    """The strategy of `mode` (None for "none"), created once per process.
+
+    For "multi-worker" this must run before TensorFlow executes any op, which
+    `run_training` ensures by calling it before any tensor work.
+
+    Raises:
+        ConfigError: bad mode, bad ``TF_CONFIG``, or TensorFlow already started.
+    """
+    _check_mode(mode)
+    if mode == "none":
+        return None
+    if mode in _STRATEGIES:
+        return _STRATEGIES[mode]
+    import tensorflow as tf
+
+    if mode == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        read_tf_config()  # fail with a clear message before TensorFlow does
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.AUTO  # RING on CPU, NCCL on GPU
+        )
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        except (RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                "cannot start MultiWorkerMirroredStrategy: it must be created when the program starts, before "
+                f"TensorFlow runs anything (use `textclf train --distribute multi-worker` in a fresh process): {exc}"
+            ) from None
+    _STRATEGIES[mode] = strategy
+    return strategy
+
+
+def worker_info(mode):
+    """A `WorkerInfo` for `mode` (creates the strategy if needed)."""
+    strategy = get_strategy(mode)
+    if strategy is None:
+        return WorkerInfo(mode, None, 0, 1, 1, True)
+    if mode == "mirrored":
+        return WorkerInfo(mode, None, 0, 1, strategy.num_replicas_in_sync, True)
+    resolver = strategy.cluster_resolver
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    task_type = resolver.task_type if resolver is not None else None
+    task_index = int(resolver.task_id or 0) if resolver is not None and task_type else 0
+    num_workers = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker")) or 1
+    if not task_type:
+        is_chief = True
+    elif "chief" in cluster:
+        is_chief = task_type == "chief"
+    else:
+        is_chief = task_type == "worker" and task_index == 0
+    return WorkerInfo(mode, task_type, task_index, num_workers, strategy.num_replicas_in_sync, is_chief)
+
+
+def setup(config, log):
+    """Creates the strategy of `config.distribute` and logs this worker's place.
+
+    Call before any TensorFlow op (MultiWorkerMirroredStrategy requires it).
+
+    Returns:
+        The `WorkerInfo`.
+    """
+    info = worker_info(config.distribute)
+    if info.mode == "none":
+        return info
+    if info.mode == "multi-worker" and not info.task_type:
+        log("distribute: TF_CONFIG is not set; multi-worker runs as a single worker")
+    if config.batch_size < info.num_replicas:
+        raise ConfigError(
+            f"batch_size is the global batch size and must be at least the number of replicas "
+            f"({info.num_replicas}). Received: batch_size={config.batch_size}"
+        )
+    if config.batch_size % info.num_replicas:
+        log(f"distribute: batch size {config.batch_size} is not a multiple of the {info.num_replicas} replicas; "
+            f"each batch is trimmed to {config.batch_size - config.batch_size % info.num_replicas}")
+    log(
+        f"distribute: {info.mode}, task {info.task} (worker {info.task_index if info.task_type else 0} "
+        f"of {info.num_workers}, {'chief' if info.is_chief else 'not chief'}), "
+        f"{info.num_replicas} replica(s) in sync; global batch {config.batch_size} "
+        f"= {config.batch_size // info.num_replicas} per replica"
+    )
+    return info
+
+
+def strategy_scope(mode):
+    """`strategy.scope()` of `mode`, or a no-op context for "none"."""
+    strategy = get_strategy(mode)
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def even_batch_plan(lengths, batch_size, max_length, num_replicas):
+    """Batches per epoch and examples used per epoch after trimming to even batches.
+
+    Mirrors `textclf.pipeline.training_dataset`: batches of `batch_size` per
+    length bucket, the last one of each bucket partial; each batch keeps a
+    multiple of `num_replicas` examples.
+
+    Returns:
+        `(steps, examples)`.
+    """
+    from textclf.pipeline import _boundaries
+
+    lengths = np.asarray(lengths)
+    bucket_of = np.searchsorted(_boundaries(max_length), lengths, side="right")
+    keep_full = batch_size - batch_size % num_replicas
+    steps = examples = 0
+    for bucket in np.unique(bucket_of):
+        count = int(np.sum(bucket_of == bucket))
+        full, rest = divmod(count, batch_size)
+        rest -= rest % num_replicas
+        steps += full + (1 if rest else 0)
+        examples += full * keep_full + rest
+    return steps, examples
+
+
+def prepare_dataset(ds, ids, *, batch_size, max_length, mode, log=None, name="training"):
+    """Makes a `training_dataset` ready for `mode`: even batches, DATA auto-sharding.
+
+    With mode "none" (or a single replica) `ds` is returned unchanged.
+
+    Args:
+        ds: The dataset returned by `training_dataset(ids, ..., batch_size, max_length)`.
+        ids: The `tf.RaggedTensor` it was built from.
+        batch_size: Its (global) batch size.
+        max_length: Its `max_length`.
+        mode: `TrainConfig.distribute`.
+        log: Where to report this worker's shard size.
+        name: "training" or "validation", for the log.
+
+    Returns:
+        A `tf.data.Dataset` with known cardinality.
+    """
+    strategy = get_strategy(mode)
+    if strategy is None:
+        return ds
+    import tensorflow as tf
+
+    info = worker_info(mode)
+    replicas = info.num_replicas
+    lengths = ids.row_lengths().numpy()
+    if replicas > 1:
+        steps, examples = even_batch_plan(lengths, batch_size, max_length, replicas)
+
+        def trim(*batch):
+            size = tf.shape(batch[0])[0]
+            keep = size - size % replicas
+            return tuple(part[:keep] for part in batch)
+
+        ds = ds.map(trim).filter(lambda *batch: tf.shape(batch[0])[0] > 0)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
+    else:
+        examples = len(lengths)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    ds = ds.with_options(options)
+    shard = examples * info.replicas_per_worker // replicas
+    if log is not None:
+        log(
+            f"distribute: task {info.task} {name} shard: {shard} of {len(lengths)} examples per epoch "
+            f"({examples} used after even batching, {int(ds.cardinality())} steps)"
+        )
+    return ds
+
+
+def prepare_fit(model, sample_ds, mode):
+    """Works around Keras 3 + MultiWorkerMirroredStrategy bugs before `fit`.
+
+    Call after each `compile` (under the strategy scope), before `fit`. A no-op
+    unless `mode` is "multi-worker". Keras 3 (keras-team/keras#20585,
+    tensorflow/tensorflow#72388) fails there in two places:
+
+    * `fit` builds the model by reducing a *data batch* across replicas with
+      `strategy.reduce`, which MultiWorkerMirroredStrategy refuses for a tuple
+      (and which would be a collective op on batches of different shapes);
+      instead the model, its metrics and the optimizer are built here from one
+      local batch of `sample_ds`, and that step is skipped.
+    * per-step logs are reduced with `strategy.reduce("MEAN", v, axis=0)`,
+      which fails on scalars; the step functions return them as shape `(1,)`,
+      which that reduction averages over all replicas into a scalar. (Epoch
+      logs, the ones `EarlyStopping` and the history see, are read from the
+      metric variables, aggregated over all workers, so every worker takes the
+      same early-stopping decision.)
+    """
+    if mode != "multi-worker":
+        return
+    from keras import ops, tree
+
+    with get_strategy(mode).scope():
+        model._symbolic_build(data_batch=next(iter(sample_ds)))  # noqa: SLF001
+    if not getattr(model, "_textclf_distributed_steps", False):
+        def as_vectors(step):
+            return lambda data: tree.map_structure(lambda v: ops.reshape(v, (1,)), step(data))
+
+        model.train_step = as_vectors(model.train_step)
+        model.test_step = as_vectors(model.test_step)
+        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None  # noqa: SLF001
+        model._textclf_distributed_steps = True  # noqa: SLF001
+
+
+def local_copy(model, mode):
+    """`model` with its trained weights in plain variables (no strategy).
+
+    Evaluation, prediction and saving then run on each worker alone, with no
+    collective op. Returns `model` itself for mode "none".
+    """
+    if get_strategy(mode) is None:
+        return model
+    import keras
+
+    trainable = {layer.name: layer.trainable for layer in model.layers}
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy.layers:
+        layer.trainable = trainable.get(layer.name, layer.trainable)
+    return copy
+
+
+def describe(mode, batch_size):
+    """The `metadata.json` entry "distribute"."""
+    info = worker_info(mode)
+    entry = asdict(info)
+    entry.update(
+        global_batch_size=batch_size,
+        per_replica_batch_size=batch_size // info.num_replicas,
+        batch_size_semantics="global: each step uses batch_size examples split evenly across all replicas",
+    )
+    return entry
+
+
+@contextlib.contextmanager
+def output_directory(output, mode):
+    """Where this worker writes the model directory.
+
+    The chief gets `atomic_directory(output)`; other workers get a private
+    temporary directory, removed on exit, so they never touch `output`.
+    """
+    from textclf.outputs import atomic_directory
+
+    if worker_info(mode).is_chief:
+        with atomic_directory(output) as tmp:
+            yield tmp
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="textclf-worker-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def is_chief(mode):
+    """Whether this process writes outputs (always true without multi-worker)."""
+    return worker_info(mode).is_chief
