@@ -47,8 +47,8 @@ def describe(metadata, directory):
     lines.append(f"max_length: {metadata.get('max_length', '?')} tokens")
     if data:
         lines.append(
-            f"data: {data.get('train_rows', '?')} train, {data.get('validation_rows', '?')} validation, "
-            f"{data.get('test_rows', '?')} test rows"
+            f"data: {data.get('train_rows') or 0} train, {data.get('validation_rows') or 0} validation, "
+            f"{data.get('test_rows') or 0} test rows"
         )
     if training:
         lines.append(f"training: {training.get('epochs', '?')} epochs in {training.get('seconds', '?')}s")
