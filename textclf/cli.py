@@ -31,9 +31,18 @@ def _available_commands():
                 raise
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as the one line `textclf: error: ...` (exit 2), like every other error."""
+
+    def error(self, message):
+        command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        message = " ".join(str(message).split())
+        self.exit(EXIT_USAGE, f"textclf: error: {command}{message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
     """The argument parser of `textclf` with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="textclf",
         description="Text classification with GloVe embeddings and recurrent heads (Keras 3).",
     )

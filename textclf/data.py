@@ -98,7 +98,23 @@ def translate_read_error(exc, path, encoding):
     if isinstance(exc, pd.errors.EmptyDataError):
         return InputDataError("file has no header and no rows", file=path)
     if isinstance(exc, pd.errors.ParserError):
-        return InputDataError(f"cannot be parsed as {_kind(path)}: {exc}", file=path)
+        import re
+
+        text = " ".join(str(exc).split())
+        match = re.search(r"EOF inside string starting at row (\d+)", text)
+        if match:  # pandas counts the header as row 0
+            return InputDataError(
+                'unbalanced quote: the quoted cell starting on this row has no closing "; '
+                'write a quote inside a quoted cell as ""',
+                file=path, row=int(match.group(1)) + 1,
+            )
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+        if match:  # lines are 1-based, like spreadsheet rows
+            return InputDataError(
+                f"has {match.group(3)} fields where the header has {match.group(1)} (an unquoted "
+                f"delimiter in a cell? wrong delimiter?)", file=path, row=int(match.group(2)),
+            )
+        return InputDataError(f"cannot be parsed as {_kind(path)}: {text}", file=path)
     if isinstance(exc, (OSError, EOFError)):
         return InputDataError(f"cannot be read: {exc}", file=path)
     return InputDataError(f"cannot be read as {_kind(path)}: {exc}", file=path)
@@ -186,6 +202,13 @@ def check_texts(texts, path, column, *, offset=0):
                 "text is empty or whitespace only",
                 file=path, row=spreadsheet_row(offset + i), column=column,
             )
+        if "\x00" in text:
+            raise InputDataError(_NUL_MESSAGE, file=path, row=spreadsheet_row(offset + i), column=column)
+
+
+_NUL_MESSAGE = (
+    "contains a NUL byte (a binary or UTF-16 file? pass --encoding utf-16 for UTF-16 text)"
+)
 
 
 @dataclass
@@ -223,4 +246,6 @@ def read_labeled(path, *, text_column="text", label_column="label", encoding="ut
             raise InputDataError(
                 "label is empty", file=path, row=spreadsheet_row(i), column=label_column
             )
+        if "\x00" in label:
+            raise InputDataError(_NUL_MESSAGE, file=path, row=spreadsheet_row(i), column=label_column)
     return LabeledData(texts=texts, labels=[label.strip() for label in labels], path=str(path))

@@ -8,17 +8,45 @@ nothing) under the final name, never a truncated one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from textclf.errors import InputDataError
+from textclf.errors import InputDataError, TextclfError
+
+# Errors of the storage, not of the program: reported as one line.
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+class OutputError(TextclfError, OSError):
+    """An output could not be written (disk full, quota, read-only...).
+
+    Nothing is left under the final name; the temporary files are removed.
+    """
+
+    def __str__(self):
+        return str(self.strerror)
+
+
+def _storage_error(exc, final):
+    """`exc` as an `OutputError` if it is a storage failure, else None."""
+    if isinstance(exc, OSError) and not isinstance(exc, TextclfError) and exc.errno in _STORAGE_ERRNOS:
+        reason = exc.strerror or os.strerror(exc.errno)
+        return OutputError(
+            exc.errno,
+            f"{final}: cannot be written ({reason}); nothing was written under this name and the "
+            "temporary files were removed",
+        )
+    return None
 
 
 def check_output_parent(path):
     """Raises `InputDataError` unless `path`'s parent directory exists and is writable."""
     parent = Path(path).absolute().parent
+    if parent.exists() and not parent.is_dir():
+        raise InputDataError("is not a directory, so the output cannot be written inside it", file=parent)
     if not parent.is_dir():
         raise InputDataError("output directory's parent does not exist", file=parent)
     if not os.access(parent, os.W_OK):
@@ -50,8 +78,11 @@ def atomic_directory(final):
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        translated = _storage_error(exc, final)
+        if translated is not None:
+            raise translated from None
         raise
 
 
@@ -73,7 +104,10 @@ def atomic_file(final, mode="w", **open_kwargs):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        translated = _storage_error(exc, final)
+        if translated is not None:
+            raise translated from None
         raise

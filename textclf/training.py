@@ -91,17 +91,52 @@ def split_validation(texts, labels, fraction, seed, path):
     return take(texts, train_idx), take(labels, train_idx), take(texts, val_idx), take(labels, val_idx)
 
 
-def run_training(config, *, log=_log, keras_verbose="auto"):
+def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
     """Runs one training from a validated `TrainConfig`.
+
+    The output is locked against concurrent runs (`textclf.locking`) and a
+    checkpoint is written after every epoch (`textclf.checkpoint`) in
+    `.<output-name>.partial/`, removed once the model is saved.
 
     Args:
         config: The configuration.
         log: Where progress lines go (stderr by default).
         keras_verbose: `verbose` of `Model.fit` (progress bars).
+        resume: Continue from the checkpoint of an interrupted run, if any.
 
     Returns:
         The trained `TextClassifier`.
     """
+    from textclf.checkpoint import TrainingCheckpoint, fingerprint
+    from textclf.errors import ConfigError
+    from textclf.locking import OutputLock
+    from textclf.outputs import check_output_parent
+
+    config.validate()
+    if config.output is None:
+        config.output = default_output(config)
+        Path(config.output).parent.mkdir(parents=True, exist_ok=True)
+    check_output_parent(config.output)
+    mode = getattr(config, "distribute", "none")
+    lock = OutputLock(config.output) if mode != "multi-worker" else None  # workers share --output
+    if lock is not None:
+        lock.acquire()
+    try:
+        checkpoint = TrainingCheckpoint(config.output, fingerprint(config)) if mode == "none" else None
+        if checkpoint is not None and checkpoint.exists() and not resume:
+            raise ConfigError(
+                f"{checkpoint.directory}: an interrupted run left its checkpoints here; pass --resume to "
+                "continue it, or delete that directory to start over"
+            )
+        if checkpoint is not None and resume and checkpoint.load() is None:
+            log(f"resume: no checkpoint in {checkpoint.directory}; training from the first epoch")
+        return _run_training(config, log=log, keras_verbose=keras_verbose, checkpoint=checkpoint)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_training(config, *, log, keras_verbose, checkpoint):
     from textclf import data as data_module
 
     from textclf.outputs import check_output_parent
@@ -180,7 +215,8 @@ def run_training(config, *, log=_log, keras_verbose="auto"):
     ids_val = vectorize(val_texts, vocabulary, max_length)
 
     classifier, history, phases = fit_classifier(
-        config, embedding.matrix, len(labels), ids_train, y_train, ids_val, y_val, max_length, log, keras_verbose
+        config, embedding.matrix, len(labels), ids_train, y_train, ids_val, y_val, max_length, log, keras_verbose,
+        checkpoint=checkpoint,
     )
     classifier = distribute.local_copy(classifier, config.distribute)  # evaluate and save without collectives
     train_seconds = time.time() - started
@@ -221,6 +257,8 @@ def run_training(config, *, log=_log, keras_verbose="auto"):
         }
         classifier_obj = TextClassifier(model, metadata)
         classifier_obj.save(tmp)
+    if checkpoint is not None:
+        checkpoint.remove()  # the model is saved: the checkpoints are no longer needed
     if distribute.is_chief(config.distribute):
         log(f"saved model to {output}/ (model.keras, metadata.json, reports/)")
     log(
@@ -230,8 +268,12 @@ def run_training(config, *, log=_log, keras_verbose="auto"):
     return classifier_obj
 
 
-def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_val, max_length, log, verbose):
+def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_val, max_length, log, verbose,
+                   checkpoint=None):
     """Builds and fits the token-id classifier, in one or two phases.
+
+    With a `textclf.checkpoint.TrainingCheckpoint`, the state is saved after
+    every epoch and, if the checkpoint holds one, training continues from it.
 
     Returns:
         `(classifier, history, phases)`: the model with its best weights, one
@@ -279,7 +321,19 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
 
     history, phases = [], []
     best_loss, best_weights = np.inf, None
-    for phase, learning_rate in plan:
+    from textclf.checkpoint import make_callback, restore_variables
+
+    restored = checkpoint.load() if checkpoint is not None else None
+    if restored is not None:
+        state, arrays = restored
+        history, phases, best_weights = list(state["history"]), list(state["phases"]), arrays["phase_best"]
+        best_loss = np.inf if state["best_loss"] is None else float(state["best_loss"])
+        log(f"resume: continuing after epoch {state['epoch']} from {checkpoint.directory}")
+    iterators_made = 0  # of train_ds: a resumed run replays them to get the same shuffles
+    for phase_index, (phase, learning_rate) in enumerate(plan):
+        if restored is not None and phase_index < state["phase_index"]:
+            continue
+        resume_here = restored if restored is not None and phase_index == state["phase_index"] else None
         classifier.get_layer(EMBEDDING_NAME).trainable = phase == "finetune"
         with distribute.strategy_scope(config.distribute):
             classifier.compile(
@@ -291,22 +345,50 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
         stopper = keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=0
         )
-        start_epoch = len(history)
-        distribute.prepare_fit(classifier, val_ds, config.distribute)  # Keras 3 multi-worker workarounds
-        result = classifier.fit(
-            train_ds, validation_data=val_ds, epochs=start_epoch + config.epochs, initial_epoch=start_epoch,
-            callbacks=[stopper], verbose=verbose, shuffle=False,  # the dataset shuffles itself
-        )
-        epochs = len(result.history["loss"])
-        for i in range(epochs):
-            row = {"epoch": start_epoch + i + 1, "phase": phase}
-            row.update({k: float(result.history[k][i]) for k in HISTORY_KEYS if k in result.history})
-            history.append(row)
-        phase_best = float(np.min(result.history["val_loss"]))
+        start_epoch = initial_epoch = len(history)
+        tracker = None
+        if checkpoint is not None:
+            tracker = make_callback(
+                checkpoint, stopper, phase_index=phase_index, phase=phase, phase_start=start_epoch,
+                base_state={"history": history, "phases": phases, "best_loss": float(best_loss),
+                            "phase_best": best_weights},
+                restore=resume_here,
+            )
+        if resume_here is not None:
+            restore_variables(classifier, resume_here[1])
+            initial_epoch = resume_here[0]["epoch"]
+        if resume_here is not None and (
+            resume_here[0]["stop_training"] or initial_epoch >= start_epoch + config.epochs
+        ):  # killed after the phase's last epoch: do what EarlyStopping.on_train_end does
+            if resume_here[1]["stopper_best"] is not None:
+                classifier.set_weights(resume_here[1]["stopper_best"])
+        else:
+            for _ in range(2 * initial_epoch - iterators_made):
+                iter(train_ds)  # each iterator draws the next shuffle order (see textclf.checkpoint)
+            iterators_made = max(iterators_made, 2 * initial_epoch)
+            distribute.prepare_fit(classifier, val_ds, config.distribute)  # Keras 3 multi-worker workarounds
+            result = classifier.fit(
+                train_ds, validation_data=val_ds, epochs=start_epoch + config.epochs, initial_epoch=initial_epoch,
+                callbacks=[stopper] + ([tracker] if tracker else []), verbose=verbose,
+                shuffle=False,  # the dataset shuffles itself
+            )
+            iterators_made += 2 * len(result.history.get("loss", []))  # Keras makes 2 per epoch
+        if tracker is not None:
+            rows = tracker.rows
+        else:
+            rows = []
+            for i in range(len(result.history["loss"])):
+                row = {"epoch": start_epoch + i + 1, "phase": phase}
+                row.update({k: float(result.history[k][i]) for k in HISTORY_KEYS if k in result.history})
+                rows.append(row)
+        history.extend(rows)
+        val_losses = [row["val_loss"] for row in rows]
+        epochs = len(rows)
+        phase_best = float(np.min(val_losses))
         phases.append({
             "embeddings": phase, "learning_rate": learning_rate, "epochs": epochs,
             "best_val_loss": phase_best,
-            "best_epoch": start_epoch + int(np.argmin(result.history["val_loss"])) + 1,
+            "best_epoch": start_epoch + int(np.argmin(val_losses)) + 1,
         })
         # A fine-tuning phase that never beats the frozen phase must not make
         # the model worse: keep the better weights.

@@ -66,6 +66,9 @@ def add_arguments(parser):
     out.add_argument("--output", metavar="DIR", help="model directory (default: models/<name>)")
     out.add_argument("--name", help="name for the default output directory (default: from the training file)")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
+    out.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run from its last completed epoch (checkpoints are kept in "
+                          ".<output-name>.partial/ beside the output until the model is saved)")
 
 
 def config_from_args(args):
@@ -79,7 +82,8 @@ def run(args):
     """Trains, prints where the model is and its metrics; returns 0."""
     from textclf.training import run_training
 
-    classifier = run_training(config_from_args(args), keras_verbose=0 if args.quiet else "auto")
+    classifier = run_training(config_from_args(args), keras_verbose=0 if args.quiet else "auto",
+                              resume=getattr(args, "resume", False))
     metrics = classifier.metadata["metrics"]
     if not classifier.metadata.get("distribute", {}).get("is_chief", True):
         print(f"worker {classifier.metadata['distribute']['task_type']}:{classifier.metadata['distribute']['task_index']}"
