@@ -1,0 +1,216 @@
+"""`textclf predict` and `textclf merge-predictions`: format, streaming, atomicity, bad rows, shards, stdin/stdout."""
+
+import csv
+import gzip
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FAST_OPTIONS, make_texts, write_csv
+
+LABELS = ["animals", "food", "sports"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    import textclf
+
+    root = tmp_path_factory.mktemp("predict_model")
+    train = write_csv(root / "train.csv", make_texts(150, seed=1))
+    textclf.train(str(train), output=str(root / "model"), **FAST_OPTIONS)
+    return root / "model"
+
+
+@pytest.fixture(scope="module")
+def classifier(model_dir):
+    import textclf
+
+    return textclf.load(model_dir)
+
+
+def cli(*argv):
+    from textclf.cli import main
+
+    return main([str(a) for a in argv])
+
+
+def read_rows(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+def tricky_rows(n=60, seed=3):
+    rows = []
+    for i, (text, label) in enumerate(make_texts(n, seed=seed)):
+        if i % 5 == 1:
+            text = f'{text}, with a comma and "quotes"'
+        if i % 5 == 2:
+            text = f"{text}\nsecond line\r\nthird line"
+        rows.append((f"{i:03d}", text, "NA" if i % 2 else "", label))
+    return rows
+
+
+def test_golden_output_format(tmp_path, model_dir, classifier, capsys):
+    rows = tricky_rows()
+    inp = write_csv(tmp_path / "in.csv", rows, header=("id", "text", "note", "label"))
+    out = tmp_path / "out.csv"
+    assert cli("predict", "--model", model_dir, inp, "--output", out, "--probabilities", "--top-k", "2",
+               "--chunk-size", "7") == 0
+    got = read_rows(out)
+    assert got[0] == ["id", "text", "note", "label", "predicted_label", "confidence",
+                      "proba_animals", "proba_food", "proba_sports",
+                      "top1_label", "top1_proba", "top2_label", "top2_proba"]
+    assert len(got) == len(rows) + 1
+    assert [r[:4] for r in got[1:]] == [list(r) for r in rows]  # ids like 007, quotes, newlines, "NA" and ""
+    assert got[8][0] == "007"
+    expected = classifier.predict_proba([r[1] for r in rows])
+    for line, probs in zip(got[1:], expected):
+        p = np.array([float(x) for x in line[6:9]])
+        np.testing.assert_allclose(p, probs, atol=2e-6)
+        assert line[4] == LABELS[int(np.argmax(probs))] == line[9]
+        assert line[5] == line[10] == f"{probs.max():.6f}"
+        assert line[11] == LABELS[int(np.argsort(-probs)[1])]
+    # Minimal quoting: a plain line has no quotes at all.
+    text = out.read_text(encoding="utf-8")
+    assert "\n000," in text and '"' not in text.splitlines()[1]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary file left behind"
+
+
+def test_streaming_equals_predict_all_at_once(tmp_path, model_dir, classifier):
+    rows = [(f"{i}", t) for i, (t, _) in enumerate(make_texts(230, seed=7))]
+    inp = write_csv(tmp_path / "in.tsv", rows, header=("id", "text"), delimiter="\t")
+    gz = tmp_path / "in.tsv.gz"
+    gz.write_bytes(gzip.compress(inp.read_bytes()))
+    out = tmp_path / "out.csv"
+    assert cli("predict", "--model", model_dir, gz, "--output", out, "--probabilities",
+               "--chunk-size", "40", "--batch-size", "16", "--quiet") == 0
+    got = read_rows(out)
+    assert len(got) == 231 and [r[0] for r in got[1:]] == [str(i) for i in range(230)]
+    streamed = np.array([[float(x) for x in r[4:7]] for r in got[1:]])
+    at_once = classifier.predict_proba([t for _, t in rows], batch_size=256)
+    np.testing.assert_allclose(streamed, at_once, atol=2e-6)
+    # .tsv output is tab-separated, .gz output compressed.
+    out_tsv = tmp_path / "out.tsv.gz"
+    assert cli("predict", "--model", model_dir, inp, "--output", out_tsv, "--chunk-size", "100", "--quiet") == 0
+    lines = gzip.decompress(out_tsv.read_bytes()).decode().splitlines()
+    assert lines[0] == "id\ttext\tpredicted_label\tconfidence" and len(lines) == 231
+
+
+def test_bad_rows_error_and_skip(tmp_path, model_dir, capsys):
+    rows = [("1", "my dog is good"), ("2", "   "), ("3", "pizza and cake"), ("4", "")]
+    inp = write_csv(tmp_path / "bad.csv", rows, header=("id", "text"))
+    with open(inp, "a", encoding="utf-8") as handle:
+        handle.write("5\n")  # a missing text cell
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+    assert cli("predict", "--model", model_dir, inp, "--output", out, "--chunk-size", "2") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.csv, row 3, column 'text'" in err and "--on-bad-rows skip" in err
+    assert out.read_text() == "previous\n"
+
+    assert cli("predict", "--model", model_dir, inp, "--output", out, "--chunk-size", "2",
+               "--on-bad-rows", "skip", "--top-k", "1") == 0
+    err = capsys.readouterr().err
+    assert "3 rows skipped" in err
+    got = read_rows(out)
+    assert [r[0] for r in got[1:]] == ["1", "2", "3", "4", "5"]
+    assert [r[2] for r in got[1:]] == ["animals", "", "food", "", ""]
+    assert got[2][3:] == ["", "", ""] and got[1][3] != ""
+
+
+def test_user_errors_are_one_line(tmp_path, model_dir, capsys):
+    inp = write_csv(tmp_path / "in.csv", [("a", "x")], header=("id", "body"))
+    assert cli("predict", "--model", model_dir, inp, "--output", tmp_path / "o.csv") == 2
+    err = capsys.readouterr().err
+    assert "in.csv, row 1: no column 'text'; columns found: 'id', 'body'" in err and err.count("\n") == 1
+    assert cli("predict", "--model", model_dir, inp, "--output", tmp_path / "o.csv", "--text-column", "body",
+               "--top-k", "9") == 2
+    assert "--top-k" in capsys.readouterr().err
+    assert cli("predict", "--model", tmp_path / "nope", inp, "--output", tmp_path / "o.csv") == 2
+    assert "model directory not found" in capsys.readouterr().err
+    assert cli("predict", "--model", model_dir, tmp_path / "missing.csv", "--output", tmp_path / "o.csv") == 2
+    assert "missing.csv: file not found" in capsys.readouterr().err
+    clash = write_csv(tmp_path / "clash.csv", [("x", "a")], header=("text", "confidence"))
+    assert cli("predict", "--model", model_dir, clash, "--output", tmp_path / "o.csv") == 2
+    assert "already has column 'confidence'" in capsys.readouterr().err
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_stdin_and_stdout(tmp_path, model_dir, monkeypatch, capsys):
+    rows = tricky_rows(30, seed=4)
+    inp = write_csv(tmp_path / "in.csv", rows, header=("id", "text", "note", "label"))
+    out = tmp_path / "out.csv"
+    assert cli("predict", "--model", model_dir, inp, "--output", out, "--quiet") == 0
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(inp.read_bytes()), encoding="utf-8"))
+    monkeypatch.setattr(sys, "stdout", stdout)
+    assert cli("predict", "--model", model_dir, "-", "--output", "-", "--chunk-size", "8") == 0
+    stdout.flush()
+    assert stdout.buffer.getvalue() == out.read_bytes()
+    assert "wrote standard output" in capsys.readouterr().err
+
+
+def test_shards_merged_equal_unsharded_run(tmp_path, model_dir, capsys):
+    rows = tricky_rows(250, seed=5)
+    inp = write_csv(tmp_path / "in.csv", rows, header=("id", "text", "note", "label"))
+    whole = tmp_path / "whole.csv"
+    options = ("--chunk-size", "30", "--probabilities", "--top-k", "2", "--quiet")
+    assert cli("predict", "--model", model_dir, inp, "--output", whole, *options) == 0
+    parts = []
+    for i in (1, 2, 3):
+        part = tmp_path / f"part{i}.csv"
+        assert cli("predict", "--model", model_dir, inp, "--output", part, "--shard", f"{i}/3", *options) == 0
+        assert Path(f"{part}.shard.json").is_file()
+        parts.append(part)
+    # 9 chunks (8 of 30 rows, the last of 10): shard 1 has chunks 0, 3, 6; shard 3 has 2, 5, 8.
+    assert len(read_rows(parts[0])) == 1 + 90 and len(read_rows(parts[2])) == 1 + 60 + 10
+    merged = tmp_path / "merged.csv"
+    assert cli("merge-predictions", parts[2], parts[0], parts[1], "--output", merged) == 0
+    assert merged.read_bytes() == whole.read_bytes()
+    assert "250 rows" in capsys.readouterr().err
+    # Incomplete sets and strangers are refused.
+    assert cli("merge-predictions", parts[0], parts[1], "--output", tmp_path / "m2.csv") == 2
+    assert "missing shard(s) 3 of 3" in capsys.readouterr().err
+    assert cli("merge-predictions", parts[0], whole, "--output", tmp_path / "m2.csv") == 2
+    assert "whole.csv: no whole.csv.shard.json" in capsys.readouterr().err
+    assert cli("predict", "--model", model_dir, inp, "--output", tmp_path / "p.csv", "--shard", "4/3") == 2
+    assert not (tmp_path / "m2.csv").exists()
+
+
+def test_sigkill_leaves_previous_output_then_rerun_completes(tmp_path, model_dir):
+    rows = [(f"{i:06d}", t) for i, (t, _) in enumerate(make_texts(3000, seed=6))] * 40
+    inp = write_csv(tmp_path / "big.csv", rows, header=("id", "text"))
+    out = tmp_path / "out.csv"
+    out.write_text("previous run\n")
+    textclf_bin = Path(sys.executable).with_name("textclf")
+    proc = subprocess.Popen(
+        [str(textclf_bin), "predict", "--model", str(model_dir), str(inp), "--output", str(out),
+         "--chunk-size", "2000", "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until some chunks are written to the temporary file
+            temps = [p for p in tmp_path.iterdir() if p.name.startswith(".out.csv.tmp-")]
+            if temps and temps[0].stat().st_size > 100_000:
+                break
+            assert proc.poll() is None, "finished before it could be interrupted; make the file larger"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no output progress within 120 s")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert out.read_text() == "previous run\n"
+    assert cli("predict", "--model", model_dir, inp, "--output", out, "--quiet", "--chunk-size", "20000") == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        count = sum(1 for _ in csv.reader(handle))
+    assert count == len(rows) + 1
