@@ -177,6 +177,8 @@ def require_column(columns, column, path):
         hint = ""
         if len(columns) == 1 and ("\t" in str(columns[0]) or ";" in str(columns[0])):
             hint = " (the file seems to use another delimiter; name it .tsv for tabs)"
+        if any("\x00" in str(c) for c in columns):
+            hint = " (the header holds NUL bytes: is the file UTF-16? pass --encoding utf-16)"
         raise InputDataError(
             f"no column {column!r}; columns found: {found}{hint}", file=path, row=1
         )

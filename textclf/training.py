@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import sys
@@ -113,9 +114,13 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
     from textclf.outputs import check_output_parent
 
     config.validate()
+    created = None  # the default output's parent, if this run made it (removed again on failure)
     if config.output is None:
         config.output = default_output(config)
-        Path(config.output).parent.mkdir(parents=True, exist_ok=True)
+        parent = Path(config.output).absolute().parent
+        if not parent.exists():
+            parent.mkdir(parents=True)
+            created = parent
     check_output_parent(config.output)
     mode = getattr(config, "distribute", "none")
     lock = OutputLock(config.output) if mode != "multi-worker" else None  # workers share --output
@@ -131,6 +136,13 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
         if checkpoint is not None and resume and checkpoint.load() is None:
             log(f"resume: no checkpoint in {checkpoint.directory}; training from the first epoch")
         return _run_training(config, log=log, keras_verbose=keras_verbose, checkpoint=checkpoint)
+    except BaseException:
+        if created is not None:
+            if lock is not None:
+                lock.release()
+            with contextlib.suppress(OSError):
+                created.rmdir()  # only if still empty
+        raise
     finally:
         if lock is not None:
             lock.release()
