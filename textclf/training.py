@@ -248,7 +248,6 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
 
     from textclf.classifier import SCHEMA_VERSION, TextClassifier
     from textclf.models.build import build_end_to_end
-    from textclf.outputs import atomic_directory
     from textclf.reports import write_reports
 
     model = build_end_to_end(classifier, vocabulary, max_length)
