@@ -35,6 +35,23 @@ class TextClassifier:
         # Prediction vectorizes outside the model, without padding to
         # max_length, so batches of short texts stay short.
         self._ragged_vectorizer = make_vectorizer(self.vocabulary, ragged=True, name="ragged_vectorization")
+        self._wide = self._find_wide(model, metadata)
+
+    @staticmethod
+    def _find_wide(model, metadata):
+        """`(ngram_vectorizer, ngram_classifier, weight)` if the model has the n-gram branch, else None."""
+        from textclf.models import wide
+
+        names = {layer.name for layer in model.layers}
+        if wide.MODEL_NAME not in names:
+            return None
+        weight = (metadata.get("wide") or {}).get("weight")
+        if not isinstance(weight, (int, float)) or not 0 < weight <= 1:
+            raise ModelFileError(
+                f"{METADATA_FILE}: the model has an n-gram branch but 'wide.weight' is missing or not in (0, 1]; "
+                f"the files do not belong together. Received: weight={weight!r}"
+            )
+        return model.get_layer(wide.VECTORIZER_NAME), model.get_layer(wide.MODEL_NAME), float(weight)
 
     def vectorize(self, texts):
         """Token ids of `texts` (a `tf.RaggedTensor`), as the model sees them."""
@@ -54,7 +71,15 @@ class TextClassifier:
         """
         from textclf.pipeline import predict_in_order
 
-        return predict_in_order(self._classifier, self.vectorize(texts), batch_size)
+        texts = list(texts)
+        probabilities = predict_in_order(self._classifier, self.vectorize(texts), batch_size)
+        if self._wide is not None:
+            from textclf.models.wide import mix, ngram_probabilities
+
+            vectorizer, ngram_classifier, weight = self._wide
+            probabilities = mix(probabilities, ngram_probabilities(vectorizer, ngram_classifier, texts, batch_size),
+                                weight)
+        return probabilities
 
     def predict(self, texts, batch_size=256):
         """The most probable label of each text.

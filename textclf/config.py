@@ -12,6 +12,7 @@ from typing import Optional
 
 from textclf.errors import ConfigError
 from textclf.models.heads import HEADS, POOLINGS
+from textclf.models.wide import WIDE_CHOICES
 
 EMBEDDING_MODES = ("frozen", "finetune", "two-phase")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -45,6 +46,8 @@ class TrainConfig:
     embedding_dropout: float = 0.1
     pooling: str = "maxmean"
     max_tokens: int = 40000
+    wide: str = "bigrams"
+    wide_max_tokens: int = 200000
     max_length: Optional[int] = None
     epochs: int = 20
     batch_size: int = 64
@@ -64,8 +67,9 @@ class TrainConfig:
         _choice("pooling", self.pooling, POOLINGS)
         _choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _choice("oov", self.oov, OOV_POLICIES)
+        _choice("wide", self.wide, WIDE_CHOICES)
         _choice("distribute", self.distribute, DISTRIBUTE_MODES)
-        for field in ("units", "layers", "epochs", "batch_size", "max_tokens"):
+        for field in ("units", "layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))
         if self.max_length is not None:
             _positive_int("max_length", self.max_length)

@@ -35,6 +35,9 @@ def build_serving_module(classifier):
     vectorizer = classifier._ragged_vectorizer
     inner = classifier._classifier
     max_length = classifier.max_length
+    wide = classifier._wide
+    weight = None if wide is None else wide[2]
+    from textclf.models.wide import mix
 
     class Serving(tf.Module):
         def __init__(self):
@@ -42,6 +45,8 @@ def build_serving_module(classifier):
             self.vectorizer = vectorizer
             self.classifier = inner
             self.classes = tf.Variable(labels, dtype=tf.string, trainable=False, name="classes")
+            if wide is not None:
+                self.ngram_vectorizer, self.ngram_classifier = wide[0], wide[1]
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(self, text):
@@ -49,6 +54,9 @@ def build_serving_module(classifier):
             # Every text has at least one token ("[UNK]" for empty ones).
             dense = ids.to_tensor(default_value=0)
             probabilities = self.classifier(dense, training=False)
+            if wide is not None:  # the n-gram branch, mixed as in predict_proba
+                probabilities = mix(probabilities, self.ngram_classifier(self.ngram_vectorizer(text), training=False),
+                                    weight)
             best = tf.argmax(probabilities, axis=1)
             return {
                 "probabilities": probabilities,

@@ -231,17 +231,27 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         checkpoint=checkpoint,
     )
     classifier = distribute.local_copy(classifier, config.distribute)  # evaluate and save without collectives
-    train_seconds = time.time() - started
 
     from textclf.pipeline import predict_in_order
     from textclf.reports import compute_metrics
 
-    val_pred = predict_in_order(classifier, ids_val).argmax(axis=1)
+    val_probabilities = predict_in_order(classifier, ids_val)
+    wide, wide_summary = None, {"mode": "none"}
+    if config.wide != "none":
+        wide, val_probabilities, wide_summary = fit_wide(
+            config, train_texts, y_train, val_texts, y_val, len(labels), val_probabilities, log, keras_verbose
+        )
+    train_seconds = time.time() - started
+    val_pred = val_probabilities.argmax(axis=1)
     validation_metrics = compute_metrics(y_val, val_pred, list(range(len(labels))))
     if test_data is not None:
         eval_texts, eval_labels, evaluated_on = test_data.texts, test_data.labels, f"test ({config.test})"
-        eval_ids = vectorize(eval_texts, vocabulary, max_length)
-        eval_pred = np.asarray(labels, dtype=object)[predict_in_order(classifier, eval_ids).argmax(axis=1)]
+        eval_probabilities = predict_in_order(classifier, vectorize(eval_texts, vocabulary, max_length))
+        if wide is not None:
+            from textclf.models.wide import mix, ngram_probabilities
+
+            eval_probabilities = mix(eval_probabilities, ngram_probabilities(wide[0], wide[1], eval_texts), wide[2])
+        eval_pred = np.asarray(labels, dtype=object)[eval_probabilities.argmax(axis=1)]
     else:
         eval_labels, evaluated_on = val_labels, f"validation ({validation_source})"
         eval_pred = np.asarray(labels, dtype=object)[val_pred]
@@ -250,13 +260,14 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     from textclf.models.build import build_end_to_end
     from textclf.reports import write_reports
 
-    model = build_end_to_end(classifier, vocabulary, max_length)
+    model = build_end_to_end(classifier, vocabulary, max_length, wide=wide)
     metadata = _metadata(
         config, labels, embedding, cover, max_length, len(train_texts), len(val_texts),
         None if test_data is None else len(test_data.texts), validation_source, phases, history, train_seconds,
         SCHEMA_VERSION,
     )
     metadata["distribute"] = distribute.describe(config.distribute, config.batch_size)
+    metadata["wide"] = wide_summary
     with distribute.output_directory(output, config.distribute) as tmp:  # only the chief writes `output`
         metrics = write_reports(
             tmp / "reports", list(eval_labels), list(eval_pred), labels, evaluated_on=evaluated_on, history=history
@@ -279,6 +290,44 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     return classifier_obj
 
 
+def balanced_sample_weights(config, y, num_classes):
+    """Per-example weights for `--class-weight balanced`, else None."""
+    if config.class_weight != "balanced":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    return compute_class_weight("balanced", classes=np.arange(num_classes), y=y)[y]
+
+
+def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_val, log, verbose):
+    """Trains the n-gram branch and picks its mixing weight on validation.
+
+    Returns:
+        `(wide, val_probabilities, summary)`: `wide` is None when the chosen
+        weight is 0 (the branch is then left out of the saved model), else
+        `(vectorizer, model, weight)`; `val_probabilities` are the mixed ones.
+    """
+    from textclf.models.wide import NGRAM_ORDER, choose_weight, fit_ngram_classifier, mix, ngram_probabilities
+
+    vectorizer, model, summary = fit_ngram_classifier(
+        train_texts, y_train, val_texts, y_val, num_classes=num_classes, order=NGRAM_ORDER[config.wide],
+        max_tokens=config.wide_max_tokens, epochs=config.epochs, patience=config.patience,
+        batch_size=config.batch_size, seed=config.seed,
+        sample_weights=balanced_sample_weights(config, y_train, num_classes), verbose=verbose, log=log,
+    )
+    wide_val = ngram_probabilities(vectorizer, model, val_texts)
+    weight, _ = choose_weight(deep_val, wide_val, y_val)
+    mixed = mix(deep_val, wide_val, weight)
+    accuracy = lambda p: float((p.argmax(axis=1) == y_val).mean())  # noqa: E731
+    summary.update({
+        "mode": config.wide, "weight": weight,
+        "validation_accuracy": {"recurrent": accuracy(deep_val), "ngram": accuracy(wide_val), "mixed": accuracy(mixed)},
+    })
+    log(f"validation accuracy: recurrent {accuracy(deep_val):.4f}, n-gram {accuracy(wide_val):.4f}, "
+        f"mixed {accuracy(mixed):.4f} (n-gram weight {weight:g}, chosen on validation log loss)")
+    return (None if weight == 0 else (vectorizer, model, weight)), mixed, summary
+
+
 def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_val, max_length, log, verbose,
                    checkpoint=None):
     """Builds and fits the token-id classifier, in one or two phases.
@@ -295,12 +344,7 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
     from textclf.models.build import EMBEDDING_NAME, build_classifier
     from textclf.pipeline import training_dataset
 
-    sample_weights = None
-    if config.class_weight == "balanced":
-        from sklearn.utils.class_weight import compute_class_weight
-
-        weights = compute_class_weight("balanced", classes=np.arange(num_classes), y=y_train)
-        sample_weights = weights[y_train]
+    sample_weights = balanced_sample_weights(config, y_train, num_classes)
     train_ds = training_dataset(
         ids_train, y_train, batch_size=config.batch_size, max_length=max_length, shuffle=True,
         seed=config.seed, sample_weights=sample_weights,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textclf.config import CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, OOV_POLICIES, TrainConfig
 from textclf.models.heads import HEADS, POOLINGS
+from textclf.models.wide import WIDE_CHOICES
 
 HELP = "train a classifier and save model.keras, metadata.json and reports/"
 
@@ -44,6 +45,11 @@ def add_arguments(parser):
     model.add_argument("--pooling", choices=POOLINGS, default=d.pooling,
                        help="last state, or max / mean / both over all time steps")
     model.add_argument("--max-tokens", type=int, default=d.max_tokens, help="vocabulary size (most frequent tokens)")
+    model.add_argument("--wide", choices=WIDE_CHOICES, default=d.wide,
+                       help="n-gram logistic-regression branch averaged with the recurrent model "
+                            "(weight chosen on validation); none: recurrent model only")
+    model.add_argument("--wide-max-tokens", type=int, default=d.wide_max_tokens,
+                       help="n-gram vocabulary size of the wide branch")
     model.add_argument("--max-length", type=int, default=None,
                        help="tokens kept per text (default: 95th percentile of training lengths, printed)")
 

@@ -101,13 +101,16 @@ def make_vectorizer(vocabulary, *, max_length=None, ragged=False, name=VECTORIZE
     )
 
 
-def build_end_to_end(classifier, vocabulary, max_length):
-    """Wraps `classifier` into a model that takes raw strings.
+def build_end_to_end(classifier, vocabulary, max_length, wide=None):
+    """Wraps `classifier` (and the n-gram branch) into a model that takes raw strings.
 
     Args:
         classifier: The model returned by `build_classifier` (trained).
         vocabulary: The vocabulary as `get_vocabulary()` returns it.
         max_length: Texts are truncated to this many tokens.
+        wide: None, or `(ngram_vectorizer, ngram_classifier, weight)` from
+            `textclf.models.wide`: the output is then
+            `weight * wide + (1 - weight) * deep`.
 
     Returns:
         A `keras.Model` with a string input of shape `(batch, 1)` (a `(batch,)`
@@ -117,4 +120,26 @@ def build_end_to_end(classifier, vocabulary, max_length):
 
     text = keras.Input(shape=(1,), dtype="string", name="text")
     ids = make_vectorizer(vocabulary, max_length=max_length)(text)
-    return keras.Model(text, classifier(ids), name="textclf")
+    probabilities = _inference_copy(classifier)(ids)
+    if wide is not None:
+        from textclf.models.wide import make_ngram_vectorizer, mix
+
+        vectorizer, ngram_classifier, weight = wide
+        config = vectorizer.get_config()
+        # Multi-hot output keeps the (batch, 1) input rank; the branch wants (batch, features).
+        ngrams = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], config["ngrams"] or 1)(
+            keras.ops.squeeze(text, axis=-1)
+        )
+        probabilities = mix(probabilities, _inference_copy(ngram_classifier)(ngrams), float(weight))
+    return keras.Model(text, probabilities, name="textclf")
+
+
+def _inference_copy(model):
+    """An uncompiled copy with the same weights: saved files carry no optimizer state."""
+    import keras
+
+    if getattr(model, "optimizer", None) is None:
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy

@@ -1,0 +1,159 @@
+"""The wide branch: an n-gram logistic regression beside the recurrent model.
+
+A GloVe recurrent model reads word order and meaning; a linear model over
+word and word-pair indicators remembers which exact phrases matter. They fail
+on different texts, so their average beats either one, and on long documents
+(IMDB, 20 Newsgroups) the linear part is what TF-IDF + logistic regression
+owes its strength to. Built from Keras layers only:
+
+    text -> TextVectorization(GloVe tokens, ngrams, multi_hot) -> UnitNormalization -> Dense(softmax)
+
+It is trained on its own, with its own early stopping, and mixed with the
+recurrent model's probabilities as `weight * wide + (1 - weight) * deep`, the
+weight chosen on the validation split (see `choose_weight`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+WIDE_CHOICES = ("none", "unigrams", "bigrams")
+NGRAM_ORDER = {"unigrams": 1, "bigrams": 2}
+VECTORIZER_NAME = "ngram_vectorization"
+MODEL_NAME = "ngram_classifier"
+LEARNING_RATE = 0.01  # a linear model on normalized indicators tolerates (and needs) a larger step
+WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def ngram_vocabulary(texts, order, max_tokens, min_count=2, batch_size=4096):
+    """The most frequent n-grams (by number of texts containing them), deterministic.
+
+    Args:
+        texts: Training texts.
+        order: 1 for words, 2 for words and word pairs.
+        max_tokens: Vocabulary size including the out-of-vocabulary entry.
+        min_count: N-grams in fewer texts are dropped (as TfidfVectorizer's min_df).
+        batch_size: Texts tokenized per TensorFlow call.
+
+    Returns:
+        A list of n-grams ("word" or "word word"), most frequent first, ties alphabetical.
+    """
+    import tensorflow as tf
+
+    from textclf.tokenize import glove_standardize
+
+    counts = Counter()
+    for start in range(0, len(texts), batch_size):
+        batch = tf.constant(list(texts[start : start + batch_size]), dtype=tf.string)
+        tokens = tf.strings.split(glove_standardize(batch))
+        grams = tf.strings.ngrams(tokens, ngram_width=tuple(range(1, order + 1)), separator=" ")
+        for row in grams.to_list():
+            counts.update(set(row))
+    ranked = sorted((g for g, n in counts.items() if n >= min_count), key=lambda g: (-counts[g], g))
+    return [g.decode("utf-8") for g in ranked[: max(1, max_tokens - 1)]]
+
+
+def make_ngram_vectorizer(vocabulary, order):
+    """The multi-hot n-gram `TextVectorization` layer (GloVe tokenizer)."""
+    import keras
+
+    from textclf.keras_objects import register_keras_objects
+
+    return keras.layers.TextVectorization(
+        standardize=register_keras_objects(),
+        split="whitespace",
+        ngrams=order if order > 1 else None,
+        output_mode="multi_hot",
+        vocabulary=list(vocabulary),
+        name=VECTORIZER_NAME,
+    )
+
+
+def build_ngram_classifier(num_features, num_classes):
+    """Multi-hot n-grams -> L2 normalization -> softmax (multinomial logistic regression)."""
+    import keras
+
+    ngrams = keras.Input(shape=(num_features,), dtype="float32", name="ngrams")
+    x = keras.layers.UnitNormalization(axis=-1, name="ngram_l2_normalization")(ngrams)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="ngram_probabilities")(x)
+    return keras.Model(ngrams, probabilities, name=MODEL_NAME)
+
+
+def ngram_dataset(texts, labels, vectorizer, *, batch_size, shuffle, seed, sample_weights=None):
+    """Batches of (multi-hot n-grams, labels[, weights]), vectorized in the tf.data pipeline."""
+    import tensorflow as tf
+
+    columns = (tf.constant(list(texts), dtype=tf.string), np.asarray(labels, dtype=np.int64))
+    if sample_weights is not None:
+        columns += (np.asarray(sample_weights, dtype=np.float32),)
+    ds = tf.data.Dataset.from_tensor_slices(columns)
+    if shuffle:
+        ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda x, *rest: (vectorizer(x), *rest), num_parallel_calls=1, deterministic=True)
+    return ds.prefetch(2)
+
+
+def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes, order, max_tokens, epochs,
+                         patience, batch_size, seed, sample_weights=None, verbose="auto", log=print):
+    """Trains the wide branch with early stopping on validation loss.
+
+    Returns:
+        `(vectorizer, model, summary)`; `summary` has the vocabulary size and epochs.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed + 1)  # independent of how much randomness the deep model drew
+    vocabulary = ngram_vocabulary(train_texts, order, max_tokens)
+    vectorizer = make_ngram_vectorizer(vocabulary, order)
+    model = build_ngram_classifier(vectorizer.vocabulary_size(), num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    log(f"n-gram branch: {len(vocabulary)} {'words and word pairs' if order > 1 else 'words'}, "
+        f"learning rate {LEARNING_RATE:g}")
+    train_ds = ngram_dataset(train_texts, y_train, vectorizer, batch_size=batch_size, shuffle=True, seed=seed,
+                             sample_weights=sample_weights)
+    val_ds = ngram_dataset(val_texts, y_val, vectorizer, batch_size=batch_size, shuffle=False, seed=seed)
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    result = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stopper], verbose=verbose,
+                       shuffle=False)
+    summary = {"vocabulary_size": int(vectorizer.vocabulary_size()), "epochs": len(result.history["loss"]),
+               "best_val_loss": float(np.min(result.history["val_loss"]))}
+    return vectorizer, model, summary
+
+
+def ngram_probabilities(vectorizer, model, texts, batch_size=256):
+    """Class probabilities of the wide branch for `texts`, in input order."""
+    import tensorflow as tf
+
+    num_classes = model.output_shape[-1]
+    out = np.zeros((len(texts), num_classes), dtype=np.float32)
+    for start in range(0, len(texts), batch_size):
+        batch = tf.constant(list(texts[start : start + batch_size]), dtype=tf.string)
+        out[start : start + len(batch)] = model(vectorizer(batch), training=False).numpy()
+    return out
+
+
+def mix(deep, wide, weight):
+    """`weight * wide + (1 - weight) * deep` (works on NumPy arrays and tensors)."""
+    return weight * wide + (1.0 - weight) * deep
+
+
+def choose_weight(deep, wide, y):
+    """The mixing weight that minimizes validation log loss (ties: the smaller weight).
+
+    Args:
+        deep: Validation probabilities of the recurrent model.
+        wide: Validation probabilities of the n-gram model.
+        y: Validation class indices.
+
+    Returns:
+        `(weight, losses)`: the weight in `WEIGHT_GRID` and the loss at each grid point.
+    """
+    rows = np.arange(len(y))
+    losses = []
+    for weight in WEIGHT_GRID:
+        p = mix(deep, wide, weight)[rows, y]
+        losses.append(float(-np.mean(np.log(np.clip(p, 1e-7, 1.0)))))
+    return float(WEIGHT_GRID[int(np.argmin(losses))]), losses
