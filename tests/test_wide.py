@@ -1,0 +1,116 @@
+"""The n-gram (wide) branch: vocabulary, mixing weight, and its place in saved models."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FAST_OPTIONS, make_texts
+from textclf.models.wide import WEIGHT_GRID, choose_weight, mix, ngram_vocabulary
+
+
+def test_ngram_vocabulary_counts_texts_and_breaks_ties_alphabetically():
+    texts = ["b a a", "a b", "c d", "d c"]
+    vocab = ngram_vocabulary(texts, order=2, max_tokens=100, min_count=2)
+    # "a" and "b" are in 2 texts, as are "c" and "d"; "a a" or "b a" only in one.
+    assert vocab == ["a", "b", "c", "d"]
+    assert ngram_vocabulary(texts, order=2, max_tokens=3, min_count=1) == ["a", "b"]
+    assert "do n't" in ngram_vocabulary(["I don't know", "we don't care"], order=2, max_tokens=50)
+
+
+def test_choose_weight_prefers_the_better_model():
+    y = np.array([0, 1, 0, 1])
+    good = np.eye(2, dtype=np.float32)[y] * 0.9 + 0.05
+    bad = np.full((4, 2), 0.5, dtype=np.float32)
+    assert choose_weight(good, bad, y)[0] == 0.0
+    assert choose_weight(bad, good, y)[0] == 1.0
+    weight, losses = choose_weight(good, good, y)
+    assert weight == 0.0 and len(losses) == len(WEIGHT_GRID)  # ties: the smaller weight
+    np.testing.assert_allclose(mix(good, bad, 0.25), 0.75 * good + 0.25 * bad)
+
+
+@pytest.fixture(scope="module")
+def wide_model(tmp_path_factory, request):
+    import textclf
+    from conftest import write_csv
+
+    tmp = tmp_path_factory.mktemp("wide")
+    train = write_csv(tmp / "train.csv", make_texts(120, seed=11))
+    out = tmp / "model"
+    clf = textclf.train(train, output=str(out), **FAST_OPTIONS)
+    return out, clf
+
+
+def test_metadata_and_layers(wide_model):
+    out, clf = wide_model
+    meta = json.loads((out / "metadata.json").read_text())
+    wide = meta["wide"]
+    assert wide["mode"] == "bigrams" and 0 <= wide["weight"] <= 1
+    assert set(wide["validation_accuracy"]) == {"recurrent", "ngram", "mixed"}
+    names = {layer.name for layer in clf.model.layers}
+    assert ("ngram_classifier" in names) == (wide["weight"] > 0)
+
+
+@pytest.fixture(scope="module")
+def mixed_model_dir(wide_model, tmp_path_factory):
+    """A model directory whose n-gram branch has weight 0.5, whatever the tiny data chose."""
+    from textclf.classifier import TextClassifier
+    from textclf.models.build import build_end_to_end
+    from textclf.models.wide import build_ngram_classifier, make_ngram_vectorizer, ngram_vocabulary
+
+    out, clf = wide_model
+    texts = [t for t, _ in make_texts(60, seed=13)]
+    vectorizer = make_ngram_vectorizer(ngram_vocabulary(texts, 2, 500), 2)
+    ngram_model = build_ngram_classifier(vectorizer.vocabulary_size(), len(clf.classes_))
+    model = build_end_to_end(clf._classifier, clf.vocabulary, clf.max_length, wide=(vectorizer, ngram_model, 0.5))
+    metadata = {**clf.metadata, "wide": {**clf.metadata["wide"], "weight": 0.5}}
+    directory = tmp_path_factory.mktemp("mixed")
+    TextClassifier(model, metadata).save(directory)
+    return directory
+
+
+def test_library_and_saved_model_agree(wide_model, mixed_model_dir):
+    import tensorflow as tf
+
+    import textclf
+
+    out, clf = wide_model
+    texts = [t for t, _ in make_texts(12, seed=12)] + ["", "zzzz unknown words only"]
+    for directory in (out, mixed_model_dir):
+        reloaded = textclf.load(directory)
+        # The end-to-end Keras model (padding to max_length) gives what the fast path gives.
+        np.testing.assert_allclose(reloaded.model.predict(tf.constant(texts), verbose=0),
+                                   reloaded.predict_proba(texts), atol=1e-5)
+    np.testing.assert_allclose(clf.predict_proba(texts), textclf.load(out).predict_proba(texts), atol=1e-6)
+    mixed = textclf.load(mixed_model_dir)
+    assert mixed._wide is not None and mixed._wide[2] == 0.5
+    from textclf.models.wide import ngram_probabilities
+    from textclf.pipeline import predict_in_order
+
+    vectorizer, ngram_model, _ = mixed._wide
+    expected = 0.5 * predict_in_order(mixed._classifier, mixed.vectorize(texts)) + 0.5 * ngram_probabilities(
+        vectorizer, ngram_model, texts)
+    np.testing.assert_allclose(mixed.predict_proba(texts), expected, atol=1e-6)
+
+
+def test_wide_none_leaves_no_ngram_layers(tmp_path, tiny_train):
+    import textclf
+
+    clf = textclf.train(tiny_train, output=str(tmp_path / "m"), wide="none", **FAST_OPTIONS)
+    assert clf.metadata["wide"] == {"mode": "none"}
+    assert not any(layer.name.startswith("ngram") for layer in clf.model.layers)
+
+
+def test_missing_weight_is_refused(mixed_model_dir, tmp_path):
+    import shutil
+
+    import textclf
+    from textclf.errors import ModelFileError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(mixed_model_dir, copy)
+    meta = json.loads((copy / "metadata.json").read_text())
+    del meta["wide"]["weight"]
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match=r"n-gram branch but 'wide.weight' is missing"):
+        textclf.load(copy)
