@@ -68,29 +68,21 @@ def get_head(name):
 def _recurrent_layer(kind, units, return_sequences, bidirectional, name):
     import keras
 
-    if kind == "lstm":
-        layer = keras.layers.LSTM(
-            units,
-            activation="tanh",
-            recurrent_activation="sigmoid",
-            recurrent_dropout=0.0,
-            unroll=False,
-            use_bias=True,
-            return_sequences=return_sequences,
-            name=None if bidirectional else name,
-        )
-    else:
-        layer = keras.layers.GRU(
-            units,
-            activation="tanh",
-            recurrent_activation="sigmoid",
-            recurrent_dropout=0.0,
-            unroll=False,
-            use_bias=True,
-            reset_after=True,
-            return_sequences=return_sequences,
-            name=None if bidirectional else name,
-        )
+    layer_class, extra = {
+        "lstm": (keras.layers.LSTM, {}),
+        "gru": (keras.layers.GRU, {"reset_after": True}),  # the cuDNN-compatible GRU variant
+    }[kind]
+    layer = layer_class(
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        recurrent_dropout=0.0,
+        unroll=False,
+        use_bias=True,
+        return_sequences=return_sequences,
+        name=None if bidirectional else name,
+        **extra,
+    )
     if bidirectional:
         layer = keras.layers.Bidirectional(layer, merge_mode="concat", name=name)
     return layer
