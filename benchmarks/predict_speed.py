@@ -11,7 +11,10 @@ relative to the repository root) repeated to each requested size, with an
     `DataFrame.to_csv`,
 
 and prints rows/s and peak RSS (each measured in a wrapper process with
-`resource.getrusage(RUSAGE_CHILDREN)`, exact for its one child).
+`resource.getrusage(RUSAGE_CHILDREN)`, exact for its one child). It ends with
+the memory verdict: textclf predict's peak RSS must stay under --rss-bound-mb
+(1,500 MB) at every size and be flat (largest size at most
+--flat-tolerance-mb above the smallest); the exit status is 1 otherwise.
 
     nice python benchmarks/predict_speed.py                  # 100k and 500k rows
     python benchmarks/predict_speed.py --quick               # 5k and 20k rows
@@ -112,6 +115,11 @@ def main(argv=None):
     parser.add_argument("--no-plain", action="store_true", help="only time textclf predict")
     parser.add_argument("--plain-max-rows", type=int, default=100000,
                         help="run the plain recipe only on sizes up to this (it is slow and holds the whole file)")
+    parser.add_argument("--rss-bound-mb", type=float, default=1500,
+                        help="the stated bound on textclf predict's peak RSS, at every size (default 1500 MB)")
+    parser.add_argument("--flat-tolerance-mb", type=float, default=75,
+                        help="peak RSS counts as flat if the largest size peaks at most this much above the "
+                             "smallest (default 75 MB)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     sizes = [5000, 20000] if args.quick else [int(s) for s in args.sizes.split(",")]
@@ -151,11 +159,30 @@ def main(argv=None):
         results.append(line)
         big.unlink()
     print(json.dumps(results))
+    status = summarize(results, args.rss_bound_mb, args.flat_tolerance_mb, args.chunk_size)
     if not args.keep:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return status
+
+
+def summarize(results, bound_mb, tolerance_mb, chunk_size):
+    """Prints the memory verdict; returns 0 if within the bound and flat, else 1."""
+    peaks = [r["textclf_peak_rss_mb"] for r in results]
+    within = all(p < bound_mb for p in peaks)
+    growth = peaks[-1] - peaks[0]
+    flat = len(peaks) < 2 or growth <= tolerance_mb
+    sizes = ", ".join(f"{r['rows']:,} rows: {r['textclf_peak_rss_mb']:,.0f} MB" for r in results)
+    print(f"memory bound: peak RSS < {bound_mb:,.0f} MB at any file size (--chunk-size {chunk_size}): "
+          f"{'OK' if within else 'EXCEEDED'} ({sizes})")
+    if len(peaks) >= 2:
+        print(f"memory flat: {'yes' if flat else 'NO'} ({results[0]['rows']:,} -> {results[-1]['rows']:,} rows: "
+              f"{growth:+,.0f} MB, tolerance {tolerance_mb:,.0f} MB)")
+    speedups = [r["textclf_rows_s"] / r["plain_rows_s"] for r in results if "plain_rows_s" in r]
+    if speedups:
+        print(f"speed-up over the plain recipe: {', '.join(f'{x:.2f}x' for x in speedups)}")
+    return 0 if within and flat else 1
 
 
 if __name__ == "__main__":

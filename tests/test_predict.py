@@ -215,3 +215,14 @@ def test_sigkill_leaves_previous_output_then_rerun_completes(tmp_path, model_dir
     with open(out, newline="", encoding="utf-8") as handle:
         count = sum(1 for _ in csv.reader(handle))
     assert count == len(rows) + 1
+
+
+def test_chunk_predictor_matches_predict_proba_exactly(classifier):
+    from textclf.prediction import VECTORIZE_BATCH, ChunkPredictor
+
+    texts = [t for t, _ in make_texts(VECTORIZE_BATCH + 37, seed=5)]
+    texts[3] = " ".join(texts[:40])  # one long text among short ones: batches of different widths
+    predictor = ChunkPredictor(classifier, batch_size=16)
+    np.testing.assert_array_equal(predictor(texts), classifier.predict_proba(texts, batch_size=16))
+    np.testing.assert_array_equal(predictor(texts[:5]), classifier.predict_proba(texts[:5], batch_size=16))
+    assert predictor([]).shape == (0, len(classifier.classes_))

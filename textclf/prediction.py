@@ -3,10 +3,13 @@
 The input is read in chunks of `chunk_size` rows (every cell a string, so ids
 such as `007` keep their spelling) by a background thread, a bounded queue
 ahead of the model; each chunk is vectorized without padding, its rows sorted
-by token length and batched (`textclf.pipeline.predict_in_order`) through the
-inner token-id classifier; the formatted chunk is written by a second thread
-while the model works on the next one. Memory is bounded by a few chunks,
-whatever the file size.
+by token length and batched (`ChunkPredictor`: one `tf.function` per run,
+traced once, not `keras.Model.predict` per chunk) through the inner token-id
+classifier; the formatted chunk is written by a second thread while the model
+works on the next one. Memory is bounded by about three chunks (one read
+ahead, one predicted, one being written) plus the model, whatever the file
+size: with the default 20,000-row chunks of IMDB-sized reviews, peak RSS stays
+under 1.5 GB (`benchmarks/predict_speed.py` checks it).
 
 Sharding (`shard=(i, n)`) keeps every n-th chunk, starting with the i-th: no
 pre-pass over the file is needed, every shard parses the whole file but runs
@@ -44,6 +47,7 @@ from textclf.errors import ConfigError, InputDataError
 
 DEFAULT_CHUNK_SIZE = 20_000
 DEFAULT_BATCH_SIZE = 256
+VECTORIZE_BATCH = 1024  # texts per vectorizer call (bounds its transient string tensors)
 BAD_ROW_POLICIES = ("error", "skip")
 FLOAT_FORMAT = "%.6f"
 SHARD_SUFFIX = ".shard.json"
@@ -253,8 +257,102 @@ def bad_rows(texts):
     return texts.str.strip().eq("").to_numpy(dtype=bool)
 
 
+def _release_freed_memory():
+    """Returns freed heap pages to the OS (glibc `malloc_trim`; a no-op elsewhere).
+
+    Each chunk's texts, token ids and output bytes are allocated and freed by
+    three threads (reader, model, writer); glibc keeps such freed memory in
+    per-thread arenas, so without this the resident set creeps up chunk by
+    chunk. Trimming after every chunk costs a few milliseconds.
+    """
+    trim = _release_freed_memory.trim
+    if trim is None:
+        try:
+            import ctypes
+
+            trim = ctypes.CDLL("libc.so.6").malloc_trim
+            trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            trim = False
+        _release_freed_memory.trim = trim
+    if trim:
+        trim(0)
+
+
+_release_freed_memory.trim = None
+
+
+class ChunkPredictor:
+    """Class probabilities of texts, chunk after chunk, with one traced function.
+
+    `TextClassifier.predict_proba` runs `keras.Model.predict` over a new
+    `tf.data` pipeline on every call; once per chunk that builds and keeps a
+    new dataset graph, iterator and Keras predict state each time, and the
+    resident set grows with the number of chunks (i.e. with the file size).
+    Here the inner token-id model is wrapped once in a `tf.function` with a
+    fixed `[None, None]` int64 signature (traced once per run), and each
+    chunk's rows are sorted by length and padded into numpy batches exactly
+    as `textclf.pipeline.length_sorted_dataset` pads them (right, with 0, to
+    the longest row of the batch), so the probabilities are bit-identical.
+    """
+
+    def __init__(self, classifier, batch_size=DEFAULT_BATCH_SIZE):
+        import tensorflow as tf
+
+        self.classifier = classifier
+        self.batch_size = batch_size
+        model = classifier._classifier
+        self.num_classes = len(classifier.classes_)
+        self._call = tf.function(
+            lambda ids: model(ids, training=False),
+            input_signature=[tf.TensorSpec([None, None], tf.int64)],
+            reduce_retracing=True,
+        )
+
+    def _vectorize(self, texts):
+        """Token ids of `texts` as numpy `(row lengths, flat values)`.
+
+        The same ids as `TextClassifier.vectorize` (`vectorize_with`, whose
+        results do not depend on how texts are batched), computed
+        `VECTORIZE_BATCH` texts at a time: the string tensors of a vectorizer
+        call take about 30 bytes per token, so 8192 IMDB reviews at once cost
+        a transient ~250 MB.
+        """
+        from textclf.pipeline import vectorize_with
+
+        lengths, values = [], []
+        for begin in range(0, len(texts), VECTORIZE_BATCH):
+            ids = vectorize_with(self.classifier._ragged_vectorizer, texts[begin : begin + VECTORIZE_BATCH],
+                                 self.classifier.max_length, batch_size=VECTORIZE_BATCH)
+            lengths.append(ids.row_lengths().numpy())
+            values.append(ids.flat_values.numpy())
+        if not lengths:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(lengths), np.concatenate(values)
+
+    def __call__(self, texts):
+        """float32 `(len(texts), classes)` for a list of strings, in input order."""
+        import tensorflow as tf
+
+        lengths, values = self._vectorize(texts)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        n = len(lengths)
+        out = np.zeros((n, self.num_classes), dtype=np.float32)
+        order = np.argsort(lengths, kind="stable")
+        for begin in range(0, n, self.batch_size):
+            rows = order[begin : begin + self.batch_size]
+            row_lengths = lengths[rows]
+            width = int(row_lengths.max())
+            columns = np.arange(width)
+            mask = columns[None, :] < row_lengths[:, None]
+            batch = np.zeros((len(rows), width), dtype=np.int64)
+            batch[mask] = values[(starts[rows][:, None] + columns[None, :])[mask]]
+            out[rows] = self._call(tf.constant(batch)).numpy()
+        return out
+
+
 def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_SIZE, on_bad_rows="error",
-                   keep=None, depth=2):
+                   keep=None, depth=1):
     """Yields `(chunk, probabilities, bad)` for each chunk of `reader`.
 
     Args:
@@ -269,6 +367,7 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
         depth: Chunks read ahead.
     """
     num_classes = len(classifier.classes_)
+    predict = ChunkPredictor(classifier, batch_size)
     for chunk in prefetch(reader, depth):
         if keep is not None and not keep(chunk.index):
             yield chunk, None, None
@@ -286,9 +385,11 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
                 )
             good = ~bad
             if good.any():
-                probabilities[good] = classifier.predict_proba(texts[good].tolist(), batch_size)
+                probabilities[good] = predict(texts[good].tolist())
         else:
-            probabilities[:] = classifier.predict_proba(texts.tolist(), batch_size)
+            probabilities[:] = predict(texts.tolist())
+        del texts
+        _release_freed_memory()
         yield chunk, probabilities, bad
 
 
@@ -452,7 +553,7 @@ def _write_predictions(classifier, reader, handle, header, sep, *, text_column, 
                        on_bad_rows, keep, progress):
     result = PredictResult(header_bytes=len(header))
     labels = [str(label) for label in classifier.classes_]
-    writer = BackgroundWriter(handle)
+    writer = BackgroundWriter(handle, depth=1)
     writer.submit(lambda: header)
     try:
         for chunk, probs, bad in predict_chunks(
