@@ -217,12 +217,18 @@ def test_sigkill_leaves_previous_output_then_rerun_completes(tmp_path, model_dir
     assert count == len(rows) + 1
 
 
-def test_chunk_predictor_matches_predict_proba_exactly(classifier):
-    from textclf.prediction import VECTORIZE_BATCH, ChunkPredictor
+def test_predict_proba_matches_keras_predict(classifier):
+    """The traced, length-sorted path gives what Keras' own predict gives."""
+    from textclf.classifier import VECTORIZE_BATCH
+    from textclf.pipeline import predict_in_order
 
     texts = [t for t, _ in make_texts(VECTORIZE_BATCH + 37, seed=5)]
     texts[3] = " ".join(texts[:40])  # one long text among short ones: batches of different widths
-    predictor = ChunkPredictor(classifier, batch_size=16)
-    np.testing.assert_array_equal(predictor(texts), classifier.predict_proba(texts, batch_size=16))
-    np.testing.assert_array_equal(predictor(texts[:5]), classifier.predict_proba(texts[:5], batch_size=16))
-    assert predictor([]).shape == (0, len(classifier.classes_))
+    expected = predict_in_order(classifier._classifier, classifier.vectorize(texts), batch_size=16)
+    if classifier._wide is not None:
+        from textclf.models.wide import mix, ngram_probabilities
+
+        vectorizer, ngram_model, weight = classifier._wide
+        expected = mix(expected, ngram_probabilities(vectorizer, ngram_model, texts), weight)
+    np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=16), expected, atol=1e-6)
+    assert classifier.predict_proba([]).shape == (0, len(classifier.classes_))

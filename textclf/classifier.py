@@ -12,6 +12,7 @@ from textclf.errors import ModelFileError
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 SCHEMA_VERSION = 1
+VECTORIZE_BATCH = 1024  # texts per vectorizer call (bounds its transient string tensors)
 
 
 class TextClassifier:
@@ -59,6 +60,43 @@ class TextClassifier:
 
         return vectorize_with(self._ragged_vectorizer, list(texts), self.max_length)
 
+    def _traced(self):
+        """The models wrapped once in `tf.function`s with fixed signatures.
+
+        Calling `keras.Model.predict` on a new dataset per call builds and keeps
+        new graph and iterator state each time: memory grows with the number of
+        calls (e.g. chunks of a large file). These functions are traced once.
+        """
+        if getattr(self, "_traced_fns", None) is None:
+            import tensorflow as tf
+
+            deep = self._classifier
+            deep_fn = tf.function(lambda ids: deep(ids, training=False),
+                                  input_signature=[tf.TensorSpec([None, None], tf.int64)], reduce_retracing=True)
+            wide_fn = None
+            if self._wide is not None:
+                vectorizer, ngram_classifier, _ = self._wide
+                wide_fn = tf.function(lambda texts: ngram_classifier(vectorizer(texts), training=False),
+                                      input_signature=[tf.TensorSpec([None], tf.string)], reduce_retracing=True)
+            self._traced_fns = (deep_fn, wide_fn)
+        return self._traced_fns
+
+    def _token_ids(self, texts):
+        """`(row lengths, flat ids)` as NumPy, vectorized `VECTORIZE_BATCH` texts at a time.
+
+        The string tensors of one vectorizer call take ~30 bytes per token, so
+        small calls keep the transient memory small on long texts.
+        """
+        from textclf.pipeline import vectorize_with
+
+        lengths, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for begin in range(0, len(texts), VECTORIZE_BATCH):
+            ids = vectorize_with(self._ragged_vectorizer, texts[begin : begin + VECTORIZE_BATCH], self.max_length,
+                                 batch_size=VECTORIZE_BATCH)
+            lengths.append(ids.row_lengths().numpy())
+            values.append(ids.flat_values.numpy())
+        return np.concatenate(lengths), np.concatenate(values)
+
     def predict_proba(self, texts, batch_size=256):
         """Class probabilities, columns in the order of `classes_`.
 
@@ -69,17 +107,32 @@ class TextClassifier:
         Returns:
             float32 array of shape `(len(texts), len(classes_))`.
         """
-        from textclf.pipeline import predict_in_order
+        import tensorflow as tf
 
         texts = list(texts)
-        probabilities = predict_in_order(self._classifier, self.vectorize(texts), batch_size)
-        if self._wide is not None:
-            from textclf.models.wide import mix, ngram_probabilities
+        deep_fn, wide_fn = self._traced()
+        lengths, values = self._token_ids(texts)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
+        # Rows sorted by length, batches right-padded to their longest row:
+        # short texts are never padded to a long one's length.
+        order = np.argsort(lengths, kind="stable")
+        for begin in range(0, len(texts), batch_size):
+            rows = order[begin : begin + batch_size]
+            width = int(lengths[rows].max())
+            columns = np.arange(width)
+            mask = columns[None, :] < lengths[rows][:, None]
+            batch = np.zeros((len(rows), width), dtype=np.int64)
+            batch[mask] = values[(starts[rows][:, None] + columns[None, :])[mask]]
+            out[rows] = deep_fn(tf.constant(batch)).numpy()
+        if wide_fn is not None:
+            from textclf.models.wide import mix
 
-            vectorizer, ngram_classifier, weight = self._wide
-            probabilities = mix(probabilities, ngram_probabilities(vectorizer, ngram_classifier, texts, batch_size),
-                                weight)
-        return probabilities
+            wide = np.zeros_like(out)
+            for begin in range(0, len(texts), batch_size):
+                wide[begin : begin + batch_size] = wide_fn(tf.constant(texts[begin : begin + batch_size])).numpy()
+            out = mix(out, wide, self._wide[2])
+        return out
 
     def predict(self, texts, batch_size=256):
         """The most probable label of each text.

@@ -47,7 +47,6 @@ from textclf.errors import ConfigError, InputDataError
 
 DEFAULT_CHUNK_SIZE = 20_000
 DEFAULT_BATCH_SIZE = 256
-VECTORIZE_BATCH = 1024  # texts per vectorizer call (bounds its transient string tensors)
 BAD_ROW_POLICIES = ("error", "skip")
 FLOAT_FORMAT = "%.6f"
 SHARD_SUFFIX = ".shard.json"
@@ -283,72 +282,20 @@ _release_freed_memory.trim = None
 
 
 class ChunkPredictor:
-    """Class probabilities of texts, chunk after chunk, with one traced function.
+    """Class probabilities of texts, chunk after chunk.
 
-    `TextClassifier.predict_proba` runs `keras.Model.predict` over a new
-    `tf.data` pipeline on every call; once per chunk that builds and keeps a
-    new dataset graph, iterator and Keras predict state each time, and the
-    resident set grows with the number of chunks (i.e. with the file size).
-    Here the inner token-id model is wrapped once in a `tf.function` with a
-    fixed `[None, None]` int64 signature (traced once per run), and each
-    chunk's rows are sorted by length and padded into numpy batches exactly
-    as `textclf.pipeline.length_sorted_dataset` pads them (right, with 0, to
-    the longest row of the batch), so the probabilities are bit-identical.
+    `TextClassifier.predict_proba` runs functions traced once per classifier
+    (not `keras.Model.predict`, whose per-call datasets and state grow the
+    resident set with every chunk), so memory stays flat over a file.
     """
 
     def __init__(self, classifier, batch_size=DEFAULT_BATCH_SIZE):
-        import tensorflow as tf
-
         self.classifier = classifier
         self.batch_size = batch_size
-        model = classifier._classifier
-        self.num_classes = len(classifier.classes_)
-        self._call = tf.function(
-            lambda ids: model(ids, training=False),
-            input_signature=[tf.TensorSpec([None, None], tf.int64)],
-            reduce_retracing=True,
-        )
-
-    def _vectorize(self, texts):
-        """Token ids of `texts` as numpy `(row lengths, flat values)`.
-
-        The same ids as `TextClassifier.vectorize` (`vectorize_with`, whose
-        results do not depend on how texts are batched), computed
-        `VECTORIZE_BATCH` texts at a time: the string tensors of a vectorizer
-        call take about 30 bytes per token, so 8192 IMDB reviews at once cost
-        a transient ~250 MB.
-        """
-        from textclf.pipeline import vectorize_with
-
-        lengths, values = [], []
-        for begin in range(0, len(texts), VECTORIZE_BATCH):
-            ids = vectorize_with(self.classifier._ragged_vectorizer, texts[begin : begin + VECTORIZE_BATCH],
-                                 self.classifier.max_length, batch_size=VECTORIZE_BATCH)
-            lengths.append(ids.row_lengths().numpy())
-            values.append(ids.flat_values.numpy())
-        if not lengths:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return np.concatenate(lengths), np.concatenate(values)
 
     def __call__(self, texts):
         """float32 `(len(texts), classes)` for a list of strings, in input order."""
-        import tensorflow as tf
-
-        lengths, values = self._vectorize(texts)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        n = len(lengths)
-        out = np.zeros((n, self.num_classes), dtype=np.float32)
-        order = np.argsort(lengths, kind="stable")
-        for begin in range(0, n, self.batch_size):
-            rows = order[begin : begin + self.batch_size]
-            row_lengths = lengths[rows]
-            width = int(row_lengths.max())
-            columns = np.arange(width)
-            mask = columns[None, :] < row_lengths[:, None]
-            batch = np.zeros((len(rows), width), dtype=np.int64)
-            batch[mask] = values[(starts[rows][:, None] + columns[None, :])[mask]]
-            out[rows] = self._call(tf.constant(batch)).numpy()
-        return out
+        return self.classifier.predict_proba(list(texts), self.batch_size)
 
 
 def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_SIZE, on_bad_rows="error",
