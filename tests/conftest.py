@@ -70,3 +70,14 @@ def run_python(code, timeout=300):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tmp_path_factory):
+    """A tiny model (3 classes, FAST_OPTIONS) trained once per test session. Read-only: copy before changing."""
+    import textclf
+
+    root = tmp_path_factory.mktemp("shared_model")
+    train = write_csv(root / "train.csv", make_texts(150, seed=1))
+    textclf.train(str(train), output=str(root / "model"), **FAST_OPTIONS)
+    return root / "model"

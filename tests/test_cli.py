@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import FAST_OPTIONS, make_texts, write_csv
+from conftest import FAST_OPTIONS, write_csv
 from textclf.cli import main
 
 

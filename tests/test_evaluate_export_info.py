@@ -7,17 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FAST_OPTIONS, make_texts, write_csv
+from conftest import make_texts, write_csv
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    import textclf
-
-    root = tmp_path_factory.mktemp("eval_model")
-    train = write_csv(root / "train.csv", make_texts(150, seed=1))
-    textclf.train(str(train), output=str(root / "model"), **FAST_OPTIONS)
-    return root / "model"
+def model_dir(trained_model_dir):
+    return trained_model_dir
 
 
 def cli(*argv):

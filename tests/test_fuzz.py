@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FAST_OPTIONS, make_texts, write_csv
 from textclf.errors import TextclfError
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -23,12 +22,10 @@ texts = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def classifier(tmp_path_factory):
-    from textclf.training import train
+def classifier(trained_model_dir):
+    import textclf
 
-    base = tmp_path_factory.mktemp("fuzz_model")
-    path = write_csv(base / "train.csv", make_texts(90, seed=11))
-    return train(path, output=str(base / "model"), **FAST_OPTIONS)
+    return textclf.load(trained_model_dir)
 
 
 @settings(max_examples=150, **SETTINGS)

@@ -30,15 +30,10 @@ def test_choose_weight_prefers_the_better_model():
 
 
 @pytest.fixture(scope="module")
-def wide_model(tmp_path_factory, request):
+def wide_model(trained_model_dir):
     import textclf
-    from conftest import write_csv
 
-    tmp = tmp_path_factory.mktemp("wide")
-    train = write_csv(tmp / "train.csv", make_texts(120, seed=11))
-    out = tmp / "model"
-    clf = textclf.train(train, output=str(out), **FAST_OPTIONS)
-    return out, clf
+    return trained_model_dir, textclf.load(trained_model_dir)
 
 
 def test_metadata_and_layers(wide_model):

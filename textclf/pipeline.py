@@ -24,8 +24,6 @@ def vectorize(texts, vocabulary, max_length, batch_size=8192):
     Returns:
         An int64 `tf.RaggedTensor` of shape `(len(texts), None)`.
     """
-    import tensorflow as tf
-
     from textclf.models.build import make_vectorizer
 
     layer = make_vectorizer(vocabulary, ragged=True, name="ragged_vectorization")

@@ -152,8 +152,9 @@ def scan_text(stream, *, file, expected_dim=None, copy_to=None):
     Raises:
         EmbeddingsError: empty file, ragged line, bad header.
     """
-    read = stream.read
-    if copy_to is not None:
+    if copy_to is None:
+        read = stream.read
+    else:
         def read(size, _read=stream.read):
             data = _read(size)
             copy_to.write(data)
