@@ -109,3 +109,11 @@ def test_missing_weight_is_refused(mixed_model_dir, tmp_path):
     (copy / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match=r"n-gram branch but 'wide.weight' is missing"):
         textclf.load(copy)
+
+
+def test_info_describes_the_branch(mixed_model_dir, capsys):
+    from textclf.cli import main
+
+    assert main(["info", "--model", str(mixed_model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "n-gram branch: bigrams" in out and "weight 0.5" in out and "mixed" in out

@@ -45,6 +45,15 @@ def describe(metadata, directory):
             coverage += f" ({emb.get('vocabulary_types_found', '?'):,} of {emb['vocabulary_types']:,} vocabulary words found)"
         lines.append(coverage)
     lines.append(f"max_length: {metadata.get('max_length', '?')} tokens")
+    wide = metadata.get("wide") or {}
+    if wide.get("mode", "none") != "none":
+        accuracy = wide.get("validation_accuracy", {})
+        lines.append(
+            f"n-gram branch: {wide['mode']} ({wide.get('vocabulary_size', '?'):,} n-grams), weight "
+            f"{wide.get('weight', '?')}{' (left out: weight 0)' if wide.get('weight') == 0 else ''}; validation "
+            f"accuracy recurrent {_pct(accuracy.get('recurrent'))}, n-gram {_pct(accuracy.get('ngram'))}, "
+            f"mixed {_pct(accuracy.get('mixed'))}"
+        )
     if data:
         lines.append(
             f"data: {data.get('train_rows') or 0} train, {data.get('validation_rows') or 0} validation, "
