@@ -44,7 +44,7 @@ def train_once(dataset, head, workdir, extra=()):
         "train_seconds": meta["training"]["seconds"], "epochs": meta["training"]["epochs"],
         "max_length": meta["max_length"], "token_coverage": round(emb["token_coverage"], 4),
         "type_coverage": round(emb["type_coverage"], 4), "vocabulary": emb["vocabulary_types"] + 2,
-        "wide": meta.get("wide"),
+        "wide": meta.get("wide"), "peak_rss_mb": meta["training"].get("peak_rss_mb"),
     }
 
 

@@ -457,6 +457,16 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
     return classifier, history, phases
 
 
+def _peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB (Linux/macOS), else None."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
 def _metadata(config, labels, embedding, cover, max_length, n_train, n_val, n_test, validation_source, phases,
               history, seconds, schema_version):
     import keras
@@ -501,5 +511,6 @@ def _metadata(config, labels, embedding, cover, max_length, n_train, n_val, n_te
             "seconds": round(seconds, 2),
             "epochs": len(history),
             "phases": phases,
+            "peak_rss_mb": _peak_rss_mb(),
         },
     }
