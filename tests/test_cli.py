@@ -23,7 +23,7 @@ def test_train_end_to_end(tmp_path, tiny_train, tiny_test, capsys):
                  "--head", "lstm", "--quiet", *_fast_args()])
     assert code == 0
     captured = capsys.readouterr()
-    assert f"model: {out}" in captured.out
+    assert f"model: {out}/model.keras" in captured.out and f"reports: {out}/reports/" in captured.out
     assert "accuracy" in captured.out
     assert "coverage" in captured.err and "max_length" not in captured.err  # max_length was given
     meta = json.loads((out / "metadata.json").read_text())

@@ -95,6 +95,8 @@ def run(args):
         print(f"worker {classifier.metadata['distribute']['task_type']}:{classifier.metadata['distribute']['task_index']}"
               ": done (the chief writes the model)")
         return 0
-    print(f"model: {classifier.metadata['config']['output']}")
+    output = classifier.metadata["config"]["output"]
+    print(f"model: {output}/model.keras (metadata.json beside it)")
+    print(f"reports: {output}/reports/")
     print(f"{metrics['evaluated_on']}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}")
     return 0
