@@ -52,7 +52,7 @@ def test_invalid_utf8_suggests_encoding(tmp_path):
         ("text,label\n", r"has a header but no data rows"),
         ("text;label\na;b\n", r"no column 'text'; columns found: 'text;label'.*delimiter"),
         ("text,text,label\na,b,c\n", r"row 1: column name 'text' appears more than once"),
-        ('text,label\n"unclosed,a\nb,c\n', r"cannot be parsed as CSV"),
+        ('text,label\n"unclosed,a\nb,c\n', r"row 2: unbalanced quote"),
     ],
 )
 def test_bad_tables(tmp_path, content, pattern):

@@ -180,7 +180,7 @@ def require_column(columns, column, path):
         if any("\x00" in str(c) for c in columns):
             hint = " (the header holds NUL bytes: is the file UTF-16? pass --encoding utf-16)"
         raise InputDataError(
-            f"no column {column!r}; columns found: {found}{hint}", file=path, row=1
+            f"no column {column!r}; columns found: {found}{hint}", file=path, row=1, column=column
         )
 
 
