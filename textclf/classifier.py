@@ -13,6 +13,7 @@ MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 SCHEMA_VERSION = 1
 VECTORIZE_BATCH = 1024  # texts per vectorizer call (bounds its transient string tensors)
+NGRAM_BATCH = 64  # texts per n-gram branch call (its multi-hot batches are dense)
 
 
 class TextClassifier:
@@ -129,8 +130,10 @@ class TextClassifier:
             from textclf.models.wide import mix
 
             wide = np.zeros_like(out)
-            for begin in range(0, len(texts), batch_size):
-                wide[begin : begin + batch_size] = wide_fn(tf.constant(texts[begin : begin + batch_size])).numpy()
+            # Multi-hot batches are dense (rows x n-gram vocabulary): small batches bound their memory.
+            step = min(batch_size, NGRAM_BATCH)
+            for begin in range(0, len(texts), step):
+                wide[begin : begin + step] = wide_fn(tf.constant(texts[begin : begin + step])).numpy()
             out = mix(out, wide, self._wide[2])
         return out
 
