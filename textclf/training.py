@@ -149,16 +149,10 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
 
 
 def _run_training(config, *, log, keras_verbose, checkpoint):
+    # `run_training` has validated the configuration and settled the output.
     from textclf import data as data_module
 
-    from textclf.outputs import check_output_parent
-
-    config.validate()
-    if config.output is None:
-        config.output = default_output(config)
-        Path(config.output).parent.mkdir(parents=True, exist_ok=True)
     output = Path(config.output)
-    check_output_parent(output)
 
     # Read everything before the slow imports, so bad input fails fast.
     train_data = data_module.read_labeled(
