@@ -238,18 +238,6 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     train_seconds = time.time() - started
     val_pred = val_probabilities.argmax(axis=1)
     validation_metrics = compute_metrics(y_val, val_pred, list(range(len(labels))))
-    if test_data is not None:
-        eval_texts, eval_labels, evaluated_on = test_data.texts, test_data.labels, f"test ({config.test})"
-        eval_probabilities = predict_in_order(classifier, vectorize(eval_texts, vocabulary, max_length))
-        if wide is not None:
-            from textclf.models.wide import mix, ngram_probabilities
-
-            eval_probabilities = mix(eval_probabilities, ngram_probabilities(wide[0], wide[1], eval_texts), wide[2])
-        eval_pred = np.asarray(labels, dtype=object)[eval_probabilities.argmax(axis=1)]
-    else:
-        eval_labels, evaluated_on = val_labels, f"validation ({validation_source})"
-        eval_pred = np.asarray(labels, dtype=object)[val_pred]
-
     from textclf.classifier import SCHEMA_VERSION, TextClassifier
     from textclf.models.build import build_end_to_end
     from textclf.reports import write_reports
@@ -262,6 +250,15 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     )
     metadata["distribute"] = distribute.describe(config.distribute, config.batch_size)
     metadata["wide"] = wide_summary
+    classifier_obj = TextClassifier(model, metadata)
+    if test_data is not None:
+        # Test metrics come from the saved model's own prediction path (both branches, mixed).
+        eval_labels, evaluated_on = test_data.labels, f"test ({config.test})"
+        eval_pred = classifier_obj.predict(test_data.texts)
+    else:
+        eval_labels, evaluated_on = val_labels, f"validation ({validation_source})"
+        eval_pred = np.asarray(labels, dtype=object)[val_pred]
+
     with distribute.output_directory(output, config.distribute) as tmp:  # only the chief writes `output`
         metrics = write_reports(
             tmp / "reports", list(eval_labels), list(eval_pred), labels, evaluated_on=evaluated_on, history=history
@@ -271,7 +268,6 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
             "validation_accuracy": validation_metrics["accuracy"],
             "validation_macro_f1": validation_metrics["macro_f1"],
         }
-        classifier_obj = TextClassifier(model, metadata)
         classifier_obj.save(tmp)
     if checkpoint is not None:
         checkpoint.remove()  # the model is saved: the checkpoints are no longer needed
