@@ -117,3 +117,36 @@ def test_info_describes_the_branch(mixed_model_dir, capsys):
     assert main(["info", "--model", str(mixed_model_dir)]) == 0
     out = capsys.readouterr().out
     assert "n-gram branch: bigrams" in out and "weight 0.5" in out and "mixed" in out
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_sparse_scorer_equals_dense_multi_hot_model(order):
+    """The prediction path's sparse n-gram scoring gives what the saved dense layers give."""
+    import keras
+    import tensorflow as tf
+
+    from textclf.models.wide import build_ngram_classifier, make_ngram_vectorizer, sparse_ngram_scorer
+    from textclf.tokenize import glove_standardize
+
+    train = [t for t, _ in make_texts(80, seed=21)]
+    vectorizer = make_ngram_vectorizer(ngram_vocabulary(train, order, 300), order)
+    keras.utils.set_random_seed(3)
+    model = build_ngram_classifier(vectorizer.vocabulary_size(), 3)
+    model.layers[-1].bias.assign([0.3, -0.2, 0.1])
+    texts = [t for t, _ in make_texts(20, seed=22)] + [
+        "", "zzzz unknown words only", "good good good good", " ".join(train[:5]), "\u200b\t"]
+    expected = model(vectorizer(tf.constant(texts)), training=False).numpy()
+    tokens = tf.strings.split(glove_standardize(tf.constant(texts)))
+    np.testing.assert_allclose(sparse_ngram_scorer(vectorizer, model)(tokens).numpy(), expected, atol=1e-6)
+
+
+def test_sparse_scorer_refuses_other_models():
+    import keras
+
+    from textclf.models.wide import make_ngram_vectorizer, sparse_ngram_scorer
+
+    vectorizer = make_ngram_vectorizer(["a", "b"], 1)
+    inputs = keras.Input(shape=(3,))
+    other = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    with pytest.raises(ValueError, match=r"UnitNormalization and Dense layers. Received: layers=\['Dense'\]"):
+        sparse_ngram_scorer(vectorizer, other)

@@ -13,7 +13,6 @@ MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 SCHEMA_VERSION = 1
 VECTORIZE_BATCH = 1024  # texts per vectorizer call (bounds its transient string tensors)
-NGRAM_BATCH = 64  # texts per n-gram branch call (its multi-hot batches are dense)
 
 
 class TextClassifier:
@@ -62,7 +61,13 @@ class TextClassifier:
         return vectorize_with(self._ragged_vectorizer, list(texts), self.max_length)
 
     def _traced(self):
-        """The models wrapped once in `tf.function`s with fixed signatures.
+        """`(encode, deep)`: the prediction path wrapped once in `tf.function`s.
+
+        `encode` standardizes and splits a batch of texts once, and from the
+        same tokens returns the recurrent model's token ids (ragged, as row
+        lengths and flat values) and, with an n-gram branch, its probabilities
+        (computed sparsely, see `wide.sparse_ngram_scorer`). `deep` runs the
+        recurrent classifier on a padded batch of ids.
 
         Calling `keras.Model.predict` on a new dataset per call builds and keeps
         new graph and iterator state each time: memory grows with the number of
@@ -71,39 +76,39 @@ class TextClassifier:
         if getattr(self, "_traced_fns", None) is None:
             import tensorflow as tf
 
+            from textclf.tokenize import glove_standardize
+
             deep = self._classifier
             deep_fn = tf.function(lambda ids: deep(ids, training=False),
                                   input_signature=[tf.TensorSpec([None, None], tf.int64)], reduce_retracing=True)
-            wide_fn = None
+            # Index 0 is padding, 1 the out-of-vocabulary id, as in the model's TextVectorization.
+            table = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(tf.constant(self.vocabulary[2:], dtype=tf.string),
+                                                    tf.range(2, len(self.vocabulary), dtype=tf.int64)),
+                default_value=1)
+            scorer = None
             if self._wide is not None:
-                vectorizer, ngram_classifier, _ = self._wide
-                wide_fn = tf.function(lambda texts: ngram_classifier(vectorizer(texts), training=False),
-                                      input_signature=[tf.TensorSpec([None], tf.string)], reduce_retracing=True)
-            self._traced_fns = (deep_fn, wide_fn)
-        return self._traced_fns
+                from textclf.models.wide import sparse_ngram_scorer
 
-    def _token_ids(self, texts):
-        """`(row lengths, flat ids)` as NumPy, vectorized `VECTORIZE_BATCH` texts at a time.
+                scorer = sparse_ngram_scorer(*self._wide[:2])
+            max_length = self.max_length
 
-        The string tensors of one vectorizer call take ~30 bytes per token, so
-        small calls keep the transient memory small on long texts.
-        """
-        from textclf.pipeline import vectorize_with
+            @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+            def encode(texts):
+                tokens = tf.strings.split(glove_standardize(texts))
+                ids = tf.ragged.map_flat_values(table.lookup, tokens[:, :max_length])
+                wide = scorer(tokens) if scorer is not None else tf.zeros([tf.shape(texts)[0], 0])
+                return ids.row_lengths(), ids.flat_values, wide
 
-        lengths, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        for begin in range(0, len(texts), VECTORIZE_BATCH):
-            ids = vectorize_with(self._ragged_vectorizer, texts[begin : begin + VECTORIZE_BATCH], self.max_length,
-                                 batch_size=VECTORIZE_BATCH)
-            lengths.append(ids.row_lengths().numpy())
-            values.append(ids.flat_values.numpy())
-        return np.concatenate(lengths), np.concatenate(values)
+            self._traced_fns = (encode, deep_fn, table, scorer)
+        return self._traced_fns[:2]
 
     def predict_proba(self, texts, batch_size=256):
         """Class probabilities, columns in the order of `classes_`.
 
         Args:
             texts: Sequence of `str`.
-            batch_size: Texts per batch.
+            batch_size: Texts per batch of the recurrent model.
 
         Returns:
             float32 array of shape `(len(texts), len(classes_))`.
@@ -111,8 +116,17 @@ class TextClassifier:
         import tensorflow as tf
 
         texts = list(texts)
-        deep_fn, wide_fn = self._traced()
-        lengths, values = self._token_ids(texts)
+        encode, deep_fn = self._traced()
+        # Texts are encoded VECTORIZE_BATCH at a time: the string tensors of one
+        # call take ~30 bytes per token, so small calls bound transient memory.
+        lengths, values, wide = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], []
+        for begin in range(0, len(texts), VECTORIZE_BATCH):
+            row_lengths, flat, probabilities = encode(tf.constant(texts[begin : begin + VECTORIZE_BATCH],
+                                                                  dtype=tf.string))
+            lengths.append(row_lengths.numpy())
+            values.append(flat.numpy())
+            wide.append(probabilities.numpy())
+        lengths, values = np.concatenate(lengths), np.concatenate(values)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
         # Rows sorted by length, batches right-padded to their longest row:
@@ -126,15 +140,10 @@ class TextClassifier:
             batch = np.zeros((len(rows), width), dtype=np.int64)
             batch[mask] = values[(starts[rows][:, None] + columns[None, :])[mask]]
             out[rows] = deep_fn(tf.constant(batch)).numpy()
-        if wide_fn is not None:
+        if self._wide is not None and len(texts):
             from textclf.models.wide import mix
 
-            wide = np.zeros_like(out)
-            # Multi-hot batches are dense (rows x n-gram vocabulary): small batches bound their memory.
-            step = min(batch_size, NGRAM_BATCH)
-            for begin in range(0, len(texts), step):
-                wide[begin : begin + step] = wide_fn(tf.constant(texts[begin : begin + step])).numpy()
-            out = mix(out, wide, self._wide[2])
+            out = mix(out, np.concatenate(wide), self._wide[2])
         return out
 
     def predict(self, texts, batch_size=256):
