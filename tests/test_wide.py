@@ -119,19 +119,22 @@ def test_info_describes_the_branch(mixed_model_dir, capsys):
     assert "n-gram branch: bigrams" in out and "weight 0.5" in out and "mixed" in out
 
 
-@pytest.mark.parametrize("order", [1, 2])
-def test_sparse_scorer_equals_dense_multi_hot_model(order):
+@pytest.mark.parametrize("order,weighting", [(1, "binary"), (2, "binary"), (1, "idf"), (2, "idf")])
+def test_sparse_scorer_equals_dense_multi_hot_model(order, weighting):
     """The prediction path's sparse n-gram scoring gives what the saved dense layers give."""
     import keras
     import tensorflow as tf
 
-    from textclf.models.wide import build_ngram_classifier, make_ngram_vectorizer, sparse_ngram_scorer
+    from textclf.models.wide import (build_ngram_classifier, idf_weights, make_ngram_vectorizer, ngram_statistics,
+                                     sparse_ngram_scorer)
     from textclf.tokenize import glove_standardize
 
     train = [t for t, _ in make_texts(80, seed=21)]
-    vectorizer = make_ngram_vectorizer(ngram_vocabulary(train, order, 300), order)
+    vocabulary, frequencies = ngram_statistics(train, order, 300)
+    vectorizer = make_ngram_vectorizer(vocabulary, order)
     keras.utils.set_random_seed(3)
-    model = build_ngram_classifier(vectorizer.vocabulary_size(), 3)
+    idf = idf_weights(frequencies, len(train)) if weighting == "idf" else None
+    model = build_ngram_classifier(vectorizer.vocabulary_size(), 3, idf=idf)
     model.layers[-1].bias.assign([0.3, -0.2, 0.1])
     texts = [t for t, _ in make_texts(20, seed=22)] + [
         "", "zzzz unknown words only", "good good good good", " ".join(train[:5]), "\u200b\t"]
@@ -150,3 +153,32 @@ def test_sparse_scorer_refuses_other_models():
     other = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
     with pytest.raises(ValueError, match=r"UnitNormalization and Dense layers. Received: layers=\['Dense'\]"):
         sparse_ngram_scorer(vectorizer, other)
+
+
+def test_idf_weights_are_scikit_learns():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from textclf.models.wide import idf_weights, ngram_statistics
+
+    texts = ["a b c", "a b", "a", "b d", "d d a"]
+    vocabulary, frequencies = ngram_statistics(texts, order=1, max_tokens=10, min_count=1)
+    reference = TfidfVectorizer(token_pattern=r"\S+", smooth_idf=True).fit(texts)
+    expected = [reference.idf_[reference.vocabulary_[word]] for word in vocabulary]
+    np.testing.assert_allclose(idf_weights(frequencies, len(texts)), [1.0, *expected], rtol=1e-6)
+
+
+def test_idf_layer_scales_and_survives_saving(tmp_path):
+    import keras
+
+    from textclf.models.wide import IDF_LAYER_NAME, build_ngram_classifier
+
+    idf = np.array([1.0, 2.0, 3.5], dtype=np.float32)
+    model = build_ngram_classifier(3, 2, idf=idf)
+    scaled = keras.Model(model.inputs, model.get_layer(IDF_LAYER_NAME).output)
+    np.testing.assert_allclose(scaled(np.array([[1.0, 1.0, 0.0]], np.float32)).numpy(), [[1.0, 2.0, 0.0]], rtol=1e-6)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    x = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], np.float32)
+    np.testing.assert_allclose(reloaded(x).numpy(), model(x).numpy(), atol=1e-7)
+    with pytest.raises(ValueError, match="idf must hold 3 positive weights"):
+        build_ngram_classifier(3, 2, idf=[1.0, 0.0, 2.0])

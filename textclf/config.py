@@ -12,7 +12,7 @@ from typing import Optional
 
 from textclf.errors import ConfigError
 from textclf.models.heads import HEADS, POOLINGS
-from textclf.models.wide import WIDE_CHOICES
+from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
 
 EMBEDDING_MODES = ("frozen", "finetune", "two-phase")
 CLASS_WEIGHTS = ("none", "balanced")
@@ -48,6 +48,7 @@ class TrainConfig:
     max_tokens: int = 40000
     wide: str = "bigrams"
     wide_max_tokens: int = 200000
+    wide_weighting: str = "idf"
     max_length: Optional[int] = None
     epochs: int = 20
     batch_size: int = 64
@@ -68,6 +69,7 @@ class TrainConfig:
         _choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _choice("oov", self.oov, OOV_POLICIES)
         _choice("wide", self.wide, WIDE_CHOICES)
+        _choice("wide_weighting", self.wide_weighting, WEIGHTINGS)
         _choice("distribute", self.distribute, DISTRIBUTE_MODES)
         for field in ("units", "layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))

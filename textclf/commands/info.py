@@ -49,7 +49,8 @@ def describe(metadata, directory):
     if wide.get("mode", "none") != "none":
         accuracy = wide.get("validation_accuracy", {})
         lines.append(
-            f"n-gram branch: {wide['mode']} ({wide.get('vocabulary_size', '?'):,} n-grams), weight "
+            f"n-gram branch: {wide['mode']} ({wide.get('vocabulary_size', '?'):,} n-grams, "
+            f"{wide.get('weighting', 'binary')}), weight "
             f"{wide.get('weight', '?')}{' (left out: weight 0)' if wide.get('weight') == 0 else ''}; validation "
             f"accuracy recurrent {_pct(accuracy.get('recurrent'))}, n-gram {_pct(accuracy.get('ngram'))}, "
             f"mixed {_pct(accuracy.get('mixed'))}"

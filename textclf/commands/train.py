@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textclf.config import CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, OOV_POLICIES, TrainConfig
 from textclf.models.heads import HEADS, POOLINGS
-from textclf.models.wide import WIDE_CHOICES
+from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
 
 HELP = "train a classifier and save model.keras, metadata.json and reports/"
 
@@ -50,6 +50,9 @@ def add_arguments(parser):
                             "(weight chosen on validation); none: recurrent model only")
     model.add_argument("--wide-max-tokens", type=int, default=d.wide_max_tokens,
                        help="n-gram vocabulary size of the wide branch")
+    model.add_argument("--wide-weighting", choices=WEIGHTINGS, default=d.wide_weighting,
+                       help="n-gram features of the wide branch: present n-grams weighted by inverse document "
+                            "frequency, or binary")
     model.add_argument("--max-length", type=int, default=None,
                        help="tokens kept per text (default: 95th percentile of training lengths, printed)")
 

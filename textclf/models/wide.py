@@ -6,7 +6,16 @@ on different texts, so their average beats either one, and on long documents
 (IMDB, 20 Newsgroups) the linear part is what TF-IDF + logistic regression
 owes its strength to. Built from Keras layers only:
 
-    text -> TextVectorization(GloVe tokens, ngrams, multi_hot) -> UnitNormalization -> Dense(softmax)
+    text -> TextVectorization(GloVe tokens, ngrams, multi_hot) [-> Normalization (x idf)]
+         -> UnitNormalization -> Dense(softmax)
+
+With `weighting="idf"` (the default) each present n-gram counts by its
+inverse document frequency, `ln((1 + n) / (1 + df)) + 1` as scikit-learn's
+TfidfVectorizer computes it, applied by a `Normalization` layer whose variance
+is `1 / idf**2` (it divides by the standard deviation). Measured with logistic
+regression on 20 Newsgroups, binary-times-idf features score 0.842 on test
+against 0.789 for binary ones and 0.790 for counts-times-idf (what
+TextVectorization's own `tf_idf` mode computes), close to sublinear TF-IDF's 0.846.
 
 It is trained on its own, with its own early stopping, and mixed with the
 recurrent model's probabilities as `weight * wide + (1 - weight) * deep`, the
@@ -20,15 +29,17 @@ from collections import Counter
 import numpy as np
 
 WIDE_CHOICES = ("none", "unigrams", "bigrams")
+WEIGHTINGS = ("idf", "binary")
 NGRAM_ORDER = {"unigrams": 1, "bigrams": 2}
 VECTORIZER_NAME = "ngram_vectorization"
 MODEL_NAME = "ngram_classifier"
+IDF_LAYER_NAME = "ngram_idf"
 LEARNING_RATE = 0.01  # a linear model on normalized indicators tolerates (and needs) a larger step
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
-def ngram_vocabulary(texts, order, max_tokens, min_count=2, batch_size=4096):
-    """The most frequent n-grams (by number of texts containing them), deterministic.
+def ngram_statistics(texts, order, max_tokens, min_count=2, batch_size=4096):
+    """The most frequent n-grams (by number of texts containing them) and those numbers, deterministic.
 
     Args:
         texts: Training texts.
@@ -38,7 +49,8 @@ def ngram_vocabulary(texts, order, max_tokens, min_count=2, batch_size=4096):
         batch_size: Texts tokenized per TensorFlow call.
 
     Returns:
-        A list of n-grams ("word" or "word word"), most frequent first, ties alphabetical.
+        `(vocabulary, document_frequencies)`: n-grams ("word" or "word word"),
+        most frequent first, ties alphabetical, and the number of texts holding each.
     """
     import tensorflow as tf
 
@@ -52,7 +64,26 @@ def ngram_vocabulary(texts, order, max_tokens, min_count=2, batch_size=4096):
         for row in grams.to_list():
             counts.update(set(row))
     ranked = sorted((g for g, n in counts.items() if n >= min_count), key=lambda g: (-counts[g], g))
-    return [g.decode("utf-8") for g in ranked[: max(1, max_tokens - 1)]]
+    ranked = ranked[: max(1, max_tokens - 1)]
+    return [g.decode("utf-8") for g in ranked], np.array([counts[g] for g in ranked], dtype=np.int64)
+
+
+def ngram_vocabulary(texts, order, max_tokens, min_count=2, batch_size=4096):
+    """The vocabulary of `ngram_statistics` alone."""
+    return ngram_statistics(texts, order, max_tokens, min_count, batch_size)[0]
+
+
+def idf_weights(document_frequencies, num_texts):
+    """Inverse document frequencies, `ln((1 + n) / (1 + df)) + 1` (scikit-learn's smooth idf).
+
+    Returns:
+        float32 array with one more entry than `document_frequencies`: first the
+        out-of-vocabulary entry's, 1.0 (the weight of an n-gram found in every
+        text; some n-gram of almost every text is out of vocabulary).
+    """
+    df = np.asarray(document_frequencies, dtype=np.float64)
+    idf = np.log((1.0 + num_texts) / (1.0 + df)) + 1.0
+    return np.concatenate([[1.0], idf]).astype(np.float32)
 
 
 def make_ngram_vectorizer(vocabulary, order):
@@ -71,12 +102,30 @@ def make_ngram_vectorizer(vocabulary, order):
     )
 
 
-def build_ngram_classifier(num_features, num_classes):
-    """Multi-hot n-grams -> L2 normalization -> softmax (multinomial logistic regression)."""
+def build_ngram_classifier(num_features, num_classes, idf=None):
+    """Multi-hot n-grams [-> x idf] -> L2 normalization -> softmax (multinomial logistic regression).
+
+    Args:
+        num_features: Size of the multi-hot vectors (the vectorizer's vocabulary size).
+        num_classes: Output classes.
+        idf: Optional `(num_features,)` weights (`idf_weights`); None keeps binary features.
+    """
     import keras
 
     ngrams = keras.Input(shape=(num_features,), dtype="float32", name="ngrams")
-    x = keras.layers.UnitNormalization(axis=-1, name="ngram_l2_normalization")(ngrams)
+    x = ngrams
+    if idf is not None:
+        idf = np.asarray(idf, dtype=np.float32)
+        if idf.shape != (num_features,) or not np.all(idf > 0):
+            raise ValueError(f"idf must hold {num_features} positive weights. Received: shape={idf.shape}")
+        # Normalization computes (x - mean) / sqrt(variance): mean 0 and variance
+        # 1 / idf**2 multiply by idf, with the weights saved as the layer's state.
+        scale = keras.layers.Normalization(axis=-1, name=IDF_LAYER_NAME)
+        scale.build((None, num_features))
+        scale.adapt_variance.assign(1.0 / np.square(idf))
+        scale.finalize_state()
+        x = scale(x)
+    x = keras.layers.UnitNormalization(axis=-1, name="ngram_l2_normalization")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="ngram_probabilities")(x)
     return keras.Model(ngrams, probabilities, name=MODEL_NAME)
 
@@ -96,7 +145,7 @@ def ngram_dataset(texts, labels, vectorizer, *, batch_size, shuffle, seed, sampl
 
 
 def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes, order, max_tokens, epochs,
-                         patience, batch_size, seed, sample_weights=None, verbose="auto", log=print):
+                         patience, batch_size, seed, weighting="idf", sample_weights=None, verbose="auto", log=print):
     """Trains the wide branch with early stopping on validation loss.
 
     Returns:
@@ -105,20 +154,24 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     import keras
 
     keras.utils.set_random_seed(seed + 1)  # independent of how much randomness the deep model drew
-    vocabulary = ngram_vocabulary(train_texts, order, max_tokens)
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}. Received: weighting={weighting!r}")
+    vocabulary, frequencies = ngram_statistics(train_texts, order, max_tokens)
     vectorizer = make_ngram_vectorizer(vocabulary, order)
-    model = build_ngram_classifier(vectorizer.vocabulary_size(), num_classes)
+    idf = idf_weights(frequencies, len(train_texts)) if weighting == "idf" else None
+    model = build_ngram_classifier(vectorizer.vocabulary_size(), num_classes, idf=idf)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     log(f"n-gram branch: {len(vocabulary)} {'words and word pairs' if order > 1 else 'words'}, "
-        f"learning rate {LEARNING_RATE:g}")
+        f"{'idf-weighted' if idf is not None else 'binary'}, learning rate {LEARNING_RATE:g}")
     train_ds = ngram_dataset(train_texts, y_train, vectorizer, batch_size=batch_size, shuffle=True, seed=seed,
                              sample_weights=sample_weights)
     val_ds = ngram_dataset(val_texts, y_val, vectorizer, batch_size=batch_size, shuffle=False, seed=seed)
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     result = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[stopper], verbose=verbose,
                        shuffle=False)
-    summary = {"vocabulary_size": int(vectorizer.vocabulary_size()), "epochs": len(result.history["loss"]),
+    summary = {"vocabulary_size": int(vectorizer.vocabulary_size()), "weighting": weighting,
+               "epochs": len(result.history["loss"]),
                "best_val_loss": float(np.min(result.history["val_loss"]))}
     return vectorizer, model, summary
 
@@ -176,8 +229,9 @@ def sparse_ngram_scorer(vectorizer, model):
     matrix and multiplies it by the kernel; with a 200,000 n-gram vocabulary
     that is 800 kB per text of memory traffic for a few hundred non-zeros.
     This computes the same probabilities from the distinct n-gram ids of each
-    row: `softmax(sum(kernel[ids]) / sqrt(len(ids)) + bias)`, which is what
-    multi-hot -> `UnitNormalization` -> `Dense` computes.
+    row: `softmax(sum(v * kernel[ids]) / sqrt(sum(v**2)) + bias)` with `v` the
+    ids' idf weights (or 1), which is what multi-hot [-> `Normalization`] ->
+    `UnitNormalization` -> `Dense` computes.
 
     Args:
         vectorizer: The branch's multi-hot `TextVectorization` (its vocabulary and n-gram widths).
@@ -193,14 +247,25 @@ def sparse_ngram_scorer(vectorizer, model):
         raise ValueError(f"sparse_ngram_scorer needs a multi_hot vectorizer. "
                          f"Received: output_mode={vectorizer.get_config().get('output_mode')!r}")
     kinds = [type(layer).__name__ for layer in model.layers[1:]]
-    if kinds != ["UnitNormalization", "Dense"]:
-        raise ValueError(f"sparse_ngram_scorer needs an n-gram model of UnitNormalization and Dense layers. "
-                         f"Received: layers={kinds}")
+    if kinds not in (["UnitNormalization", "Dense"], ["Normalization", "UnitNormalization", "Dense"]):
+        raise ValueError(f"sparse_ngram_scorer needs an n-gram model of [Normalization,] UnitNormalization and "
+                         f"Dense layers. Received: layers={kinds}")
     dense = model.layers[-1]
+    size = len(vectorizer.get_vocabulary())
+    feature_scale = None
+    if kinds[0] == "Normalization":
+        import keras
+
+        normalization = model.layers[1]
+        mean = np.asarray(normalization.mean).reshape(-1)
+        if np.any(mean != 0) or normalization.invert:
+            raise ValueError("sparse_ngram_scorer needs a Normalization layer with mean 0 (a pure scaling). "
+                             f"Received: nonzero mean entries={int(np.sum(mean != 0))}, invert={normalization.invert}")
+        std = np.maximum(np.sqrt(np.asarray(normalization.variance).reshape(-1)), keras.config.epsilon())
+        feature_scale = tf.constant((1.0 / std).astype(np.float32))
     kernel = tf.constant(np.asarray(dense.kernel.numpy(), dtype=np.float32))
     bias = tf.constant(np.asarray(dense.bias.numpy(), dtype=np.float32))
     vocabulary = vectorizer.get_vocabulary()  # index 0 is the out-of-vocabulary entry
-    size = len(vocabulary)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(vocabulary[1:], dtype=tf.string),
                                             tf.range(1, size, dtype=tf.int64)),
@@ -215,10 +280,14 @@ def sparse_ngram_scorer(vectorizer, model):
         keys, _ = tf.unique(ids.value_rowids() * size + ids.flat_values)
         rows, columns = keys // size, keys % size
         nrows = ids.nrows()
-        logits = tf.math.unsorted_segment_sum(tf.gather(kernel, columns), rows, nrows)
-        counts = tf.math.unsorted_segment_sum(tf.ones_like(rows, dtype=tf.float32), rows, nrows)
-        # UnitNormalization's x * min(rsqrt(sum(x^2)), 1 / 1e-12); sum(x^2) of a multi-hot row is its count.
-        scale = tf.minimum(tf.math.rsqrt(counts), 1e12)
+        if feature_scale is None:
+            values = tf.ones_like(rows, dtype=tf.float32)
+        else:
+            values = tf.gather(feature_scale, columns)
+        logits = tf.math.unsorted_segment_sum(tf.gather(kernel, columns) * values[:, None], rows, nrows)
+        squares = tf.math.unsorted_segment_sum(tf.square(values), rows, nrows)
+        # UnitNormalization's x * min(rsqrt(sum(x^2)), 1 / 1e-12).
+        scale = tf.minimum(tf.math.rsqrt(squares), 1e12)
         return activation(logits * scale[:, None] + bias)
 
     score.table = table  # keeps the table alive as long as the function
