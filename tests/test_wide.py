@@ -182,3 +182,29 @@ def test_idf_layer_scales_and_survives_saving(tmp_path):
     np.testing.assert_allclose(reloaded(x).numpy(), model(x).numpy(), atol=1e-7)
     with pytest.raises(ValueError, match="idf must hold 3 positive weights"):
         build_ngram_classifier(3, 2, idf=[1.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_fitted_keras_branch_computes_the_regression(num_classes):
+    """The coefficients copied into Keras give scikit-learn's probabilities; features match the dense layers."""
+    import keras
+    import tensorflow as tf
+    from sklearn.linear_model import LogisticRegression
+
+    from textclf.models.wide import fit_ngram_classifier, ngram_features
+
+    rows = make_texts(120, seed=31)
+    texts = [t for t, _ in rows]
+    y = np.array([int(label == rows[0][1]) for _, label in rows]) if num_classes == 2 else np.arange(120) % 3
+    # One more class than the labels hold: a class absent from the training split.
+    vectorizer, model, summary = fit_ngram_classifier(texts[:90], y[:90], texts[90:], y[90:],
+                                                      num_classes=num_classes + 1, order=2, max_tokens=500,
+                                                      log=lambda *_: None)
+    assert summary["weighting"] == "idf" and summary["C"] in (4.0, 16.0, 64.0)
+    features = ngram_features(vectorizer, model, texts)
+    normalized = keras.Model(model.inputs, model.get_layer("ngram_l2_normalization").output)
+    np.testing.assert_allclose(features.toarray(), normalized(vectorizer(tf.constant(texts))).numpy(), atol=1e-6)
+    regression = LogisticRegression(C=summary["C"], max_iter=1000).fit(features[:90], y[:90])
+    got = model(vectorizer(tf.constant(texts))).numpy()
+    np.testing.assert_allclose(got[:, :num_classes], regression.predict_proba(features), atol=1e-5)
+    assert got[:, num_classes].max() < 1e-9

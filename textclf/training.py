@@ -301,9 +301,8 @@ def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_v
 
     vectorizer, model, summary = fit_ngram_classifier(
         train_texts, y_train, val_texts, y_val, num_classes=num_classes, order=NGRAM_ORDER[config.wide],
-        max_tokens=config.wide_max_tokens, epochs=config.epochs, patience=config.patience,
-        batch_size=config.batch_size, seed=config.seed, weighting=config.wide_weighting,
-        sample_weights=balanced_sample_weights(config, y_train, num_classes), verbose=verbose, log=log,
+        max_tokens=config.wide_max_tokens, weighting=config.wide_weighting,
+        sample_weights=balanced_sample_weights(config, y_train, num_classes), log=log,
     )
     wide_val = ngram_probabilities(vectorizer, model, val_texts)
     weight, _ = choose_weight(deep_val, wide_val, y_val)
