@@ -35,7 +35,7 @@ NGRAM_ORDER = {"unigrams": 1, "bigrams": 2}
 VECTORIZER_NAME = "ngram_vectorization"
 MODEL_NAME = "ngram_classifier"
 IDF_LAYER_NAME = "ngram_idf"
-C_GRID = (4.0, 16.0, 64.0)  # logistic regression's inverse L2 strengths, chosen on validation log loss
+C_GRID = (4.0, 16.0, 64.0, 256.0)  # logistic regression's inverse L2 strengths, chosen on validation log loss
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
