@@ -159,6 +159,9 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     Returns:
         `(vectorizer, model, summary)`; `summary` has the vocabulary size, weighting and the chosen C.
     """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
@@ -175,7 +178,12 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     losses, best = {}, None
     for c in c_grid:
         regression = LogisticRegression(C=c, max_iter=1000)
-        regression.fit(x_train, y_train, sample_weight=sample_weights)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            regression.fit(x_train, y_train, sample_weight=sample_weights)
+        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+            # The iterate is still a good model; say so in one line rather than a warning block.
+            log(f"n-gram branch: logistic regression with C={c:g} stopped at {regression.max_iter} iterations")
         kernel, bias = _dense_weights(regression, x_train.shape[1], num_classes)
         losses[c] = float(log_loss(y_val, _softmax(x_val @ kernel + bias), labels=list(range(num_classes))))
         if best is not None and losses[c] >= losses[best[0]]:
