@@ -27,7 +27,6 @@ import argparse
 import csv
 import gzip
 import json
-import os
 import subprocess
 import sys
 import tempfile

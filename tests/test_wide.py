@@ -197,7 +197,7 @@ def test_fitted_keras_branch_computes_the_regression(num_classes):
     texts = [t for t, _ in rows]
     y = np.array([int(label == rows[0][1]) for _, label in rows]) if num_classes == 2 else np.arange(120) % 3
     # One more class than the labels hold: a class absent from the training split.
-    vectorizer, model, summary = fit_ngram_classifier(texts[:90], y[:90], texts[90:], y[90:],
+    vectorizer, model, summary, val_probabilities = fit_ngram_classifier(texts[:90], y[:90], texts[90:], y[90:],
                                                       num_classes=num_classes + 1, order=2, max_tokens=500,
                                                       log=lambda *_: None)
     assert summary["weighting"] == "idf" and summary["C"] in C_GRID
@@ -208,3 +208,4 @@ def test_fitted_keras_branch_computes_the_regression(num_classes):
     got = model(vectorizer(tf.constant(texts))).numpy()
     np.testing.assert_allclose(got[:, :num_classes], regression.predict_proba(features), atol=1e-5)
     assert got[:, num_classes].max() < 1e-9
+    np.testing.assert_allclose(val_probabilities, got[90:], atol=1e-5)

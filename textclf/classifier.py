@@ -77,15 +77,13 @@ class TextClassifier:
             import tensorflow as tf
 
             from textclf.tokenize import glove_standardize
+            from textclf.vocabulary import lookup_table
 
             deep = self._classifier
             deep_fn = tf.function(lambda ids: deep(ids, training=False),
                                   input_signature=[tf.TensorSpec([None, None], tf.int64)], reduce_retracing=True)
             # Index 0 is padding, 1 the out-of-vocabulary id, as in the model's TextVectorization.
-            table = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(tf.constant(self.vocabulary[2:], dtype=tf.string),
-                                                    tf.range(2, len(self.vocabulary), dtype=tf.int64)),
-                default_value=1)
+            table = lookup_table(self.vocabulary[2:], first_id=2, default_id=1)
             scorer = None
             if self._wide is not None:
                 from textclf.models.wide import sparse_ngram_scorer

@@ -297,14 +297,13 @@ def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_v
         weight is 0 (the branch is then left out of the saved model), else
         `(vectorizer, model, weight)`; `val_probabilities` are the mixed ones.
     """
-    from textclf.models.wide import NGRAM_ORDER, choose_weight, fit_ngram_classifier, mix, ngram_probabilities
+    from textclf.models.wide import NGRAM_ORDER, choose_weight, fit_ngram_classifier, mix
 
-    vectorizer, model, summary = fit_ngram_classifier(
+    vectorizer, model, summary, wide_val = fit_ngram_classifier(
         train_texts, y_train, val_texts, y_val, num_classes=num_classes, order=NGRAM_ORDER[config.wide],
         max_tokens=config.wide_max_tokens, weighting=config.wide_weighting,
         sample_weights=balanced_sample_weights(config, y_train, num_classes), log=log,
     )
-    wide_val = ngram_probabilities(vectorizer, model, val_texts)
     weight, _ = choose_weight(deep_val, wide_val, y_val)
     mixed = mix(deep_val, wide_val, weight)
     accuracy = lambda p: float((p.argmax(axis=1) == y_val).mean())  # noqa: E731

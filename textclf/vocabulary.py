@@ -24,6 +24,21 @@ class TokenStats:
     lengths: np.ndarray
 
 
+def lookup_table(tokens, first_id, default_id):
+    """A `tf.lookup.StaticHashTable` from `tokens` to `first_id, first_id + 1, ...`; others get `default_id`.
+
+    The same ids a `TextVectorization` with that vocabulary gives, for tokens
+    already standardized and split.
+    """
+    import tensorflow as tf
+
+    tokens = list(tokens)
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(tokens, dtype=tf.string),
+                                            tf.range(first_id, first_id + len(tokens), dtype=tf.int64)),
+        default_value=default_id)
+
+
 def count_tokens(texts, batch_size=8192):
     """Counts the GloVe tokens of `texts` with the model's own tokenizer.
 

@@ -157,7 +157,9 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
         log: Progress messages.
 
     Returns:
-        `(vectorizer, model, summary)`; `summary` has the vocabulary size, weighting and the chosen C.
+        `(vectorizer, model, summary, val_probabilities)`: `summary` has the
+        vocabulary size, weighting and the chosen C; `val_probabilities` are
+        the fitted branch's on `val_texts` (float32, as the model computes them).
     """
     import warnings
 
@@ -185,14 +187,15 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
             # The iterate is still a good model; say so in one line rather than a warning block.
             log(f"n-gram branch: logistic regression with C={c:g} stopped at {regression.max_iter} iterations")
         kernel, bias = _dense_weights(regression, x_train.shape[1], num_classes)
-        losses[c] = float(log_loss(y_val, _softmax(x_val @ kernel + bias), labels=list(range(num_classes))))
+        probabilities = _softmax(x_val @ kernel + bias).astype(np.float32)
+        losses[c] = float(log_loss(y_val, probabilities, labels=list(range(num_classes))))
         if best is not None and losses[c] >= losses[best[0]]:
             break
-        best = (c, kernel, bias)
+        best = (c, kernel, bias, probabilities)
     model.get_layer("ngram_probabilities").set_weights([best[1], best[2]])
     summary = {"vocabulary_size": int(vectorizer.vocabulary_size()), "weighting": weighting, "C": best[0],
                "validation_log_loss": {str(c): loss for c, loss in losses.items()}}
-    return vectorizer, model, summary
+    return vectorizer, model, summary, best[3]
 
 
 def _softmax(logits):
@@ -306,6 +309,8 @@ class _SparseNgrams:
         import keras
         import tensorflow as tf
 
+        from textclf.vocabulary import lookup_table
+
         if vectorizer.get_config().get("output_mode") != "multi_hot":
             raise ValueError(f"the n-gram branch needs a multi_hot vectorizer. "
                              f"Received: output_mode={vectorizer.get_config().get('output_mode')!r}")
@@ -325,17 +330,13 @@ class _SparseNgrams:
                                  f"invert={normalization.invert}")
             std = np.maximum(np.sqrt(np.asarray(normalization.variance).reshape(-1)), keras.config.epsilon())
             self.feature_scale = tf.constant((1.0 / std).astype(np.float32))
-        self.table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(vocabulary[1:], dtype=tf.string),
-                                                tf.range(1, self.size, dtype=tf.int64)),
-            default_value=0)
+        self.table = lookup_table(vocabulary[1:], first_id=1, default_id=0)
         self.widths = ngram_widths(vectorizer)
 
     def normalized(self, tokens):
         """`(rows, columns, values)` of the L2-normalized features of ragged `tokens` rows."""
         import tensorflow as tf
 
-        tokens = tokens if isinstance(tokens, tf.RaggedTensor) else tf.RaggedTensor.from_tensor(tokens)
         grams = tokens if self.widths == (1,) else tf.strings.ngrams(tokens, ngram_width=self.widths, separator=" ")
         ids = tf.ragged.map_flat_values(self.table.lookup, grams)
         # Distinct (row, id) pairs: multi-hot counts every n-gram once per row.
