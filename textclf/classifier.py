@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -27,16 +28,23 @@ class TextClassifier:
         self.model = model
         self.metadata = metadata
         self.classes_ = np.asarray(metadata["labels"], dtype=object)
-        from textclf.models.build import CLASSIFIER_NAME, VECTORIZER_NAME, make_vectorizer
+        from textclf.models.build import CLASSIFIER_NAME, VECTORIZER_NAME
 
         vectorization = model.get_layer(VECTORIZER_NAME)
         self.max_length = int(vectorization.get_config()["output_sequence_length"])
         self.vocabulary = vectorization.get_vocabulary()
         self._classifier = model.get_layer(CLASSIFIER_NAME)
-        # Prediction vectorizes outside the model, without padding to
-        # max_length, so batches of short texts stay short.
-        self._ragged_vectorizer = make_vectorizer(self.vocabulary, ragged=True, name="ragged_vectorization")
         self._wide = self._find_wide(model, metadata)
+
+    @functools.cached_property
+    def _ragged_vectorizer(self):
+        """The model's vectorization without padding (for `vectorize` and `textclf export`).
+
+        Built on first use: prediction tokenizes in `_traced` and never needs it.
+        """
+        from textclf.models.build import make_vectorizer
+
+        return make_vectorizer(self.vocabulary, ragged=True, name="ragged_vectorization")
 
     @staticmethod
     def _find_wide(model, metadata):

@@ -44,7 +44,7 @@ class TrainConfig:
     layers: int = 1
     dropout: float = 0.3
     embedding_dropout: float = 0.1
-    pooling: str = "maxmean"
+    pooling: str = "max"
     max_tokens: int = 40000
     wide: str = "bigrams"
     wide_max_tokens: int = 200000

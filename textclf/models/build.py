@@ -24,7 +24,7 @@ def build_classifier(
     units=64,
     layers=1,
     dropout=0.3,
-    pooling="maxmean",
+    pooling="max",
     embedding_dropout=0.1,
     trainable_embeddings=False,
 ):
