@@ -30,3 +30,29 @@ def test_unknown_head_message():
 
     with pytest.raises(ConfigError, match=r"head must be one of \('bigru', 'bilstm', 'gru', 'lstm'\)\. Received: head='cnn'"):
         get_head("cnn")
+
+
+# The defaults benchmarks/RESULTS.md reports accuracy for; changing one needs the benchmark re-run.
+BENCHMARKED_DEFAULTS = {
+    "embeddings": "glove-6b-50d", "embedding_mode": "two-phase", "head": "bigru", "units": 64, "layers": 1,
+    "dropout": 0.3, "embedding_dropout": 0.1, "pooling": "max", "max_tokens": 40000, "wide": "bigrams",
+    "wide_max_tokens": 200000, "wide_weighting": "idf", "max_length": None, "epochs": 20, "batch_size": 64,
+    "learning_rate": 2e-3, "patience": 2, "seed": 42, "validation_split": 0.1,
+}
+
+
+def test_benchmarked_defaults():
+    from textclf.config import TrainConfig
+
+    config = TrainConfig(train="x.csv").to_dict()
+    assert {key: config[key] for key in BENCHMARKED_DEFAULTS} == BENCHMARKED_DEFAULTS
+
+
+def test_cli_defaults_are_the_config_defaults():
+    from textclf.cli import build_parser
+    from textclf.config import TrainConfig
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    args = vars(train.parse_args(["--train", "x.csv"]))
+    config = TrainConfig(train="x.csv").to_dict()
+    assert {key: args[key] for key in BENCHMARKED_DEFAULTS} == {key: config[key] for key in BENCHMARKED_DEFAULTS}
