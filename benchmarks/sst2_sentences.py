@@ -70,20 +70,19 @@ def branch_accuracies(model_dir, sentences_path):
     import pandas as pd
 
     from textclf.classifier import TextClassifier
+    from textclf.models.wide import ngram_probabilities
+    from textclf.pipeline import predict_in_order
 
     classifier = TextClassifier.load(model_dir)
     frame = pd.read_csv(sentences_path, dtype=str, keep_default_na=False)
     y = np.array([list(classifier.classes_).index(label) for label in frame.label])
     texts = frame.text.tolist()
-    mixed = classifier.predict_proba(texts)
-    wide = classifier._wide
-    classifier._wide, classifier._traced_fns = None, None  # the recurrent model alone
-    deep = classifier.predict_proba(texts)
     accuracy = lambda p: float((p.argmax(axis=1) == y).mean())  # noqa: E731
-    result = {"recurrent": accuracy(deep), "mixed": accuracy(mixed)}
-    if wide is not None:
-        weight = wide[2]
-        result["ngram"] = accuracy((mixed - (1 - weight) * deep) / weight)
+    result = {"recurrent": accuracy(predict_in_order(classifier._classifier, classifier.vectorize(texts))),
+              "mixed": accuracy(classifier.predict_proba(texts))}
+    if classifier._wide is not None:
+        vectorizer, model, weight = classifier._wide
+        result["ngram"] = accuracy(ngram_probabilities(vectorizer, model, texts))
         result["weight"] = weight
     return result
 
