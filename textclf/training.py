@@ -60,38 +60,6 @@ def set_determinism(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def split_validation(texts, labels, fraction, seed, path):
-    """Stratified train/validation split.
-
-    Raises:
-        InputDataError: a class has too few examples to appear in both parts.
-    """
-    from collections import Counter
-
-    from sklearn.model_selection import train_test_split
-
-    counts = Counter(labels)
-    rare = sorted(label for label, n in counts.items() if n < 2)
-    if rare:
-        raise InputDataError(
-            f"class {rare[0]!r} has a single example; a stratified validation split needs at "
-            "least 2 per class (add examples, drop the class, or pass --validation FILE)",
-            file=path,
-        )
-    n_val = max(len(counts), int(round(fraction * len(labels))))
-    if len(labels) - n_val < len(counts):
-        raise InputDataError(
-            f"too few rows ({len(labels)}) for a validation split over {len(counts)} classes",
-            file=path,
-        )
-    index = np.arange(len(labels))
-    train_idx, val_idx = train_test_split(index, test_size=n_val, stratify=labels, random_state=seed)
-    train_idx.sort()
-    val_idx.sort()
-    take = lambda seq, idx: [seq[i] for i in idx]  # noqa: E731
-    return take(texts, train_idx), take(labels, train_idx), take(texts, val_idx), take(labels, val_idx)
-
-
 def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
     """Runs one training from a validated `TrainConfig`.
 
@@ -169,19 +137,34 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         test_data = data_module.read_labeled(
             config.test, text_column=config.text_column, label_column=config.label_column, encoding=config.encoding
         )
+    from textclf.overlap import find_overlap
+
+    overlap = find_overlap(train_data.texts)
     if config.validation:
         val_data = data_module.read_labeled(
             config.validation, text_column=config.text_column, label_column=config.label_column,
             encoding=config.encoding,
         )
-        train_texts, train_labels = train_data.texts, train_data.labels
+        train_rows = np.arange(len(train_data.texts))
         val_texts, val_labels = val_data.texts, val_data.labels
         validation_source = config.validation
     else:
-        train_texts, train_labels, val_texts, val_labels = split_validation(
-            train_data.texts, train_data.labels, config.validation_split, config.seed, config.train
+        from textclf.split import split_validation
+
+        split = split_validation(
+            train_data.texts, train_data.labels, config.validation_split, config.seed, config.train, overlap=overlap
         )
-        validation_source = f"stratified {config.validation_split:g} split of {config.train}"
+        if split.overlapping_rows:
+            log(
+                f"validation split: {split.overlapping_rows} of {len(train_data.texts)} rows repeat or lie inside "
+                f"another row; each goes to the side of the documents containing it"
+            )
+        train_rows = split.train_rows
+        val_texts = [train_data.texts[i] for i in split.validation_rows]
+        val_labels = [train_data.labels[i] for i in split.validation_rows]
+        validation_source = split.describe(config.validation_split, config.train)
+    train_texts = [train_data.texts[i] for i in train_rows]
+    train_labels = [train_data.labels[i] for i in train_rows]
 
     started = time.time()
     from textclf import distribute
@@ -195,8 +178,13 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     stats = count_tokens(train_texts)
     vocabulary = build_vocabulary(stats.counts, config.max_tokens)
     if config.max_length is None:
-        max_length = choose_max_length(stats.lengths)
-        log(f"max_length: {max_length} (95th percentile of training lengths, median {int(np.median(stats.lengths))})")
+        # Lengths of documents only: phrase rows and duplicates would shorten it below what predictions see.
+        document_lengths = np.asarray(stats.lengths)[np.isin(train_rows, overlap.document_rows)]
+        max_length = choose_max_length(document_lengths)
+        log(
+            f"max_length: {max_length} (95th percentile of training document lengths, "
+            f"median {int(np.median(document_lengths))})"
+        )
     else:
         max_length = config.max_length
     embedding = build_embedding_matrix(

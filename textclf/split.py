@@ -1,0 +1,94 @@
+"""The validation split taken from the training data when no `--validation` file is given."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from textclf.errors import InputDataError
+from textclf.overlap import find_overlap
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices of the two parts (ascending) and how overlap was handled."""
+
+    train_rows: np.ndarray
+    validation_rows: np.ndarray
+    documents: int
+    overlapping_rows: int
+
+    def describe(self, fraction, path):
+        """The `metadata.json` wording of where validation came from."""
+        text = f"stratified {fraction:g} split of {path}"
+        if self.overlapping_rows:
+            text += (f", grouped by document: {self.overlapping_rows} rows repeat or lie inside another row "
+                     f"and go to the side of the {self.documents} documents containing them")
+        return text
+
+
+def split_validation(texts, labels, fraction, seed, path, overlap=None):
+    """Stratified train/validation split that keeps overlapping texts on one side.
+
+    The split draws `fraction` of the documents (texts inside no other text,
+    see `textclf.overlap`), stratified by label. A duplicate row goes with its
+    text; a row lying inside documents goes to validation only when all of them
+    did (a phrase shared with a training document stays in training, as a
+    common phrase of an unseen test text would be known). Without duplicates
+    or contained texts this is exactly a stratified split of the rows.
+
+    Args:
+        texts: Sequence of str.
+        labels: Label per text.
+        fraction: Share of the documents drawn for validation.
+        seed: Random seed.
+        path: Training file, for error messages.
+        overlap: `find_overlap(texts)` when already computed.
+
+    Returns:
+        A `Split`.
+
+    Raises:
+        InputDataError: a class has too few examples to appear in both parts.
+    """
+    from sklearn.model_selection import train_test_split
+
+    counts = Counter(labels)
+    rare = sorted(label for label, n in counts.items() if n < 2)
+    if rare:
+        raise InputDataError(
+            f"class {rare[0]!r} has a single example; a stratified validation split needs at "
+            "least 2 per class (add examples, drop the class, or pass --validation FILE)",
+            file=path,
+        )
+    overlap = overlap if overlap is not None else find_overlap(texts)
+    documents = overlap.documents
+    doc_labels = [labels[row] for row in overlap.first_rows[documents]]
+    doc_counts = Counter(doc_labels)
+    single = sorted(label for label in counts if doc_counts[label] < 2)
+    if single:
+        raise InputDataError(
+            f"class {single[0]!r} has {counts[single[0]]} rows but a single distinct text (repeated, or phrases "
+            "of one document); a validation split needs at least 2 per class (add examples or pass "
+            "--validation FILE)",
+            file=path,
+        )
+    n_val = max(len(counts), int(round(fraction * len(documents))))
+    if len(documents) - n_val < len(counts):
+        raise InputDataError(
+            f"too few distinct texts ({len(documents)} documents in {len(labels)} rows) for a validation split "
+            f"over {len(counts)} classes (add examples or pass --validation FILE)",
+            file=path,
+        )
+    _, val_docs = train_test_split(
+        np.arange(len(documents)), test_size=n_val, stratify=doc_labels, random_state=seed
+    )
+    in_validation = np.zeros(len(overlap.roots), dtype=bool)
+    in_validation[documents[val_docs]] = True
+    text_in_validation = np.array([all(in_validation[r] for r in roots) for roots in overlap.roots], dtype=bool)
+    row_in_validation = text_in_validation[overlap.text_ids]
+    return Split(
+        np.flatnonzero(~row_in_validation), np.flatnonzero(row_in_validation), len(documents), overlap.overlapping_rows
+    )
