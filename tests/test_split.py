@@ -119,7 +119,7 @@ def test_split_errors_name_the_problem():
         split_validation(["x y", "y z", "same", "v w", "same"], ["a", "a", "b", "b", "b"], 0.9, 0, "t.csv")
 
 
-def test_training_holds_out_documents_and_sizes_max_length_on_them(tmp_path):
+def test_training_holds_out_documents_and_scores_and_sizes_on_them(tmp_path):
     import textclf
     from textclf.vocabulary import choose_max_length
 
@@ -128,12 +128,15 @@ def test_training_holds_out_documents_and_sizes_max_length_on_them(tmp_path):
     sentences = set(find_overlap(texts).document_rows.tolist())
     texts = [" ".join([t] * 4) if i in sentences else t for i, t in enumerate(texts)]  # phrases stay inside
     path = write_csv(tmp_path / "train.csv", list(zip(texts, labels)))
-    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1, "wide": "none"}
+    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1}
     clf = textclf.train(path, output=str(tmp_path / "m"), **options)
     overlap = find_overlap(texts)
     assert clf.metadata["data"]["validation"].startswith(f"stratified 0.1 split of {path}, grouped by document: ")
     split = split_validation(texts, labels, 0.1, 42, path)
     assert clf.metadata["data"]["validation_rows"] == len(split.validation_rows)
     documents = [texts[i] for i in overlap.document_rows if i in set(split.train_rows.tolist())]
+    # The n-gram mixing weight is chosen on the validation documents, not on their phrases.
+    val_documents = np.isin(split.validation_rows, overlap.document_rows).sum()
+    assert 0 < clf.metadata["wide"]["validation_rows_scored"] == val_documents < len(split.validation_rows)
     expected = choose_max_length([len(t.split()) for t in documents])
     assert clf.metadata["max_length"] == expected > choose_max_length([len(t.split()) for t in texts])

@@ -147,6 +147,7 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         )
         train_rows = np.arange(len(train_data.texts))
         val_texts, val_labels = val_data.texts, val_data.labels
+        val_documents = np.ones(len(val_texts), dtype=bool)
         validation_source = config.validation
     else:
         from textclf.split import split_validation
@@ -162,6 +163,8 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         train_rows = split.train_rows
         val_texts = [train_data.texts[i] for i in split.validation_rows]
         val_labels = [train_data.labels[i] for i in split.validation_rows]
+        # Predictions are made on documents: choices that compare models are scored on them, not on their phrases.
+        val_documents = np.isin(split.validation_rows, overlap.document_rows)
         validation_source = split.describe(config.validation_split, config.train)
     train_texts = [train_data.texts[i] for i in train_rows]
     train_labels = [train_data.labels[i] for i in train_rows]
@@ -221,7 +224,8 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     wide, wide_summary = None, {"mode": "none"}
     if config.wide != "none":
         wide, val_probabilities, wide_summary = fit_wide(
-            config, train_texts, y_train, val_texts, y_val, len(labels), val_probabilities, log, keras_verbose
+            config, train_texts, y_train, val_texts, y_val, len(labels), val_probabilities, log, keras_verbose,
+            scored=val_documents,
         )
     train_seconds = time.time() - started
     val_pred = val_probabilities.argmax(axis=1)
@@ -277,8 +281,11 @@ def balanced_sample_weights(config, y, num_classes):
     return compute_class_weight("balanced", classes=np.arange(num_classes), y=y)[y]
 
 
-def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_val, log, verbose):
+def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_val, log, verbose, scored=None):
     """Trains the n-gram branch and picks its mixing weight on validation.
+
+    `scored` (bool per validation row, default all) marks the rows the weight
+    is chosen on: the documents, when validation also holds their phrases.
 
     Returns:
         `(wide, val_probabilities, summary)`: `wide` is None when the chosen
@@ -292,15 +299,16 @@ def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_v
         max_tokens=config.wide_max_tokens, weighting=config.wide_weighting,
         sample_weights=balanced_sample_weights(config, y_train, num_classes), log=log,
     )
-    weight, _ = choose_weight(deep_val, wide_val, y_val)
+    scored = np.ones(len(y_val), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    weight, _ = choose_weight(deep_val[scored], wide_val[scored], y_val[scored])
     mixed = mix(deep_val, wide_val, weight)
-    accuracy = lambda p: float((p.argmax(axis=1) == y_val).mean())  # noqa: E731
+    accuracy = lambda p: float((p[scored].argmax(axis=1) == y_val[scored]).mean())  # noqa: E731
     summary.update({
-        "mode": config.wide, "weight": weight,
+        "mode": config.wide, "weight": weight, "validation_rows_scored": int(scored.sum()),
         "validation_accuracy": {"recurrent": accuracy(deep_val), "ngram": accuracy(wide_val), "mixed": accuracy(mixed)},
     })
-    log(f"validation accuracy: recurrent {accuracy(deep_val):.4f}, n-gram {accuracy(wide_val):.4f}, "
-        f"mixed {accuracy(mixed):.4f} (n-gram weight {weight:g}, chosen on validation log loss)")
+    log(f"validation accuracy over {int(scored.sum())} documents: recurrent {accuracy(deep_val):.4f}, n-gram "
+        f"{accuracy(wide_val):.4f}, mixed {accuracy(mixed):.4f} (n-gram weight {weight:g}, chosen on their log loss)")
     return (None if weight == 0 else (vectorizer, model, weight)), mixed, summary
 
 
