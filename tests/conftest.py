@@ -59,7 +59,7 @@ def tiny_test(tmp_path):
     return write_csv(tmp_path / "test.csv", make_texts(30, seed=2))
 
 
-FAST_OPTIONS = dict(units=8, epochs=2, batch_size=16, max_length=12, patience=1, embedding_mode="frozen")
+FAST_OPTIONS = dict(units=8, epochs=2, batch_size=16, max_length=12, patience=1, embedding_mode="frozen", ensemble=1)
 
 
 def run_python(code, timeout=300):

@@ -61,7 +61,8 @@ def _error_line(capsys):
         ([("a b", "x")] * 5 + [("c d", "y")], [], r"class 'y' has a single example"),
         ([("a b", "x"), ("c d", "y")] * 4, ["--head", "cnn"], r"invalid choice: 'cnn'"),
         ([("a b", "x"), ("c d", "y")] * 4, ["--epochs", "0"], r"epochs must be an integer > 0\. Received: epochs=0"),
-        ([("a b", "x"), ("c d", "y")] * 4, ["--embeddings", "nowhere.txt"], r"nowhere\.txt"),
+        ([(f"a{i} b", "x") for i in range(4)] + [(f"c{i} d", "y") for i in range(4)], ["--embeddings", "nowhere.txt"],
+         r"nowhere\.txt"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, rows, extra, pattern):

@@ -103,7 +103,7 @@ def _run_workers(tmp_path, train, test, n=2):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     options = [
         "--units", "8", "--epochs", "2", "--batch-size", "16", "--max-length", "12", "--patience", "1",
-        "--embedding-mode", "frozen", "--quiet",
+        "--embedding-mode", "frozen", "--ensemble", "1", "--quiet",
     ]
     procs = []
     started = time.time()

@@ -52,9 +52,10 @@ SLEEPER = textwrap.dedent("""
     marker = pathlib.Path(sys.argv[1])
     saved = ck.TrainingCheckpoint.save
     state = {"armed": False}
+    within = sys.argv[2]  # arm only for checkpoints under this directory name ("" = any)
     def save(self, st, arrays):
         saved(self, st, arrays)
-        if st["epoch"] == 1:
+        if st["epoch"] == 1 and self.directory.name.endswith(within):
             state["armed"] = True
     ck.TrainingCheckpoint.save = save
     def on_train_batch_end(self, batch, logs=None):
@@ -63,7 +64,7 @@ SLEEPER = textwrap.dedent("""
             time.sleep(300)
     keras.callbacks.EarlyStopping.on_train_batch_end = on_train_batch_end
     from textclf.cli import main
-    sys.exit(main(sys.argv[2:]))
+    sys.exit(main(sys.argv[3:]))
 """)
 
 
@@ -91,7 +92,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, data,
     marker = tmp_path / "marker"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLEEPER, str(marker), *_train_args(data, out)],
+        [sys.executable, "-c", SLEEPER, str(marker), "", *_train_args(data, out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
@@ -162,7 +163,48 @@ def _history(model_dir):
 
     with open(Path(model_dir) / "reports" / "history.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return [{k: (float(v) if k not in ("epoch", "phase") else v) for k, v in row.items()} for row in rows]
+    return [{k: (float(v) if k not in ("epoch", "phase", "member") else v) for k, v in row.items()} for row in rows]
+
+
+def test_ensemble_killed_in_its_second_member_resumes_to_the_same_ensemble(tmp_path, data, capsys):
+    out, partial = tmp_path / "model", tmp_path / ".model.partial"
+    marker = tmp_path / "marker"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER, str(marker), "member-2", *_train_args(data, out, "--ensemble", "2")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    try:
+        deadline = time.time() + 300
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+            assert time.time() < deadline, "training never reached member 2's second epoch"
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    # Member 1 finished (its last checkpoint kept), member 2 has its first epoch.
+    assert (partial / f"epoch-{EPOCHS:04d}" / "state.json").is_file()
+    assert sorted(p.name for p in (partial / "member-2").iterdir()) == ["epoch-0001"]
+
+    assert main(_train_args(data, out, "--ensemble", "2", "--resume")) == 0
+    assert "member 2/2: resume: continuing after epoch 1" in capsys.readouterr().err
+    assert not partial.exists()
+    reference_out = tmp_path / "reference"
+    assert main(_train_args(data, reference_out, "--ensemble", "2")) == 0
+    resumed = json.loads((out / "metadata.json").read_text())
+    reference = json.loads((reference_out / "metadata.json").read_text())
+    assert resumed["metrics"] == reference["metrics"]
+    assert resumed["ensemble"] == reference["ensemble"] and resumed["ensemble"]["members"] == 2
+    got, want = _history(out), _history(reference_out)
+    assert len(got) == len(want) == 2 * EPOCHS
+    for a, b in zip(got, want):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], float):
+                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-6), (key, a, b)
+            else:
+                assert a[key] == b[key]
 
 
 def test_disk_full_while_saving_leaves_nothing_and_resume_finishes(tmp_path, data, capsys, monkeypatch):

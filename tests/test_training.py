@@ -14,7 +14,7 @@ def test_overfit_then_reload(tmp_path, tiny_train):
     out = tmp_path / "model"
     clf = textclf.train(tiny_train, output=str(out), head="bigru", units=16, epochs=40, batch_size=16,
                         learning_rate=0.01, patience=40, dropout=0.0, embedding_dropout=0.0,
-                        embedding_mode="finetune", validation_split=0.2)
+                        embedding_mode="finetune", validation_split=0.2, ensemble=2)
     from textclf.data import read_labeled
 
     data = read_labeled(tiny_train)

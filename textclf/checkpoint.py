@@ -78,11 +78,16 @@ class TrainingCheckpoint:
     Args:
         output: The final output directory.
         fingerprint: `fingerprint(config)` of the run.
+        directory: Where the checkpoints go, instead of `work_dir_for(output)`.
     """
 
-    def __init__(self, output, fingerprint):
-        self.directory = work_dir_for(output)
+    def __init__(self, output, fingerprint, directory=None):
+        self.directory = work_dir_for(output) if directory is None else Path(directory)
         self.fingerprint = fingerprint
+
+    def member(self, index):
+        """The checkpoints of ensemble member `index` (0-based, >= 1) inside this work directory."""
+        return TrainingCheckpoint(None, self.fingerprint, directory=self.directory / f"member-{index + 1}")
 
     def _complete(self):
         if not self.directory.is_dir():

@@ -49,6 +49,7 @@ class TrainConfig:
     wide: str = "bigrams"
     wide_max_tokens: int = 200000
     wide_weighting: str = "idf"
+    ensemble: Optional[int] = None
     max_length: Optional[int] = None
     epochs: int = 20
     batch_size: int = 64
@@ -77,6 +78,8 @@ class TrainConfig:
             _positive_int("max_length", self.max_length)
         if self.embedding_dim is not None:
             _positive_int("embedding_dim", self.embedding_dim)
+        if self.ensemble is not None:
+            _positive_int("ensemble", self.ensemble)
         if self.max_tokens < 3:
             raise ConfigError(f"max_tokens must be at least 3. Received: max_tokens={self.max_tokens}")
         _positive_int("patience", self.patience, allow_zero=True)

@@ -120,25 +120,30 @@ def plot_confusion_matrix(matrix, labels, path, title=""):
 
 
 def plot_history(history, path):
-    """Loss and accuracy per epoch, training and validation."""
+    """Loss and accuracy per epoch, training and validation (one line per ensemble member)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs = [h["epoch"] for h in history]
+    members = sorted({h.get("member") for h in history}, key=lambda m: m or 0)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for ax, key in zip(axes, ("loss", "accuracy")):
-        for prefix, style in (("", "-o"), ("val_", "--s")):
-            values = [h.get(prefix + key) for h in history]
-            if any(v is not None for v in values):
-                ax.plot(epochs, values, style, label=(prefix or "train_") + key)
-        phases = [h.get("phase") for h in history]
-        for i in range(1, len(phases)):
-            if phases[i] != phases[i - 1]:
-                ax.axvline(epochs[i] - 0.5, color="grey", linestyle=":", label="embeddings unfrozen")
+        for member in members:
+            rows = [h for h in history if h.get("member") == member]
+            epochs = [h["epoch"] for h in rows]
+            suffix = "" if member is None else f" (member {member})"
+            for prefix, style in (("", "-o"), ("val_", "--s")):
+                values = [h.get(prefix + key) for h in rows]
+                if any(v is not None for v in values):
+                    ax.plot(epochs, values, style, label=(prefix or "train_") + key + suffix)
+            if member == members[0]:
+                phases = [h.get("phase") for h in rows]
+                for i in range(1, len(phases)):
+                    if phases[i] != phases[i - 1]:
+                        ax.axvline(epochs[i] - 0.5, color="grey", linestyle=":", label="embeddings unfrozen")
         ax.set_xlabel("epoch")
         ax.set_title(key)
-        ax.legend()
+        ax.legend(fontsize="small")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -211,11 +211,16 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     ids_train = vectorize(train_texts, vocabulary, max_length)
     ids_val = vectorize(val_texts, vocabulary, max_length)
 
-    classifier, history, phases = fit_classifier(
-        config, embedding.matrix, len(labels), ids_train, y_train, ids_val, y_val, max_length, log, keras_verbose,
-        checkpoint=checkpoint,
+    from textclf.models.ensemble import resolve_members
+
+    training_tokens = int(np.minimum(stats.lengths, max_length).sum())
+    members, rule = resolve_members(config.ensemble, training_tokens)
+    if members > 1:
+        log(f"ensemble: {members} recurrent models averaged ({rule}; here {training_tokens:,})")
+    classifier, history, phases = fit_ensemble(
+        config, members, embedding.matrix, len(labels), ids_train, y_train, ids_val, y_val, max_length, log,
+        keras_verbose, checkpoint=checkpoint,
     )
-    classifier = distribute.local_copy(classifier, config.distribute)  # evaluate and save without collectives
 
     from textclf.pipeline import predict_in_order
     from textclf.reports import compute_metrics
@@ -241,6 +246,10 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         SCHEMA_VERSION,
     )
     metadata["distribute"] = distribute.describe(config.distribute, config.batch_size)
+    metadata["ensemble"] = {
+        "members": members, "rule": rule, "training_tokens": training_tokens,
+        "seeds": [config.seed + index for index in range(members)],
+    }
     metadata["wide"] = wide_summary
     classifier_obj = TextClassifier(model, metadata)
     if test_data is not None:
@@ -312,8 +321,46 @@ def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_v
     return (None if weight == 0 else (vectorizer, model, weight)), mixed, summary
 
 
+def fit_ensemble(config, members, matrix, num_classes, ids_train, y_train, ids_val, y_val, max_length, log,
+                 verbose, checkpoint=None):
+    """Fits `members` classifiers with seeds `config.seed`, `config.seed + 1`, ... and averages them.
+
+    One member is exactly `fit_classifier`. Each later member reseeds every
+    generator and keeps its own checkpoints, so an ensemble resumes member by
+    member and the same seed gives the same ensemble.
+
+    Returns:
+        `(classifier, history, phases)` as `fit_classifier`, the history rows
+        and phases of an ensemble marked with their "member" (1-based).
+    """
+    import dataclasses
+
+    from textclf import distribute
+    from textclf.models.build import CLASSIFIER_NAME
+    from textclf.models.ensemble import build_ensemble, member_name
+
+    trained, history, phases = [], [], []
+    for index in range(members):
+        member_config = config if index == 0 else dataclasses.replace(config, seed=config.seed + index)
+        if index:
+            set_determinism(member_config.seed)
+        member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))
+        classifier, member_history, member_phases = fit_classifier(
+            member_config, matrix, num_classes, ids_train, y_train, ids_val, y_val, max_length, member_log, verbose,
+            checkpoint=checkpoint if checkpoint is None or index == 0 else checkpoint.member(index),
+            name=CLASSIFIER_NAME if members == 1 else member_name(index),
+        )
+        trained.append(distribute.local_copy(classifier, config.distribute))  # evaluate and save without collectives
+        tag = {} if members == 1 else {"member": index + 1}
+        history.extend({**tag, **row} for row in member_history)
+        phases.extend({**tag, **phase} for phase in member_phases)
+    if members == 1:
+        return trained[0], history, phases
+    return build_ensemble(trained, CLASSIFIER_NAME), history, phases
+
+
 def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_val, max_length, log, verbose,
-                   checkpoint=None):
+                   checkpoint=None, name=None):
     """Builds and fits the token-id classifier, in one or two phases.
 
     With a `textclf.checkpoint.TrainingCheckpoint`, the state is saved after
@@ -325,7 +372,7 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
     """
     import keras
 
-    from textclf.models.build import EMBEDDING_NAME, build_classifier
+    from textclf.models.build import CLASSIFIER_NAME, EMBEDDING_NAME, build_classifier
     from textclf.pipeline import training_dataset
 
     sample_weights = balanced_sample_weights(config, y_train, num_classes)
@@ -353,6 +400,7 @@ def fit_classifier(config, matrix, num_classes, ids_train, y_train, ids_val, y_v
             pooling=config.pooling,
             embedding_dropout=config.embedding_dropout,
             trainable_embeddings=config.embedding_mode == "finetune",
+            name=name or CLASSIFIER_NAME,
         )
     plan = [("frozen" if config.embedding_mode != "finetune" else "finetune", config.learning_rate)]
     if config.embedding_mode == "two-phase":

@@ -35,6 +35,10 @@ def describe(metadata, directory):
             f"pooling {head.get('pooling', '?')}, dropout {head.get('dropout', '?')}, "
             f"embedding dropout {head.get('embedding_dropout', '?')})"
         )
+    ensemble = metadata.get("ensemble") or {}
+    if ensemble.get("members", 1) > 1:
+        lines.append(f"ensemble: {ensemble['members']} recurrent models averaged (seeds "
+                     f"{', '.join(str(seed) for seed in ensemble.get('seeds', []))})")
     if emb:
         lines.append(
             f"embeddings: {emb.get('source', '?')} ({emb.get('format', '?')}, {emb.get('dim', '?')}d, "

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from textclf.config import CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, OOV_POLICIES, TrainConfig
+from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS
 from textclf.models.heads import HEADS, POOLINGS
 from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
 
 HELP = "train a classifier and save model.keras, metadata.json and reports/"
 
 _DEFAULTS = TrainConfig(train="")
+
+
+def _members(value):
+    """`--ensemble`: 'auto' (None) or a positive number of members."""
+    import argparse
+
+    if value == "auto":
+        return None
+    try:
+        members = int(value)
+    except ValueError:
+        members = 0
+    if members < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer. Received: {value!r}")
+    return members
 
 
 def add_arguments(parser):
@@ -53,8 +69,11 @@ def add_arguments(parser):
     model.add_argument("--wide-weighting", choices=WEIGHTINGS, default=d.wide_weighting,
                        help="n-gram features of the wide branch: present n-grams weighted by inverse document "
                             "frequency, or binary")
+    model.add_argument("--ensemble", type=_members, default=d.ensemble, metavar="N",
+                       help=f"recurrent models averaged, each with its own seed, or 'auto' (the default: "
+                            f"{AUTO_MEMBERS} when the training rows hold at most {AUTO_MAX_TOKENS:,} tokens, else 1)")
     model.add_argument("--max-length", type=int, default=None,
-                       help="tokens kept per text (default: 95th percentile of training lengths, printed)")
+                       help="tokens kept per text (default: 95th percentile of training document lengths, printed)")
 
     fit = parser.add_argument_group("training")
     fit.add_argument("--epochs", type=int, default=d.epochs, help="most epochs per phase")

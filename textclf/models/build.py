@@ -27,6 +27,7 @@ def build_classifier(
     pooling="max",
     embedding_dropout=0.1,
     trainable_embeddings=False,
+    name=CLASSIFIER_NAME,
 ):
     """Builds the classifier from token ids to class probabilities.
 
@@ -40,9 +41,10 @@ def build_classifier(
         pooling: How time steps are reduced, one of `POOLINGS`.
         embedding_dropout: Rate of `SpatialDropout1D` on the embedded tokens.
         trainable_embeddings: Whether the embedding matrix is updated in training.
+        name: Model name ("classifier"; ensemble members get their own).
 
     Returns:
-        A `keras.Model` named "classifier", input `(batch, time)` int ids.
+        A `keras.Model` named `name`, input `(batch, time)` int ids.
     """
     import keras
 
@@ -66,7 +68,7 @@ def build_classifier(
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
-    return keras.Model(token_ids, probabilities, name=CLASSIFIER_NAME)
+    return keras.Model(token_ids, probabilities, name=name)
 
 
 def make_vectorizer(vocabulary, *, max_length=None, ragged=False, name=VECTORIZER_NAME):
@@ -120,7 +122,7 @@ def build_end_to_end(classifier, vocabulary, max_length, wide=None):
 
     text = keras.Input(shape=(1,), dtype="string", name="text")
     ids = make_vectorizer(vocabulary, max_length=max_length)(text)
-    probabilities = _inference_copy(classifier)(ids)
+    probabilities = inference_copy(classifier)(ids)
     if wide is not None:
         from textclf.models.wide import make_ngram_vectorizer, mix
 
@@ -130,11 +132,11 @@ def build_end_to_end(classifier, vocabulary, max_length, wide=None):
         ngrams = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], config["ngrams"] or 1)(
             keras.ops.squeeze(text, axis=-1)
         )
-        probabilities = mix(probabilities, _inference_copy(ngram_classifier)(ngrams), float(weight))
+        probabilities = mix(probabilities, inference_copy(ngram_classifier)(ngrams), float(weight))
     return keras.Model(text, probabilities, name="textclf")
 
 
-def _inference_copy(model):
+def inference_copy(model):
     """An uncompiled copy with the same weights: saved files carry no optimizer state."""
     import keras
 

@@ -1,0 +1,98 @@
+"""Ensembles: the auto rule, member 1 is the single model, averaging, saving, info, resuming."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import FAST_OPTIONS, run_python
+from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS, resolve_members
+
+
+def test_auto_members_follow_the_training_size():
+    assert resolve_members(None, AUTO_MAX_TOKENS)[0] == AUTO_MEMBERS == 3
+    assert resolve_members(None, AUTO_MAX_TOKENS + 1)[0] == 1
+    assert resolve_members(2, 10**9) == (2, "--ensemble")
+    assert resolve_members(None, 5)[1].startswith("auto: 3 when the training rows hold at most 1,000,000 tokens")
+
+
+@pytest.fixture(scope="module")
+def single_and_ensemble(tmp_path_factory, request):
+    import textclf
+    from conftest import make_texts, write_csv
+
+    root = tmp_path_factory.mktemp("ensemble")
+    train = write_csv(root / "train.csv", make_texts(150, seed=4))
+    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "seed": 5}
+    single = textclf.train(train, output=str(root / "single"), **options)
+    ensemble = textclf.train(train, output=str(root / "ensemble"), **{**options, "ensemble": 2})
+    return root, single, ensemble
+
+
+def test_member_one_is_the_single_model_and_the_output_is_the_mean(single_and_ensemble):
+    from textclf.pipeline import predict_in_order
+
+    root, single, ensemble = single_and_ensemble
+    inner = ensemble._classifier
+    assert [layer.name for layer in inner.layers] == ["token_ids", "member_1", "member_2", "mean_probabilities"]
+    first, second = inner.get_layer("member_1"), inner.get_layer("member_2")
+    # Same seed, same data: member 1 is bit for bit the model a single run trains (so --ensemble 1 and the
+    # default on large data are unchanged), and member 2 differs.
+    for a, b in zip(first.get_weights(), single._classifier.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first.get_weights(), second.get_weights()))
+    texts = ["i like my dog", "pizza and cheese today", "we see tennis and golf"]
+    ids = ensemble.vectorize(texts)
+    expected = (predict_in_order(first, ids) + predict_in_order(second, ids)) / 2
+    np.testing.assert_allclose(ensemble.predict_proba(texts), expected, atol=1e-6)
+
+
+def test_ensemble_metadata_history_and_info(single_and_ensemble):
+    from textclf.commands.info import describe
+
+    root, single, ensemble = single_and_ensemble
+    meta = json.loads((root / "ensemble" / "metadata.json").read_text())
+    assert meta["ensemble"]["members"] == 2 and meta["ensemble"]["seeds"] == [5, 6]
+    assert meta["ensemble"]["rule"] == "--ensemble"
+    assert meta["config"]["ensemble"] == 2
+    assert [phase["member"] for phase in meta["training"]["phases"]] == [1, 1, 2, 2]
+    history = (root / "ensemble" / "reports" / "history.csv").read_text().splitlines()
+    assert history[0].split(",")[0] == "member" and {row.split(",")[0] for row in history[1:]} == {"1", "2"}
+    assert (root / "ensemble" / "reports" / "training_curves.png").stat().st_size > 0
+    assert "ensemble: 2 recurrent models averaged (seeds 5, 6)" in describe(meta, root / "ensemble")
+    single_meta = json.loads((root / "single" / "metadata.json").read_text())
+    assert single_meta["ensemble"]["members"] == 1
+    assert "member" not in (root / "single" / "reports" / "history.csv").read_text().splitlines()[0]
+    assert not any(line.startswith("ensemble") for line in describe(single_meta, root / "single"))
+
+
+def test_saved_ensemble_loads_in_plain_keras(single_and_ensemble):
+    root, _, ensemble = single_and_ensemble
+    texts = ["i like my dog", "pizza and cheese today"]
+    code = (
+        "import json, keras, tensorflow as tf, textclf\n"
+        f"m = keras.saving.load_model({str(root / 'ensemble' / 'model.keras')!r}, safe_mode=True)\n"
+        f"print(json.dumps(m.predict(tf.constant({texts!r}), verbose=0).tolist()))\n"
+    )
+    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    np.testing.assert_allclose(there, ensemble.predict_proba(texts), atol=1e-6)
+
+
+def test_cli_ensemble_option(tmp_path, capsys):
+    from textclf.cli import main
+
+    assert main(["train", "--train", "x.csv", "--ensemble", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --ensemble: expected 'auto' or a positive integer. Received: 'none'" in err
+    from textclf.commands.train import config_from_args
+    from textclf.cli import build_parser
+
+    parser = build_parser()
+    for value, expected in (("auto", None), ("3", 3)):
+        args = parser.parse_args(["train", "--train", "x.csv", "--ensemble", value])
+        assert config_from_args(args).ensemble == expected
+    from textclf.config import TrainConfig
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"ensemble must be an integer > 0\. Received: ensemble=0"):
+        TrainConfig(train="x.csv", ensemble=0).validate()
