@@ -119,16 +119,21 @@ def test_split_errors_name_the_problem():
         split_validation(["x y", "y z", "same", "v w", "same"], ["a", "a", "b", "b", "b"], 0.9, 0, "t.csv")
 
 
-def test_training_holds_out_documents_and_scores_and_sizes_on_them(tmp_path):
-    import textclf
-    from textclf.vocabulary import choose_max_length
-
+@pytest.fixture(scope="module")
+def long_phrase_corpus(tmp_path_factory):
     texts, labels = phrase_corpus(n_sentences=40, seed=6)
     # Long documents among many short phrases: the phrases alone would give max_length 16.
     sentences = set(find_overlap(texts).document_rows.tolist())
     texts = [" ".join([t] * 4) if i in sentences else t for i, t in enumerate(texts)]  # phrases stay inside
-    path = write_csv(tmp_path / "train.csv", list(zip(texts, labels)))
-    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1}
+    return texts, labels, write_csv(tmp_path_factory.mktemp("phrases") / "train.csv", list(zip(texts, labels)))
+
+
+def test_training_by_documents_holds_out_scores_and_sizes_on_them(tmp_path, long_phrase_corpus):
+    import textclf
+    from textclf.vocabulary import choose_max_length
+
+    texts, labels, path = long_phrase_corpus
+    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1, "validation_split_by": "documents"}
     clf = textclf.train(path, output=str(tmp_path / "m"), **options)
     overlap = find_overlap(texts)
     assert clf.metadata["data"]["validation"].startswith(f"stratified 0.1 split of {path}, grouped by document: ")
@@ -140,3 +145,31 @@ def test_training_holds_out_documents_and_scores_and_sizes_on_them(tmp_path):
     assert 0 < clf.metadata["wide"]["validation_rows_scored"] == val_documents < len(split.validation_rows)
     expected = choose_max_length([len(t.split()) for t in documents])
     assert clf.metadata["max_length"] == expected > choose_max_length([len(t.split()) for t in texts])
+
+
+def test_training_by_rows_is_the_plain_split(tmp_path, long_phrase_corpus):
+    import textclf
+    from textclf.vocabulary import choose_max_length
+
+    texts, labels, path = long_phrase_corpus
+    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1}  # the default: --validation-split-by rows
+    clf = textclf.train(path, output=str(tmp_path / "m"), **options)
+    assert clf.metadata["data"]["validation"] == f"stratified 0.1 split of {path}"
+    train_idx, val_idx = train_test_split(np.arange(len(texts)), test_size=round(0.1 * len(texts)),
+                                          stratify=labels, random_state=42)
+    assert clf.metadata["data"]["validation_rows"] == len(val_idx)
+    assert clf.metadata["wide"]["validation_rows_scored"] == len(val_idx)
+    assert clf.metadata["max_length"] == choose_max_length([len(texts[i].split()) for i in train_idx])
+
+
+def test_split_over_rows_ignores_overlap():
+    from textclf.overlap import no_overlap
+
+    texts, labels = phrase_corpus(seed=8)
+    split = split_validation(texts, labels, 0.2, 3, "train.csv", overlap=no_overlap(len(texts)))
+    _, val_idx = train_test_split(np.arange(len(texts)), test_size=round(0.2 * len(texts)), stratify=labels,
+                                  random_state=3)
+    assert split.validation_rows.tolist() == sorted(val_idx)
+    assert split.describe(0.2, "train.csv") == "stratified 0.2 split of train.csv"
+    with pytest.raises(InputDataError, match=r"^t\.csv: too few rows \(4\) for a validation split over 2 classes"):
+        split_validation(["a", "b", "c", "d"], ["x", "x", "y", "y"], 0.9, 0, "t.csv", overlap=no_overlap(4))

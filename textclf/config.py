@@ -19,6 +19,7 @@ CLASS_WEIGHTS = ("none", "balanced")
 OOV_POLICIES = ("random", "zeros")
 DEFAULT_EMBEDDINGS = "glove-6b-50d"
 DISTRIBUTE_MODES = ("none", "mirrored", "multi-worker")
+SPLIT_BY = ("rows", "documents")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class TrainConfig:
     test: Optional[str] = None
     validation: Optional[str] = None
     validation_split: float = 0.1
+    validation_split_by: str = "rows"
     text_column: str = "text"
     label_column: str = "label"
     encoding: str = "utf-8"
@@ -72,6 +74,7 @@ class TrainConfig:
         _choice("wide", self.wide, WIDE_CHOICES)
         _choice("wide_weighting", self.wide_weighting, WEIGHTINGS)
         _choice("distribute", self.distribute, DISTRIBUTE_MODES)
+        _choice("validation_split_by", self.validation_split_by, SPLIT_BY)
         for field in ("units", "layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))
         if self.max_length is not None:

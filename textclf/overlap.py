@@ -63,6 +63,12 @@ class Overlap:
         return int(np.sum(~first | ~is_document[self.text_ids]))
 
 
+def no_overlap(n_rows):
+    """The `Overlap` of `n_rows` rows treated as distinct documents (a split over rows)."""
+    rows = np.arange(n_rows, dtype=np.int64)
+    return Overlap(rows, rows, tuple((i,) for i in range(n_rows)))
+
+
 def find_overlap(texts):
     """Finds duplicate rows and rows contained in other rows.
 

@@ -30,7 +30,10 @@ class Split:
 
 
 def split_validation(texts, labels, fraction, seed, path, overlap=None):
-    """Stratified train/validation split that keeps overlapping texts on one side.
+    """Stratified train/validation split, over rows or over documents.
+
+    With `overlap=no_overlap(len(texts))` every row is its own document: the
+    plain stratified split of the rows (`--validation-split-by rows`).
 
     The split draws `fraction` of the documents (texts inside no other text,
     see `textclf.overlap`), stratified by label. A duplicate row goes with its
@@ -45,7 +48,8 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
         fraction: Share of the documents drawn for validation.
         seed: Random seed.
         path: Training file, for error messages.
-        overlap: `find_overlap(texts)` when already computed.
+        overlap: What to group: `find_overlap(texts)` (computed when None) or
+            `no_overlap(len(texts))`.
 
     Returns:
         A `Split`.
@@ -77,9 +81,11 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
         )
     n_val = max(len(counts), int(round(fraction * len(documents))))
     if len(documents) - n_val < len(counts):
+        what = f"rows ({len(labels)})" if len(documents) == len(labels) else (
+            f"distinct texts ({len(documents)} documents in {len(labels)} rows)")
         raise InputDataError(
-            f"too few distinct texts ({len(documents)} documents in {len(labels)} rows) for a validation split "
-            f"over {len(counts)} classes (add examples or pass --validation FILE)",
+            f"too few {what} for a validation split over {len(counts)} classes (add examples or pass "
+            "--validation FILE)",
             file=path,
         )
     _, val_docs = train_test_split(

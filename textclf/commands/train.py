@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from textclf.config import CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, OOV_POLICIES, TrainConfig
+from textclf.config import (
+    CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, OOV_POLICIES, SPLIT_BY, TrainConfig,
+)
 from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS
 from textclf.models.heads import HEADS, POOLINGS
 from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
@@ -36,6 +38,10 @@ def add_arguments(parser):
     data.add_argument("--validation", metavar="FILE", help="validation table (else a stratified split of --train)")
     data.add_argument("--validation-split", type=float, default=d.validation_split, metavar="F",
                       help="share of --train held out for validation when no --validation is given")
+    data.add_argument("--validation-split-by", choices=SPLIT_BY, default=d.validation_split_by,
+                      help="'documents': rows that repeat or lie inside another row (phrase-annotated corpora such "
+                           "as SST) stay with the documents containing them, and the n-gram weight and max length "
+                           "are chosen on documents; 'rows': a plain stratified split")
     data.add_argument("--text-column", default=d.text_column)
     data.add_argument("--label-column", default=d.label_column)
     data.add_argument("--encoding", default=d.encoding, help="text encoding of CSV/TSV files (e.g. latin-1)")
