@@ -96,3 +96,15 @@ def test_cli_ensemble_option(tmp_path, capsys):
 
     with pytest.raises(ConfigError, match=r"ensemble must be an integer > 0\. Received: ensemble=0"):
         TrainConfig(train="x.csv", ensemble=0).validate()
+
+
+def test_ensemble_exports_to_a_saved_model(single_and_ensemble, tmp_path):
+    import tensorflow as tf
+
+    from textclf.cli import main
+
+    root, _, ensemble = single_and_ensemble
+    assert main(["export", "--model", str(root / "ensemble"), "--saved-model", str(tmp_path / "exported")]) == 0
+    texts = ["i like my dog", "pizza and cheese today"]
+    out = tf.saved_model.load(str(tmp_path / "exported")).signatures["serve"](tf.constant(texts))
+    np.testing.assert_allclose(out["probabilities"].numpy(), ensemble.predict_proba(texts), atol=1e-6)
