@@ -318,8 +318,9 @@ def fit_wide(config, train_texts, y_train, val_texts, y_val, num_classes, deep_v
         "mode": config.wide, "weight": weight, "validation_rows_scored": int(scored.sum()),
         "validation_accuracy": {"recurrent": accuracy(deep_val), "ngram": accuracy(wide_val), "mixed": accuracy(mixed)},
     })
-    log(f"validation accuracy over {int(scored.sum())} documents: recurrent {accuracy(deep_val):.4f}, n-gram "
-        f"{accuracy(wide_val):.4f}, mixed {accuracy(mixed):.4f} (n-gram weight {weight:g}, chosen on their log loss)")
+    over = "" if scored.all() else f" over the {int(scored.sum())} documents"
+    log(f"validation accuracy{over}: recurrent {accuracy(deep_val):.4f}, n-gram {accuracy(wide_val):.4f}, "
+        f"mixed {accuracy(mixed):.4f} (n-gram weight {weight:g}, chosen on validation log loss)")
     return (None if weight == 0 else (vectorizer, model, weight)), mixed, summary
 
 
