@@ -71,12 +71,14 @@ def test_even_batch_plan_matches_the_bucketed_dataset(replicas):
     assert sum(sizes) - sum(kept) <= (16 % replicas) * (len(lengths) // 16) + (replicas - 1) * buckets
 
 
-def test_mirrored_on_cpu(tmp_path, tiny_train):
+@pytest.mark.parametrize("members", [1, 2])
+def test_mirrored_on_cpu(tmp_path, tiny_train, members):
     import textclf
 
     out = tmp_path / "mirrored"
-    clf = textclf.train(tiny_train, output=str(out), distribute="mirrored", **FAST_OPTIONS)
+    clf = textclf.train(tiny_train, output=str(out), distribute="mirrored", **{**FAST_OPTIONS, "ensemble": members})
     meta = json.loads((out / "metadata.json").read_text())
+    assert meta["ensemble"]["members"] == members  # each member trains under the strategy, then is copied out
     assert meta["config"]["distribute"] == "mirrored"
     assert meta["distribute"]["mode"] == "mirrored" and meta["distribute"]["is_chief"]
     assert meta["distribute"]["num_replicas"] >= 1 and meta["distribute"]["global_batch_size"] == 16
