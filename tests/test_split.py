@@ -115,6 +115,11 @@ def test_split_errors_name_the_problem():
     # Two rows of class "b", but the same text: one document, which cannot be on both sides.
     with pytest.raises(InputDataError, match=r"^t\.csv: class 'b' has 2 rows but a single distinct text"):
         split_validation(["x y", "y z", "same", "same"], ["a", "a", "b", "b"], 0.5, 0, "t.csv")
+    # Class "n" occurs only as phrases inside documents of other classes.
+    with pytest.raises(InputDataError, match=r"class 'n' has 2 rows but no document of its own \(every one lies "
+                                             r"inside another row\); .*--validation-split-by rows"):
+        split_validation(["a b c", "d e f", "g h i", "j k l", "b c", "e f"], ["p", "q", "p", "q", "n", "n"], 0.5,
+                         0, "t.csv")
     with pytest.raises(InputDataError, match=r"^t\.csv: too few distinct texts \(4 documents in 5 rows\)"):
         split_validation(["x y", "y z", "same", "v w", "same"], ["a", "a", "b", "b", "b"], 0.9, 0, "t.csv")
 

@@ -73,9 +73,12 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
     doc_counts = Counter(doc_labels)
     single = sorted(label for label in counts if doc_counts[label] < 2)
     if single:
+        label = single[0]
+        held = "no document of its own (every one lies inside another row)" if doc_counts[label] == 0 else (
+            "a single distinct text (repeated, or phrases of one document)")
         raise InputDataError(
-            f"class {single[0]!r} has {counts[single[0]]} rows but a single distinct text (repeated, or phrases "
-            "of one document); a validation split needs at least 2 per class (add examples or pass "
+            f"class {label!r} has {counts[label]} rows but {held}; a validation split by documents "
+            "needs at least 2 documents per class (add examples, use --validation-split-by rows, or pass "
             "--validation FILE)",
             file=path,
         )
