@@ -96,11 +96,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, data,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
-        deadline = time.time() + 240
-        while not marker.exists():
-            assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
-            assert time.time() < deadline, "training never reached epoch 2"
-            time.sleep(0.2)
+        _wait_for_marker(proc, marker, 240, "training never reached epoch 2")
         assert (partial / "epoch-0001" / "state.json").is_file()
 
         # A second run on the same output, in another process, is refused at once.
@@ -148,14 +144,29 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, data,
     assert len(resumed["training"]["phases"]) == len(reference["training"]["phases"])
     got = resumed["metrics"]
     assert got["accuracy"] == reference["metrics"]["accuracy"]
-    for a, b in zip(_history(out), _history(reference_out)):
+    _assert_same_history(out, reference_out, EPOCHS)
+
+
+def _wait_for_marker(proc, marker, seconds, what):
+    """Waits until the SLEEPER process has touched `marker` (it must still be running)."""
+    deadline = time.time() + seconds
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+        assert time.time() < deadline, what
+        time.sleep(0.2)
+
+
+def _assert_same_history(out, reference_out, epochs):
+    """`epochs` history rows in both runs, the same to 1e-6 (see the tolerance note above)."""
+    got, want = _history(out), _history(reference_out)
+    assert len(got) == len(want) == epochs
+    for a, b in zip(got, want):
         assert a.keys() == b.keys()
         for key in a:
             if isinstance(a[key], float):
                 assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-6), (key, a, b)
             else:
                 assert a[key] == b[key]
-    assert len(_history(out)) == EPOCHS
 
 
 def _history(model_dir):
@@ -175,11 +186,7 @@ def test_ensemble_killed_in_its_second_member_resumes_to_the_same_ensemble(tmp_p
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
-        deadline = time.time() + 300
-        while not marker.exists():
-            assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
-            assert time.time() < deadline, "training never reached member 2's second epoch"
-            time.sleep(0.2)
+        _wait_for_marker(proc, marker, 300, "training never reached member 2's second epoch")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -196,15 +203,7 @@ def test_ensemble_killed_in_its_second_member_resumes_to_the_same_ensemble(tmp_p
     reference = json.loads((reference_out / "metadata.json").read_text())
     assert resumed["metrics"] == reference["metrics"]
     assert resumed["ensemble"] == reference["ensemble"] and resumed["ensemble"]["members"] == 2
-    got, want = _history(out), _history(reference_out)
-    assert len(got) == len(want) == 2 * EPOCHS
-    for a, b in zip(got, want):
-        assert a.keys() == b.keys()
-        for key in a:
-            if isinstance(a[key], float):
-                assert a[key] == pytest.approx(b[key], rel=1e-6, abs=1e-6), (key, a, b)
-            else:
-                assert a[key] == b[key]
+    _assert_same_history(out, reference_out, 2 * EPOCHS)
 
 
 def test_disk_full_while_saving_leaves_nothing_and_resume_finishes(tmp_path, data, capsys, monkeypatch):
