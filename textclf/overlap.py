@@ -16,6 +16,7 @@ means a contiguous run of whole words.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -43,7 +44,7 @@ class Overlap:
     first_rows: np.ndarray
     roots: tuple
 
-    @property
+    @functools.cached_property  # derived from `roots`; read several times per training run
     def documents(self):
         """Distinct-text indices of the documents, in order of first appearance."""
         return np.array([i for i, r in enumerate(self.roots) if r == (i,)], dtype=np.int64)

@@ -15,18 +15,15 @@ _DEFAULTS = TrainConfig(train="")
 
 
 def _members(value):
-    """`--ensemble`: 'auto' (None) or a positive number of members."""
+    """`--ensemble`: 'auto' (None) or a number of members (`TrainConfig.validate` checks it is positive)."""
     import argparse
 
     if value == "auto":
         return None
     try:
-        members = int(value)
+        return int(value)
     except ValueError:
-        members = 0
-    if members < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer. Received: {value!r}")
-    return members
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer. Received: {value!r}") from None
 
 
 def add_arguments(parser):
