@@ -95,12 +95,16 @@ def find_overlap(texts):
             first_rows.append(row)
         text_ids[row] = text_id
 
-    # Short texts (< ANCHOR words) are looked up whole; longer ones by their first words, then compared.
-    by_anchor = defaultdict(list)
+    # Short texts (< ANCHOR words) are looked up whole. Longer ones by their first words, then by length and
+    # last word, so that a first-words prefix shared by many texts (templated rows) costs one lookup per distinct
+    # length, not one comparison per text.
+    lengths_by_anchor = defaultdict(set)
+    by_ends = defaultdict(list)
     short = {}
     for text_id, key in enumerate(words):
         if len(key) >= ANCHOR:
-            by_anchor[key[:ANCHOR]].append(text_id)
+            lengths_by_anchor[key[:ANCHOR]].add(len(key))
+            by_ends[key[:ANCHOR], len(key), key[-1]].append(text_id)
         elif key:
             short[key] = text_id
 
@@ -114,10 +118,12 @@ def find_overlap(texts):
                     if hit is not None:
                         found.add(hit)
         for start, gram in enumerate(zip(*(key[k:] for k in range(ANCHOR)))):
-            for candidate in by_anchor.get(gram, ()):
-                size = len(words[candidate])
-                if size <= len(key) - start and key[start:start + size] == words[candidate]:
-                    found.add(candidate)
+            room = len(key) - start
+            for size in lengths_by_anchor.get(gram, ()):
+                if size <= room:
+                    for candidate in by_ends.get((gram, size, key[start + size - 1]), ()):
+                        if key[start:start + size] == words[candidate]:
+                            found.add(candidate)
         found.discard(index[key])
         return found
 
