@@ -138,7 +138,7 @@ def test_training_by_documents_holds_out_scores_and_sizes_on_them(tmp_path, long
     from textclf.vocabulary import choose_max_length
 
     texts, labels, path = long_phrase_corpus
-    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1, "validation_split_by": "documents"}
+    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1}  # the default: --validation-split-by documents
     clf = textclf.train(path, output=str(tmp_path / "m"), **options)
     overlap = find_overlap(texts)
     assert clf.metadata["data"]["validation"].startswith(f"stratified 0.1 split of {path}, grouped by document: ")
@@ -152,19 +152,37 @@ def test_training_by_documents_holds_out_scores_and_sizes_on_them(tmp_path, long
     assert clf.metadata["max_length"] == expected > choose_max_length([len(t.split()) for t in texts])
 
 
-def test_training_by_rows_is_the_plain_split(tmp_path, long_phrase_corpus):
+def test_training_by_rows_splits_rows_but_scores_and_sizes_on_unseen_documents(tmp_path, long_phrase_corpus):
     import textclf
     from textclf.vocabulary import choose_max_length
 
     texts, labels, path = long_phrase_corpus
-    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1}  # the default: --validation-split-by rows
+    options = {**FAST_OPTIONS, "max_length": None, "epochs": 1, "validation_split_by": "rows"}
     clf = textclf.train(path, output=str(tmp_path / "m"), **options)
     assert clf.metadata["data"]["validation"] == f"stratified 0.1 split of {path}"
     train_idx, val_idx = train_test_split(np.arange(len(texts)), test_size=round(0.1 * len(texts)),
                                           stratify=labels, random_state=42)
-    assert clf.metadata["data"]["validation_rows"] == len(val_idx)
-    assert clf.metadata["wide"]["validation_rows_scored"] == len(val_idx)
-    assert clf.metadata["max_length"] == choose_max_length([len(texts[i].split()) for i in train_idx])
+    assert clf.metadata["data"]["validation_rows"] == len(val_idx)  # the split itself is over rows
+    document_rows = set(find_overlap(texts).document_rows.tolist())
+    train_texts = {texts[i].lower() for i in train_idx}
+    unseen = [i for i in val_idx if i in document_rows and texts[i].lower() not in train_texts]
+    assert 0 < clf.metadata["wide"]["validation_rows_scored"] == len(unseen) < len(val_idx)
+    document_lengths = [len(texts[i].split()) for i in train_idx if i in document_rows]
+    all_lengths = [len(texts[i].split()) for i in train_idx]
+    assert clf.metadata["max_length"] == choose_max_length(document_lengths) > choose_max_length(all_lengths)
+
+
+def test_unseen_documents_leave_out_phrases_and_copies_of_training_rows():
+    from textclf.split import unseen_documents
+
+    texts = ["a good film", "good film", "A GOOD FILM", "a bad film", "bad", "new text here", "new text here"]
+    overlap = find_overlap(texts)
+    # Validation rows: a copy of a training row, a phrase of a training row, a document whose phrase is in
+    # training, and both copies of a text absent from training (the first is the document row).
+    scored = unseen_documents(overlap, train_rows=[0, 4], validation_rows=[2, 1, 3, 5, 6])
+    assert scored.tolist() == [False, False, True, True, False]
+    # Nothing qualifies (validation only repeats or lies inside training rows): every row is scored.
+    assert unseen_documents(overlap, train_rows=[0, 3], validation_rows=[1, 2, 4]).tolist() == [True] * 3
 
 
 def test_split_over_rows_ignores_overlap():

@@ -33,7 +33,7 @@ class TrainConfig:
     test: Optional[str] = None
     validation: Optional[str] = None
     validation_split: float = 0.1
-    validation_split_by: str = "rows"
+    validation_split_by: str = "documents"
     text_column: str = "text"
     label_column: str = "label"
     encoding: str = "utf-8"

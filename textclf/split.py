@@ -101,3 +101,27 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
     return Split(
         np.flatnonzero(~row_in_validation), np.flatnonzero(row_in_validation), len(documents), overlap.overlapping_rows
     )
+
+
+def unseen_documents(overlap, train_rows, validation_rows):
+    """Which validation rows the choices that compare models are scored on.
+
+    Predictions are made on unseen documents, so choices such as the n-gram
+    mixing weight are scored on the validation rows that are documents (inside
+    no other row) and whose text no training row repeats: a row split leaks
+    both sub-phrases and copies of training rows into validation. When no
+    validation row qualifies, all are scored.
+
+    Args:
+        overlap: `find_overlap` of all the training file's texts.
+        train_rows: Row indices of the training part.
+        validation_rows: Row indices of the validation part.
+
+    Returns:
+        A bool array, one entry per validation row.
+    """
+    validation_rows = np.asarray(validation_rows, dtype=np.int64)
+    scored = np.isin(validation_rows, overlap.document_rows) & ~np.isin(
+        overlap.text_ids[validation_rows], overlap.text_ids[np.asarray(train_rows, dtype=np.int64)]
+    )
+    return scored if scored.any() else np.ones(len(validation_rows), dtype=bool)

@@ -139,9 +139,11 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         )
     from textclf.overlap import find_overlap, no_overlap
 
-    # Grouping by document only when asked: on SST-2 the row split gave the better final model (RESULTS.md).
+    # Found whatever the split: the choices that describe predictions (default max length, n-gram weight) are
+    # made on documents, which is what predictions see. The split itself groups by document unless asked for
+    # rows: on held-out SST-2 sentences that gave the better model (RESULTS.md).
     by_documents = config.validation_split_by == "documents"
-    overlap = find_overlap(train_data.texts) if by_documents else no_overlap(len(train_data.texts))
+    overlap = find_overlap(train_data.texts)
     if config.validation:
         val_data = data_module.read_labeled(
             config.validation, text_column=config.text_column, label_column=config.label_column,
@@ -152,10 +154,11 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         val_documents = np.ones(len(val_texts), dtype=bool)
         validation_source = config.validation
     else:
-        from textclf.split import split_validation
+        from textclf.split import split_validation, unseen_documents
 
         split = split_validation(
-            train_data.texts, train_data.labels, config.validation_split, config.seed, config.train, overlap=overlap
+            train_data.texts, train_data.labels, config.validation_split, config.seed, config.train,
+            overlap=overlap if by_documents else no_overlap(len(train_data.texts)),
         )
         if split.overlapping_rows:
             log(
@@ -165,8 +168,7 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
         train_rows = split.train_rows
         val_texts = [train_data.texts[i] for i in split.validation_rows]
         val_labels = [train_data.labels[i] for i in split.validation_rows]
-        # Predictions are made on documents: choices that compare models are scored on them, not on their phrases.
-        val_documents = np.isin(split.validation_rows, overlap.document_rows)
+        val_documents = unseen_documents(overlap, train_rows, split.validation_rows)
         validation_source = split.describe(config.validation_split, config.train)
     train_texts = [train_data.texts[i] for i in train_rows]
     train_labels = [train_data.labels[i] for i in train_rows]
@@ -185,9 +187,11 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     if config.max_length is None:
         # By documents, their lengths only: phrase rows and repeats would shorten it below what predictions see.
         document_lengths = np.asarray(stats.lengths)[np.isin(train_rows, overlap.document_rows)]
+        if not len(document_lengths):  # a row split can leave training only copies of validation's documents
+            document_lengths = np.asarray(stats.lengths)
         max_length = choose_max_length(document_lengths)
         log(
-            f"max_length: {max_length} (95th percentile of training {'document ' if by_documents else ''}lengths, "
+            f"max_length: {max_length} (95th percentile of training document lengths, "
             f"median {int(np.median(document_lengths))})"
         )
     else:

@@ -37,8 +37,8 @@ def add_arguments(parser):
                       help="share of --train held out for validation when no --validation is given")
     data.add_argument("--validation-split-by", choices=SPLIT_BY, default=d.validation_split_by,
                       help="'documents': rows that repeat or lie inside another row (phrase-annotated corpora such "
-                           "as SST) stay with the documents containing them, and the n-gram weight and max length "
-                           "are chosen on documents; 'rows': a plain stratified split")
+                           "as SST) stay with the documents containing them; 'rows': a plain stratified split. "
+                           "Either way the n-gram weight and default max length are chosen on documents")
     data.add_argument("--text-column", default=d.text_column)
     data.add_argument("--label-column", default=d.label_column)
     data.add_argument("--encoding", default=d.encoding, help="text encoding of CSV/TSV files (e.g. latin-1)")
