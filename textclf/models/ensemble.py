@@ -14,7 +14,7 @@ models and `keras.layers.Average`), so it saves and loads like one model.
 
 from __future__ import annotations
 
-AUTO_MEMBERS = 3
+AUTO_MEMBERS = 5
 AUTO_MAX_TOKENS = 1_000_000
 
 
