@@ -15,7 +15,8 @@ then runs `textclf train --train <that file> --test <sentences>` once per option
 quoted string of `textclf train` options; "" is the defaults), in a temporary directory, and prints accuracy
 on the held-out sentences, with each branch alone (recurrent model, n-gram branch) and mixed.
 
-Usage (from the repository root; ~5 minutes per option set on 2 cores):
+Usage (from the repository root; on 2 cores ~3.5 minutes per recurrent model, so ~17 minutes for the default
+5-model ensemble):
     .venv/bin/python benchmarks/sst2_sentences.py "" "--pooling max" "--pooling last"
 """
 
