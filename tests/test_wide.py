@@ -119,22 +119,25 @@ def test_info_describes_the_branch(mixed_model_dir, capsys):
     assert "n-gram branch: bigrams" in out and "weight 0.5" in out and "mixed" in out
 
 
-@pytest.mark.parametrize("order,weighting", [(1, "binary"), (2, "binary"), (1, "idf"), (2, "idf")])
+@pytest.mark.parametrize("order,weighting", [(1, "binary"), (2, "binary"), (1, "idf"), (2, "idf"), (2, "nb")])
 def test_sparse_scorer_equals_dense_multi_hot_model(order, weighting):
     """The prediction path's sparse n-gram scoring gives what the saved dense layers give."""
     import keras
     import tensorflow as tf
 
-    from textclf.models.wide import (build_ngram_classifier, idf_weights, make_ngram_vectorizer, ngram_statistics,
-                                     sparse_ngram_scorer)
+    from textclf.models.wide import (build_ngram_classifier, idf_weights, make_ngram_vectorizer, nb_weights,
+                                     ngram_features, ngram_statistics, sparse_ngram_scorer)
     from textclf.tokenize import glove_standardize
 
-    train = [t for t, _ in make_texts(80, seed=21)]
+    rows = make_texts(80, seed=21)
+    train = [t for t, _ in rows]
     vocabulary, frequencies = ngram_statistics(train, order, 300)
     vectorizer = make_ngram_vectorizer(vocabulary, order)
     keras.utils.set_random_seed(3)
-    idf = idf_weights(frequencies, len(train)) if weighting == "idf" else None
-    model = build_ngram_classifier(vectorizer.vocabulary_size(), 3, idf=idf)
+    weights = {"binary": lambda: None, "idf": lambda: idf_weights(frequencies, len(train)),
+               "nb": lambda: nb_weights(ngram_features(vectorizer, build_ngram_classifier(len(vocabulary) + 1, 1), train),
+                                        np.array([label == rows[0][1] for _, label in rows], dtype=int), 2)}[weighting]()
+    model = build_ngram_classifier(vectorizer.vocabulary_size(), 3, feature_weights=weights)
     model.layers[-1].bias.assign([0.3, -0.2, 0.1])
     texts = [t for t, _ in make_texts(20, seed=22)] + [
         "", "zzzz unknown words only", "good good good good", " ".join(train[:5]), "\u200b\t"]
@@ -155,6 +158,49 @@ def test_sparse_scorer_refuses_other_models():
         sparse_ngram_scorer(vectorizer, other)
 
 
+def test_nb_weights_are_log_count_ratios():
+    """NBSVM's |log((p / |p|) / (q / |q|))| with add-one counts; the largest one-vs-rest ratio with more classes."""
+    import scipy.sparse
+
+    from textclf.models.wide import nb_weights
+
+    presence = scipy.sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0.5, 0, 2.0]]))
+    y = np.array([0, 0, 1, 1])
+    p, q = np.array([3.0, 2.0, 1.0]), np.array([3.0, 1.0, 3.0])  # add-one counts in class 0 and class 1
+    expected = np.abs(np.log((p / p.sum()) / (q / q.sum())))
+    np.testing.assert_allclose(nb_weights(presence, y, 2), np.maximum(expected, 1e-3), rtol=1e-6)
+    y3 = np.array([0, 1, 2, 2])
+    ratios = []
+    for c in range(3):
+        inside = np.asarray((presence[y3 == c] != 0).sum(axis=0)).ravel() + 1.0
+        outside = np.asarray((presence[y3 != c] != 0).sum(axis=0)).ravel() + 1.0
+        ratios.append(np.abs(np.log((inside / inside.sum()) / (outside / outside.sum()))))
+    np.testing.assert_allclose(nb_weights(presence, y3, 3), np.maximum(np.max(ratios, axis=0), 1e-3), rtol=1e-6)
+    assert nb_weights(presence, y, 2).min() > 0  # a feature equally frequent in both classes keeps the floor
+
+
+@pytest.mark.parametrize("weighting,num_classes,tried", [
+    ("auto", 2, {"idf", "nb"}), ("auto", 3, None), ("nb", 2, None), ("binary", 2, None)])
+def test_weighting_choice(weighting, num_classes, tried):
+    """auto fits idf and nb features on two classes and keeps the lower validation log loss; idf with more."""
+    from textclf.models.wide import fit_ngram_classifier
+
+    rows = make_texts(120, seed=33)
+    texts = [t for t, _ in rows]
+    y = np.array([int(label == rows[0][1]) for _, label in rows]) if num_classes == 2 else np.arange(120) % 3
+    _, model, summary, _ = fit_ngram_classifier(texts[:90], y[:90], texts[90:], y[90:], num_classes=num_classes,
+                                                order=2, max_tokens=500, weighting=weighting, log=lambda *_: None)
+    losses = summary.get("weighting_validation_log_loss")
+    if tried is None:
+        assert losses is None
+        assert summary["weighting"] == {"auto": "idf"}.get(weighting, weighting)
+    else:
+        assert set(losses) == tried and summary["weighting"] == min(losses, key=losses.get)
+        assert summary["validation_log_loss"][str(summary["C"])] == losses[summary["weighting"]]
+    assert [type(layer).__name__ for layer in model.layers[1:]][0] == (
+        "UnitNormalization" if summary["weighting"] == "binary" else "Normalization")
+
+
 def test_idf_weights_are_scikit_learns():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -170,18 +216,18 @@ def test_idf_weights_are_scikit_learns():
 def test_idf_layer_scales_and_survives_saving(tmp_path):
     import keras
 
-    from textclf.models.wide import IDF_LAYER_NAME, build_ngram_classifier
+    from textclf.models.wide import SCALE_LAYER_NAME, build_ngram_classifier
 
     idf = np.array([1.0, 2.0, 3.5], dtype=np.float32)
-    model = build_ngram_classifier(3, 2, idf=idf)
-    scaled = keras.Model(model.inputs, model.get_layer(IDF_LAYER_NAME).output)
+    model = build_ngram_classifier(3, 2, feature_weights=idf)
+    scaled = keras.Model(model.inputs, model.get_layer(SCALE_LAYER_NAME).output)
     np.testing.assert_allclose(scaled(np.array([[1.0, 1.0, 0.0]], np.float32)).numpy(), [[1.0, 2.0, 0.0]], rtol=1e-6)
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     x = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], np.float32)
     np.testing.assert_allclose(reloaded(x).numpy(), model(x).numpy(), atol=1e-7)
-    with pytest.raises(ValueError, match="idf must hold 3 positive weights"):
-        build_ngram_classifier(3, 2, idf=[1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match="feature_weights must hold 3 positive weights"):
+        build_ngram_classifier(3, 2, feature_weights=[1.0, 0.0, 2.0])
 
 
 @pytest.mark.parametrize("num_classes", [2, 3])

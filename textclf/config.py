@@ -50,7 +50,7 @@ class TrainConfig:
     max_tokens: int = 40000
     wide: str = "bigrams"
     wide_max_tokens: int = 200000
-    wide_weighting: str = "idf"
+    wide_weighting: str = "auto"
     ensemble: Optional[int] = None
     max_length: Optional[int] = None
     epochs: int = 20

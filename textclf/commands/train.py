@@ -71,7 +71,8 @@ def add_arguments(parser):
                        help="n-gram vocabulary size of the wide branch")
     model.add_argument("--wide-weighting", choices=WEIGHTINGS, default=d.wide_weighting,
                        help="n-gram features of the wide branch: present n-grams weighted by inverse document "
-                            "frequency, or binary")
+                            "frequency (idf), by naive-Bayes log-count ratio (nb), or binary; auto: idf or nb, "
+                            "whichever has the lower validation log loss (nb only with two classes)")
     model.add_argument("--ensemble", type=_members, default=d.ensemble, metavar="N",
                        help=f"recurrent models averaged, each with its own seed, or 'auto' (the default: "
                             f"{AUTO_MEMBERS} when the training rows hold at most {AUTO_MAX_TOKENS:,} tokens, else 1)")

@@ -6,16 +6,25 @@ on different texts, so their average beats either one, and on long documents
 (IMDB, 20 Newsgroups) the linear part is what TF-IDF + logistic regression
 owes its strength to. Built from Keras layers only:
 
-    text -> TextVectorization(GloVe tokens, ngrams, multi_hot) [-> Normalization (x idf)]
+    text -> TextVectorization(GloVe tokens, ngrams, multi_hot) [-> Normalization (x weights)]
          -> UnitNormalization -> Dense(softmax)
 
-With `weighting="idf"` (the default) each present n-gram counts by its
+With `weighting="idf"` each present n-gram counts by its
 inverse document frequency, `ln((1 + n) / (1 + df)) + 1` as scikit-learn's
 TfidfVectorizer computes it, applied by a `Normalization` layer whose variance
 is `1 / idf**2` (it divides by the standard deviation). Measured with logistic
 regression on 20 Newsgroups, binary-times-idf features score 0.842 on test
 against 0.789 for binary ones and 0.790 for counts-times-idf (what
 TextVectorization's own `tf_idf` mode computes), close to sublinear TF-IDF's 0.846.
+
+With `weighting="nb"` each present n-gram counts by the magnitude of its
+naive-Bayes log-count ratio, `|ln((p / |p|_1) / (q / |q|_1))|` with `p` and
+`q` the (add-one smoothed) numbers of texts holding it in one class and in
+the others (Wang & Manning 2012, NBSVM; with more than two classes the
+largest one-vs-rest ratio): words that separate the classes count more, which
+suits sentiment. On two-class data the default, `auto`, fits both idf and nb
+features and keeps the ones with the lower validation log loss (measured:
+benchmarks/RESULTS.md); with more classes it is idf.
 
 It is fitted on its own by scikit-learn's LogisticRegression (the solved
 coefficients are copied into the Dense layer) and mixed with the
@@ -30,11 +39,11 @@ from collections import Counter
 import numpy as np
 
 WIDE_CHOICES = ("none", "unigrams", "bigrams")
-WEIGHTINGS = ("idf", "binary")
+WEIGHTINGS = ("auto", "idf", "nb", "binary")
 NGRAM_ORDER = {"unigrams": 1, "bigrams": 2}
 VECTORIZER_NAME = "ngram_vectorization"
 MODEL_NAME = "ngram_classifier"
-IDF_LAYER_NAME = "ngram_idf"
+SCALE_LAYER_NAME = "ngram_feature_weights"
 # Logistic regression's inverse L2 strengths, tried in order until validation
 # log loss rises (it is about convex in log C): long documents and
 # keyword-driven tasks (20 Newsgroups, SMS spam) want weak regularization.
@@ -90,6 +99,31 @@ def idf_weights(document_frequencies, num_texts):
     return np.concatenate([[1.0], idf]).astype(np.float32)
 
 
+def nb_weights(presence, y, num_classes, alpha=1.0, floor=1e-3):
+    """Naive-Bayes log-count ratio magnitudes of each feature (NBSVM's `r`), as positive weights.
+
+    Args:
+        presence: `(texts, features)` SciPy sparse matrix, nonzero where a text holds the n-gram.
+        y: Class index of each text.
+        num_classes: Number of classes; with more than two, each feature's
+            largest one-vs-rest ratio is kept.
+        alpha: Add-alpha smoothing of the counts.
+        floor: Smallest weight (features with a ratio of 0 still keep a trace,
+            as the scaling layer needs positive weights).
+
+    Returns:
+        float32 array `(features,)` of weights >= `floor`.
+    """
+    presence = (presence != 0).astype(np.float64).tocsr()
+    y = np.asarray(y)
+    ratios = np.zeros(presence.shape[1])
+    for c in range(num_classes if num_classes > 2 else 1):
+        inside = np.asarray(presence[y == c].sum(axis=0)).ravel() + alpha
+        outside = np.asarray(presence[y != c].sum(axis=0)).ravel() + alpha
+        ratios = np.maximum(ratios, np.abs(np.log((inside / inside.sum()) / (outside / outside.sum()))))
+    return np.maximum(ratios, floor).astype(np.float32)
+
+
 def make_ngram_vectorizer(vocabulary, order):
     """The multi-hot n-gram `TextVectorization` layer (GloVe tokenizer)."""
     import keras
@@ -106,27 +140,29 @@ def make_ngram_vectorizer(vocabulary, order):
     )
 
 
-def build_ngram_classifier(num_features, num_classes, idf=None):
-    """Multi-hot n-grams [-> x idf] -> L2 normalization -> softmax (multinomial logistic regression).
+def build_ngram_classifier(num_features, num_classes, feature_weights=None):
+    """Multi-hot n-grams [-> x weights] -> L2 normalization -> softmax (multinomial logistic regression).
 
     Args:
         num_features: Size of the multi-hot vectors (the vectorizer's vocabulary size).
         num_classes: Output classes.
-        idf: Optional `(num_features,)` weights (`idf_weights`); None keeps binary features.
+        feature_weights: Optional `(num_features,)` positive weights (`idf_weights`,
+            `nb_weights`); None keeps binary features.
     """
     import keras
 
     ngrams = keras.Input(shape=(num_features,), dtype="float32", name="ngrams")
     x = ngrams
-    if idf is not None:
-        idf = np.asarray(idf, dtype=np.float32)
-        if idf.shape != (num_features,) or not np.all(idf > 0):
-            raise ValueError(f"idf must hold {num_features} positive weights. Received: shape={idf.shape}")
+    if feature_weights is not None:
+        weights = np.asarray(feature_weights, dtype=np.float32)
+        if weights.shape != (num_features,) or not np.all(weights > 0):
+            raise ValueError(f"feature_weights must hold {num_features} positive weights. "
+                             f"Received: shape={weights.shape}, non-positive entries={int(np.sum(~(weights > 0)))}")
         # Normalization computes (x - mean) / sqrt(variance): mean 0 and variance
-        # 1 / idf**2 multiply by idf, with the weights saved as the layer's state.
-        scale = keras.layers.Normalization(axis=-1, name=IDF_LAYER_NAME)
+        # 1 / weights**2 multiply by the weights, saved as the layer's state.
+        scale = keras.layers.Normalization(axis=-1, name=SCALE_LAYER_NAME)
         scale.build((None, num_features))
-        scale.adapt_variance.assign(1.0 / np.square(idf))
+        scale.adapt_variance.assign(1.0 / np.square(weights))
         scale.finalize_state()
         x = scale(x)
     x = keras.layers.UnitNormalization(axis=-1, name="ngram_l2_normalization")(x)
@@ -135,10 +171,12 @@ def build_ngram_classifier(num_features, num_classes, idf=None):
 
 
 def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes, order, max_tokens,
-                         weighting="idf", c_grid=C_GRID, sample_weights=None, log=print):
+                         weighting="auto", c_grid=C_GRID, sample_weights=None, log=print):
     """Trains the wide branch: scikit-learn's logistic regression, its C chosen on validation log loss.
 
     C goes up `c_grid` while the validation log loss falls; the last C that lowered it is kept.
+    With `weighting="auto"` this is done for idf and, on two-class data, nb
+    features, and the weighting with the lower validation log loss is kept.
 
     The features are computed sparsely with the model's own tokenizer and
     vocabulary (`ngram_features`), the regression is solved to convergence by
@@ -147,7 +185,7 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
 
     Args:
         train_texts, y_train: Training texts and class indices.
-        val_texts, y_val: Validation texts and class indices (choose C).
+        val_texts, y_val: Validation texts and class indices (choose C and the weighting).
         num_classes: Number of classes of the whole model.
         order: 1 for words, 2 for words and word pairs.
         max_tokens: N-gram vocabulary size.
@@ -158,8 +196,53 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
 
     Returns:
         `(vectorizer, model, summary, val_probabilities)`: `summary` has the
-        vocabulary size, weighting and the chosen C; `val_probabilities` are
-        the fitted branch's on `val_texts` (float32, as the model computes them).
+        vocabulary size, the weighting used and the chosen C; `val_probabilities`
+        are the fitted branch's on `val_texts` (float32, as the model computes them).
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}. Received: weighting={weighting!r}")
+    vocabulary, frequencies = ngram_statistics(train_texts, order, max_tokens)
+    vectorizer = make_ngram_vectorizer(vocabulary, order)
+    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
+    candidates = {"auto": ["idf", "nb"] if num_classes == 2 else ["idf"]}.get(weighting, [weighting])
+    log(f"n-gram branch: {len(vocabulary)} {'words and word pairs' if order > 1 else 'words'}, "
+        f"{' or '.join(candidates)} features; logistic regression, C from {list(c_grid)}")
+    fits, presence = {}, None
+    for name in candidates:
+        if name == "idf":
+            weights = idf_weights(frequencies, len(train_texts))
+        elif name == "nb":
+            if presence is None:
+                presence = ngram_features(vectorizer, build_ngram_classifier(vectorizer.vocabulary_size(), 1),
+                                          train_texts)
+            weights = nb_weights(presence, y_train, num_classes)
+        else:
+            weights = None
+        model = build_ngram_classifier(vectorizer.vocabulary_size(), num_classes, feature_weights=weights)
+        x_train = ngram_features(vectorizer, model, train_texts)
+        if presence is None:
+            presence = x_train  # every weight is positive: the same nonzero pattern
+        fits[name] = (model, *_fit_regression(x_train, y_train, ngram_features(vectorizer, model, val_texts), y_val,
+                                              num_classes, c_grid, sample_weights, log))
+    chosen = min(fits, key=lambda name: fits[name][2][fits[name][1][0]])
+    model, best, losses = fits[chosen]
+    model.get_layer("ngram_probabilities").set_weights([best[1], best[2]])
+    summary = {"vocabulary_size": int(vectorizer.vocabulary_size()), "weighting": chosen, "C": best[0],
+               "validation_log_loss": {str(c): loss for c, loss in losses.items()}}
+    if len(fits) > 1:
+        summary["weighting_validation_log_loss"] = {name: fits[name][2][fits[name][1][0]] for name in fits}
+        log("n-gram branch: " + ", ".join(f"{name} features validation log loss {loss:.4f}"
+                                          for name, loss in summary["weighting_validation_log_loss"].items())
+            + f"; kept {chosen}")
+    return vectorizer, model, summary, best[3]
+
+
+def _fit_regression(x_train, y_train, x_val, y_val, num_classes, c_grid, sample_weights, log):
+    """Logistic regression up `c_grid` while validation log loss falls.
+
+    Returns:
+        `(best, losses)`: `best` is `(C, kernel, bias, val_probabilities)` of the
+        last C that lowered the loss; `losses` maps each C tried to its loss.
     """
     import warnings
 
@@ -167,16 +250,6 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
-    if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {WEIGHTINGS}. Received: weighting={weighting!r}")
-    vocabulary, frequencies = ngram_statistics(train_texts, order, max_tokens)
-    vectorizer = make_ngram_vectorizer(vocabulary, order)
-    idf = idf_weights(frequencies, len(train_texts)) if weighting == "idf" else None
-    model = build_ngram_classifier(vectorizer.vocabulary_size(), num_classes, idf=idf)
-    x_train, x_val = ngram_features(vectorizer, model, train_texts), ngram_features(vectorizer, model, val_texts)
-    log(f"n-gram branch: {len(vocabulary)} {'words and word pairs' if order > 1 else 'words'}, "
-        f"{'idf-weighted' if idf is not None else 'binary'}; logistic regression, C from {list(c_grid)}")
-    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
     losses, best = {}, None
     for c in c_grid:
         regression = LogisticRegression(C=c, max_iter=1000)
@@ -192,10 +265,7 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
         if best is not None and losses[c] >= losses[best[0]]:
             break
         best = (c, kernel, bias, probabilities)
-    model.get_layer("ngram_probabilities").set_weights([best[1], best[2]])
-    summary = {"vocabulary_size": int(vectorizer.vocabulary_size()), "weighting": weighting, "C": best[0],
-               "validation_log_loss": {str(c): loss for c, loss in losses.items()}}
-    return vectorizer, model, summary, best[3]
+    return best, losses
 
 
 def _softmax(logits):
@@ -227,7 +297,7 @@ def _dense_weights(regression, num_features, num_classes):
 def ngram_features(vectorizer, model, texts, batch_size=1024):
     """The n-gram branch's input to its `Dense` layer, as a SciPy sparse matrix.
 
-    Equal to what the model's multi-hot [-> idf] -> `UnitNormalization` layers
+    Equal to what the model's multi-hot [-> weights] -> `UnitNormalization` layers
     compute, without ever making a dense `(texts, vocabulary)` array.
 
     Returns:
@@ -360,7 +430,7 @@ def sparse_ngram_scorer(vectorizer, model):
     that is 800 kB per text of memory traffic for a few hundred non-zeros.
     This computes the same probabilities from the distinct n-gram ids of each
     row: `softmax(sum(v * kernel[ids]) / sqrt(sum(v**2)) + bias)` with `v` the
-    ids' idf weights (or 1), which is what multi-hot [-> `Normalization`] ->
+    ids' feature weights (idf, nb; or 1), which is what multi-hot [-> `Normalization`] ->
     `UnitNormalization` -> `Dense` computes.
 
     Args:
