@@ -4,7 +4,7 @@ from textclf.models import HEADS, POOLINGS
 
 
 def test_registered_heads():
-    assert sorted(HEADS) == ["bigru", "bilstm", "gru", "lstm"]
+    assert sorted(HEADS) == ["bigru", "bilstm", "cnn", "gru", "lstm"]
     for name, spec in HEADS.items():
         assert spec.name == name and spec.description and callable(spec.build)
 
@@ -28,8 +28,8 @@ def test_unknown_head_message():
     from textclf.errors import ConfigError
     from textclf.models import get_head
 
-    with pytest.raises(ConfigError, match=r"head must be one of \('bigru', 'bilstm', 'gru', 'lstm'\)\. Received: head='cnn'"):
-        get_head("cnn")
+    with pytest.raises(ConfigError, match=r"head must be one of \('bigru', 'bilstm', 'cnn', 'gru', 'lstm'\)\. Received: head='transformer'"):
+        get_head("transformer")
 
 
 # The defaults benchmarks/RESULTS.md reports accuracy for; changing one needs the benchmark re-run.

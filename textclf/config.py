@@ -69,6 +69,9 @@ class TrainConfig:
         _choice("embedding_mode", self.embedding_mode, EMBEDDING_MODES)
         _choice("head", self.head, tuple(sorted(HEADS)))
         _choice("pooling", self.pooling, POOLINGS)
+        if self.pooling not in HEADS[self.head].poolings:
+            raise ConfigError(f"pooling must be one of {HEADS[self.head].poolings} with head={self.head!r}. "
+                              f"Received: pooling={self.pooling!r}")
         _choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _choice("oov", self.oov, OOV_POLICIES)
         _choice("wide", self.wide, WIDE_CHOICES)

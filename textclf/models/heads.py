@@ -6,6 +6,8 @@ the CLI's choices, the metadata and the tests all come from `HEADS`; adding a
 head is one `register_head` call.
 
 Importing this module does not import Keras: builders import it when called.
+Besides the recurrent heads, `cnn` is Kim (2014)'s convolutional sentence
+classifier: parallel convolutions of widths 3, 4 and 5 and max over time.
 Recurrent layers keep cuDNN-compatible settings (tanh / sigmoid activations,
 no recurrent dropout, right-padded masks), so GPU users get the fused kernels.
 """
@@ -29,23 +31,25 @@ class HeadSpec:
         description: One line for `--help`.
         build: `build(embedded, token_ids, *, units, layers, dropout, pooling)`
             returning the feature tensor.
+        poolings: The `--pooling` values the head accepts.
     """
 
     name: str
     description: str
     build: Callable
+    poolings: tuple = POOLINGS
 
 
 HEADS: dict[str, HeadSpec] = {}
 
 
-def register_head(name, description):
+def register_head(name, description, poolings=POOLINGS):
     """Decorator adding a head builder to `HEADS` under `name`."""
 
     def decorator(build):
         if name in HEADS:
             raise ValueError(f"A head named {name!r} is already registered.")
-        HEADS[name] = HeadSpec(name=name, description=description, build=build)
+        HEADS[name] = HeadSpec(name=name, description=description, build=build, poolings=tuple(poolings))
         return build
 
     return decorator
@@ -92,11 +96,13 @@ def masked_max(sequence, token_ids):
     """Max over time steps that hold a token (padding never wins the max)."""
     import keras
 
-    present = keras.ops.expand_dims(
-        keras.ops.cast(keras.ops.not_equal(token_ids, 0), sequence.dtype), axis=-1
-    )
-    # Padded steps are pushed far below any real activation.
-    return keras.ops.max(sequence + (present - 1.0) * 1e9, axis=1)
+    present = keras.ops.expand_dims(keras.ops.not_equal(token_ids, 0), axis=-1)
+    # Padded steps are replaced by a value far below any real activation. Not
+    # `sequence + (present - 1) * 1e9`: Keras' TensorFlow `add` turns an addend
+    # that squeezes to one axis into `tf.nn.bias_add` over the *last* axis when
+    # its length matches (keras-team/keras#20386), so one padded row whose
+    # length equals the feature size was masked along the wrong axis.
+    return keras.ops.max(keras.ops.where(present, sequence, -1e9), axis=1)
 
 
 def pool(sequence, token_ids, pooling):
@@ -152,3 +158,45 @@ _register_recurrent("lstm", "lstm", False, "unidirectional LSTM layers")
 _register_recurrent("gru", "gru", False, "unidirectional GRU layers")
 _register_recurrent("bilstm", "lstm", True, "bidirectional LSTM layers (forward and backward concatenated)")
 _register_recurrent("bigru", "gru", True, "bidirectional GRU layers (forward and backward concatenated)")
+
+
+CNN_WIDTHS = (3, 4, 5)
+
+
+@register_head("cnn", f"convolutions of widths {', '.join(map(str, CNN_WIDTHS))} side by side (Kim 2014), "
+                      "`units` filters each", poolings=("max", "mean", "maxmean"))
+def build_cnn(embedded, token_ids, *, units, layers, dropout, pooling):
+    """Kim (2014)'s CNN: for each width, `layers` ReLU convolutions of `units` filters, pooled over time.
+
+    Padded steps are zeroed before each convolution, so a text scores the same
+    whatever the padding of its batch (batches are bucketed by length), and
+    are left out of the pooling.
+    """
+    import keras
+
+    allowed = HEADS["cnn"].poolings
+    if pooling not in allowed:
+        raise ConfigError(f"pooling must be one of {allowed} with head='cnn' (it has no last state). "
+                          f"Received: pooling={pooling!r}")
+    present = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(token_ids, 0), embedded.dtype), axis=-1)
+    branches = []
+    for width in CNN_WIDTHS:
+        x = embedded
+        for i in range(layers):
+            if i > 0 and dropout > 0:
+                x = keras.layers.Dropout(dropout, name=f"conv{width}_dropout_{i + 1}")(x)
+            x = keras.layers.Conv1D(units, width, padding="same", activation="relu",
+                                    name=f"conv{width}_{i + 1}")(x * present)
+        if pooling in ("max", "maxmean"):
+            branches.append(masked_max(x, token_ids))
+        if pooling in ("mean", "maxmean"):
+            branches.append(_masked_mean(x, present))
+    return keras.layers.Concatenate(name="cnn_features")(branches)
+
+
+def _masked_mean(sequence, present):
+    """Mean over the steps that hold a token (convolution outputs carry no Keras mask)."""
+    import keras
+
+    total = keras.ops.sum(sequence * present, axis=1)
+    return total / keras.ops.maximum(keras.ops.sum(present, axis=1), 1.0)
