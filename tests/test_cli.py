@@ -59,7 +59,7 @@ def _error_line(capsys):
         ([("a b", "x"), ("c d", "y"), ("e f", "y"), ("g h", "x")], ["--label-column", "topic"],
          r"row 1, column 'topic': no column 'topic'; columns found: 'text', 'label'"),
         ([("a b", "x")] * 5 + [("c d", "y")], [], r"class 'y' has a single example"),
-        ([("a b", "x"), ("c d", "y")] * 4, ["--head", "cnn"], r"invalid choice: 'cnn'"),
+        ([("a b", "x"), ("c d", "y")] * 4, ["--head", "transformer"], r"argument --head: head must be one of .*Received: head='transformer'"),
         ([("a b", "x"), ("c d", "y")] * 4, ["--epochs", "0"], r"epochs must be an integer > 0\. Received: epochs=0"),
         ([(f"a{i} b", "x") for i in range(4)] + [(f"c{i} d", "y") for i in range(4)], ["--embeddings", "nowhere.txt"],
          r"nowhere\.txt"),

@@ -59,7 +59,7 @@ def test_ensemble_metadata_history_and_info(single_and_ensemble):
     history = (root / "ensemble" / "reports" / "history.csv").read_text().splitlines()
     assert history[0].split(",")[0] == "member" and {row.split(",")[0] for row in history[1:]} == {"1", "2"}
     assert (root / "ensemble" / "reports" / "training_curves.png").stat().st_size > 0
-    assert "ensemble: 2 recurrent models averaged (seeds 5, 6)" in describe(meta, root / "ensemble")
+    assert "ensemble: 2 models averaged (seeds 5, 6)" in describe(meta, root / "ensemble")
     single_meta = json.loads((root / "single" / "metadata.json").read_text())
     assert single_meta["ensemble"]["members"] == 1
     assert "member" not in (root / "single" / "reports" / "history.csv").read_text().splitlines()[0]
@@ -108,3 +108,33 @@ def test_ensemble_exports_to_a_saved_model(single_and_ensemble, tmp_path):
     texts = ["i like my dog", "pizza and cheese today"]
     out = tf.saved_model.load(str(tmp_path / "exported")).signatures["serve"](tf.constant(texts))
     np.testing.assert_allclose(out["probabilities"].numpy(), ensemble.predict_proba(texts), atol=1e-6)
+
+
+def test_members_take_the_listed_heads_in_turn(tmp_path):
+    """--head bigru,cnn: members alternate heads; member 1 is still the single bigru model; plain Keras loads it."""
+    import textclf
+    from conftest import make_texts, write_csv
+    from textclf.commands.info import describe
+
+    train = write_csv(tmp_path / "train.csv", make_texts(150, seed=4))
+    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "seed": 5}
+    single = textclf.train(train, output=str(tmp_path / "single"), **options)
+    mixed = textclf.train(train, output=str(tmp_path / "mixed"), **{**options, "ensemble": 3, "head": "bigru,cnn"})
+    inner = mixed._classifier
+    kinds = [{type(layer).__name__ for layer in inner.get_layer(f"member_{i}").layers} for i in (1, 2, 3)]
+    assert "Bidirectional" in kinds[0] and "Conv1D" not in kinds[0]
+    assert "Conv1D" in kinds[1] and "Bidirectional" not in kinds[1]
+    assert "Bidirectional" in kinds[2]
+    for a, b in zip(inner.get_layer("member_1").get_weights(), single._classifier.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    meta = json.loads((tmp_path / "mixed" / "metadata.json").read_text())
+    assert meta["ensemble"]["heads"] == ["bigru", "cnn", "bigru"] and meta["head"]["name"] == "bigru,cnn"
+    assert "ensemble: 3 models averaged (seeds 5, 6, 7; heads bigru, cnn, bigru)" in describe(meta, tmp_path / "mixed")
+    texts = ["i like my dog", "pizza and cheese today"]
+    code = (
+        "import json, keras, tensorflow as tf, textclf\n"
+        f"m = keras.saving.load_model({str(tmp_path / 'mixed' / 'model.keras')!r}, safe_mode=True)\n"
+        f"print(json.dumps(m.predict(tf.constant({texts!r}), verbose=0).tolist()))\n"
+    )
+    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    np.testing.assert_allclose(there, mixed.predict_proba(texts), atol=1e-6)

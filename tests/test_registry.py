@@ -19,7 +19,25 @@ def test_cli_choices_come_from_registry():
     parser = build_parser()
     train = parser._subparsers._group_actions[0].choices["train"]
     head = next(a for a in train._actions if a.dest == "head")
-    assert list(head.choices) == sorted(HEADS)
+    for name, spec in HEADS.items():
+        assert f"{name}: {spec.description}" in head.help
+    assert train.parse_args(["--train", "t.csv", "--head", "bigru,cnn"]).head == "bigru,cnn"
+
+
+def test_head_lists_and_members():
+    import pytest
+
+    from textclf.config import TrainConfig
+    from textclf.errors import ConfigError
+    from textclf.models.ensemble import member_heads
+
+    assert member_heads("bigru", 3) == ("bigru", "bigru", "bigru")
+    assert member_heads("bigru,cnn", 5) == ("bigru", "cnn", "bigru", "cnn", "bigru")
+    assert member_heads("bigru, cnn", 1) == ("bigru",)
+    with pytest.raises(ConfigError, match=r"or several of them joined by commas\. Received: head='bigru,,cnn'"):
+        TrainConfig(train="t.csv", head="bigru,,cnn").validate()
+    with pytest.raises(ConfigError, match=r"pooling must be one of \('max', 'mean', 'maxmean'\) with head='cnn'"):
+        TrainConfig(train="t.csv", head="bigru,cnn", pooling="last").validate()
 
 
 def test_unknown_head_message():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from textclf.errors import ConfigError
-from textclf.models.heads import HEADS, POOLINGS
+from textclf.models.heads import HEADS, POOLINGS, head_names
 from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
 
 EMBEDDING_MODES = ("frozen", "finetune", "two-phase")
@@ -67,11 +67,11 @@ class TrainConfig:
     def validate(self):
         """Raises `ConfigError` for the first invalid field."""
         _choice("embedding_mode", self.embedding_mode, EMBEDDING_MODES)
-        _choice("head", self.head, tuple(sorted(HEADS)))
         _choice("pooling", self.pooling, POOLINGS)
-        if self.pooling not in HEADS[self.head].poolings:
-            raise ConfigError(f"pooling must be one of {HEADS[self.head].poolings} with head={self.head!r}. "
-                              f"Received: pooling={self.pooling!r}")
+        for name in head_names(self.head):
+            if self.pooling not in HEADS[name].poolings:
+                raise ConfigError(f"pooling must be one of {HEADS[name].poolings} with head={name!r}. "
+                                  f"Received: pooling={self.pooling!r}")
         _choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _choice("oov", self.oov, OOV_POLICIES)
         _choice("wide", self.wide, WIDE_CHOICES)

@@ -218,12 +218,12 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     ids_train = vectorize(train_texts, vocabulary, max_length)
     ids_val = vectorize(val_texts, vocabulary, max_length)
 
-    from textclf.models.ensemble import resolve_members
+    from textclf.models.ensemble import member_heads, resolve_members
 
     training_tokens = int(np.minimum(stats.lengths, max_length).sum())
     members, rule = resolve_members(config.ensemble, training_tokens)
     if members > 1:
-        log(f"ensemble: {members} recurrent models averaged ({rule}; here {training_tokens:,})")
+        log(f"ensemble: {members} models averaged ({rule}; here {training_tokens:,})")
     classifier, history, phases = fit_ensemble(
         config, members, embedding.matrix, len(labels), ids_train, y_train, ids_val, y_val, max_length, log,
         keras_verbose, checkpoint=checkpoint,
@@ -255,6 +255,7 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     metadata["distribute"] = distribute.describe(config.distribute, config.batch_size)
     metadata["ensemble"] = {
         "members": members, "rule": rule, "training_tokens": training_tokens,
+        "heads": list(member_heads(config.head, members)),
         "seeds": [config.seed + index for index in range(members)],
     }
     metadata["wide"] = wide_summary
@@ -345,11 +346,12 @@ def fit_ensemble(config, members, matrix, num_classes, ids_train, y_train, ids_v
 
     from textclf import distribute
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.models.ensemble import build_ensemble, member_name
+    from textclf.models.ensemble import build_ensemble, member_heads, member_name
 
     trained, history, phases = [], [], []
     for index in range(members):
         member_config = config if index == 0 else dataclasses.replace(config, seed=config.seed + index)
+        member_config = dataclasses.replace(member_config, head=member_heads(config.head, members)[index])
         if index:
             set_determinism(member_config.seed)
         member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))

@@ -37,8 +37,10 @@ def describe(metadata, directory):
         )
     ensemble = metadata.get("ensemble") or {}
     if ensemble.get("members", 1) > 1:
-        lines.append(f"ensemble: {ensemble['members']} recurrent models averaged (seeds "
-                     f"{', '.join(str(seed) for seed in ensemble.get('seeds', []))})")
+        heads = ensemble.get("heads")
+        lines.append(f"ensemble: {ensemble['members']} models averaged (seeds "
+                     f"{', '.join(str(seed) for seed in ensemble.get('seeds', []))}"
+                     f"{'; heads ' + ', '.join(heads) if heads and len(set(heads)) > 1 else ''})")
     if emb:
         lines.append(
             f"embeddings: {emb.get('source', '?')} ({emb.get('format', '?')}, {emb.get('dim', '?')}d, "

@@ -26,6 +26,20 @@ def _members(value):
         raise argparse.ArgumentTypeError(f"expected 'auto' or a positive integer. Received: {value!r}") from None
 
 
+def _heads(value):
+    """`--head`: one registered head, or several joined by commas (`TrainConfig.validate` checks them)."""
+    import argparse
+
+    from textclf.errors import ConfigError
+    from textclf.models.heads import head_names
+
+    try:
+        head_names(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
 def add_arguments(parser):
     """Adds the `train` options (defaults come from `TrainConfig`)."""
     d = _DEFAULTS
@@ -54,8 +68,10 @@ def add_arguments(parser):
                      help="vectors of words missing from the embeddings: small random vectors or zeros")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--head", choices=sorted(HEADS), default=d.head,
-                       help="; ".join(f"{n}: {s.description}" for n, s in sorted(HEADS.items())))
+    model.add_argument("--head", type=_heads, default=d.head, metavar="HEAD[,HEAD...]",
+                       help="; ".join(f"{n}: {s.description}" for n, s in sorted(HEADS.items()))
+                            + ". Several, joined by commas: ensemble members take them in turn "
+                              "(a single model is the first)")
     model.add_argument("--units", type=int, default=d.units, help="units per recurrent layer and direction")
     model.add_argument("--layers", type=int, default=d.layers, help="stacked recurrent layers")
     model.add_argument("--dropout", type=float, default=d.dropout, help="dropout between layers and before the output")
@@ -74,7 +90,7 @@ def add_arguments(parser):
                             "frequency (idf), by naive-Bayes log-count ratio (nb), or binary; auto: idf or nb, "
                             "whichever has the lower validation log loss (nb only with two classes)")
     model.add_argument("--ensemble", type=_members, default=d.ensemble, metavar="N",
-                       help=f"recurrent models averaged, each with its own seed, or 'auto' (the default: "
+                       help=f"models averaged, each with its own seed (and head, when --head names several), or 'auto' (the default: "
                             f"{AUTO_MEMBERS} when the training rows hold at most {AUTO_MAX_TOKENS:,} tokens, else 1)")
     model.add_argument("--max-length", type=int, default=None,
                        help="tokens kept per text (default: 95th percentile of training document lengths, printed)")

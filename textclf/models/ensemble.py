@@ -1,7 +1,8 @@
 """Several recurrent classifiers averaged: the default on small training sets.
 
 Members share the data, vocabulary and validation split and differ in their
-random seed (initial weights, dropout, batch order). Averaging their
+random seed (initial weights, dropout, batch order) and, when `--head` names
+several heads ("bigru,cnn"), in their head, taken in turn. Averaging their
 probabilities removes part of the seed-to-seed variance, which is largest
 where data is small and where training is cheap, so `auto` trains
 `AUTO_MEMBERS` of them when the training set holds at most
@@ -32,6 +33,18 @@ def resolve_members(requested, training_tokens):
         return int(requested), "--ensemble"
     members = AUTO_MEMBERS if training_tokens <= AUTO_MAX_TOKENS else 1
     return members, f"auto: {AUTO_MEMBERS} when the training rows hold at most {AUTO_MAX_TOKENS:,} tokens, else 1"
+
+
+def member_heads(head, members):
+    """The head of each member: the names in `head` ("bigru" or "bigru,cnn") taken in turn.
+
+    Returns:
+        A tuple of `members` registered head names.
+    """
+    from textclf.models.heads import head_names
+
+    names = head_names(head)
+    return tuple(names[index % len(names)] for index in range(members))
 
 
 def member_name(index):

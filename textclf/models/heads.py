@@ -69,6 +69,23 @@ def get_head(name):
         ) from None
 
 
+def head_names(value):
+    """The head names in a `--head` value: one registered name, or several joined by commas.
+
+    An ensemble's members take them in turn (member i gets name i modulo their
+    number); a single model is the first.
+
+    Raises:
+        ConfigError: an empty or unregistered name; the message lists the registered ones.
+    """
+    names = tuple(part.strip() for part in str(value).split(","))
+    for name in names:
+        if name not in HEADS:
+            raise ConfigError(f"head must be one of {tuple(sorted(HEADS))}, or several of them joined by commas. "
+                              f"Received: head={value!r}")
+    return names
+
+
 def _recurrent_layer(kind, units, return_sequences, bidirectional, name):
     import keras
 
