@@ -255,3 +255,43 @@ def test_fitted_keras_branch_computes_the_regression(num_classes):
     np.testing.assert_allclose(got[:, :num_classes], regression.predict_proba(features), atol=1e-5)
     assert got[:, num_classes].max() < 1e-9
     np.testing.assert_allclose(val_probabilities, got[90:], atol=1e-5)
+
+
+@pytest.mark.parametrize("best,expected_tried", [
+    (16.0, [4.0, 16.0, 64.0]),          # up from the start while the loss falls
+    (4.0, [1.0, 4.0, 16.0]),            # the first step up does not help: down until the loss rises
+    (1.0, [0.25, 1.0, 4.0, 16.0]),
+    (0.25, [0.25, 1.0, 4.0, 16.0]),
+    (4096.0, [4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0]),
+])
+def test_c_walks_from_the_start_towards_the_lowest_validation_loss(monkeypatch, best, expected_tried):
+    """The C search on a loss that is convex in log C, minimal at `best`."""
+    import math
+
+    from textclf.models import wide
+
+    tried = []
+
+    def fake_log_loss(y, probabilities, labels):
+        c = tried[-1]
+        return (math.log(c) - math.log(best)) ** 2 + 0.1
+
+    class FakeRegression:
+        def __init__(self, C, max_iter):
+            tried.append(C)
+            self.max_iter = max_iter
+
+        def fit(self, x, y, sample_weight=None):
+            self.classes_ = np.array([0, 1])
+            self.coef_, self.intercept_ = np.zeros((1, x.shape[1])), np.zeros(1)
+            return self
+
+    import sklearn.linear_model
+    import sklearn.metrics
+
+    monkeypatch.setattr(sklearn.linear_model, "LogisticRegression", FakeRegression)
+    monkeypatch.setattr(sklearn.metrics, "log_loss", fake_log_loss)
+    x = np.ones((4, 3), np.float32)
+    (c, *_), losses = wide._fit_regression(x, np.array([0, 1, 0, 1]), x, np.array([0, 1, 0, 1]), 2, wide.C_GRID,
+                                           None, lambda *_: None)
+    assert c == best and sorted(tried) == expected_tried and sorted(losses) == expected_tried

@@ -44,10 +44,13 @@ NGRAM_ORDER = {"unigrams": 1, "bigrams": 2}
 VECTORIZER_NAME = "ngram_vectorization"
 MODEL_NAME = "ngram_classifier"
 SCALE_LAYER_NAME = "ngram_feature_weights"
-# Logistic regression's inverse L2 strengths, tried in order until validation
-# log loss rises (it is about convex in log C): long documents and
-# keyword-driven tasks (20 Newsgroups, SMS spam) want weak regularization.
-C_GRID = (4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0)
+# Logistic regression's inverse L2 strengths. The search starts at C_START and
+# walks the grid up, or down when the first step up does not help, until the
+# validation log loss rises (it is about convex in log C): long documents and
+# keyword-driven tasks (20 Newsgroups, SMS spam) want weak regularization,
+# short phrases (SST-2) strong.
+C_GRID = (0.25, 1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0)
+C_START = 4.0
 WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
 
 
@@ -174,7 +177,9 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
                          weighting="auto", c_grid=C_GRID, sample_weights=None, log=print):
     """Trains the wide branch: scikit-learn's logistic regression, its C chosen on validation log loss.
 
-    C goes up `c_grid` while the validation log loss falls; the last C that lowered it is kept.
+    C starts at `C_START` and walks `c_grid` up while the validation log loss
+    falls, or down if the first step up does not lower it; the C with the
+    lowest loss is kept.
     With `weighting="auto"` this is done for idf and, on two-class data, nb
     features, and the weighting with the lower validation log loss is kept.
 
@@ -206,7 +211,7 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     y_train, y_val = np.asarray(y_train), np.asarray(y_val)
     candidates = {"auto": ["idf", "nb"] if num_classes == 2 else ["idf"]}.get(weighting, [weighting])
     log(f"n-gram branch: {len(vocabulary)} {'words and word pairs' if order > 1 else 'words'}, "
-        f"{' or '.join(candidates)} features; logistic regression, C from {list(c_grid)}")
+        f"{' or '.join(candidates)} features; logistic regression, C from {C_START:g} along {list(c_grid)}")
     fits, presence = {}, None
     for name in candidates:
         if name == "idf":
@@ -238,11 +243,11 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
 
 
 def _fit_regression(x_train, y_train, x_val, y_val, num_classes, c_grid, sample_weights, log):
-    """Logistic regression up `c_grid` while validation log loss falls.
+    """Logistic regression along `c_grid` from `C_START`, up (or down) while validation log loss falls.
 
     Returns:
         `(best, losses)`: `best` is `(C, kernel, bias, val_probabilities)` of the
-        last C that lowered the loss; `losses` maps each C tried to its loss.
+        C with the lowest loss; `losses` maps each C tried to its loss.
     """
     import warnings
 
@@ -250,8 +255,10 @@ def _fit_regression(x_train, y_train, x_val, y_val, num_classes, c_grid, sample_
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import log_loss
 
-    losses, best = {}, None
-    for c in c_grid:
+    grid = sorted(c_grid)
+    fits = {}
+
+    def fit(c):
         regression = LogisticRegression(C=c, max_iter=1000)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -261,11 +268,20 @@ def _fit_regression(x_train, y_train, x_val, y_val, num_classes, c_grid, sample_
             log(f"n-gram branch: logistic regression with C={c:g} stopped at {regression.max_iter} iterations")
         kernel, bias = _dense_weights(regression, x_train.shape[1], num_classes)
         probabilities = _softmax(x_val @ kernel + bias).astype(np.float32)
-        losses[c] = float(log_loss(y_val, probabilities, labels=list(range(num_classes))))
-        if best is not None and losses[c] >= losses[best[0]]:
-            break
-        best = (c, kernel, bias, probabilities)
-    return best, losses
+        fits[c] = (float(log_loss(y_val, probabilities, labels=list(range(num_classes)))), kernel, bias, probabilities)
+        return fits[c][0]
+
+    start = grid.index(C_START) if C_START in grid else 0
+    fit(grid[start])
+    for direction in (1, -1):
+        index = start + direction
+        while 0 <= index < len(grid) and fit(grid[index]) < fits[grid[index - direction]][0]:
+            index += direction
+        if index > start + 1:
+            break  # the walk up lowered the loss: no need to look down
+    best = min(fits, key=lambda c: fits[c][0])
+    loss, kernel, bias, probabilities = fits[best]
+    return (best, kernel, bias, probabilities), {c: fits[c][0] for c in sorted(fits)}
 
 
 def _softmax(logits):
