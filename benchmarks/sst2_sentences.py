@@ -85,6 +85,8 @@ def branch_accuracies(model_dir, sentences_path):
         vectorizer, model, weight = classifier._wide
         result["ngram"] = accuracy(ngram_probabilities(vectorizer, model, texts))
         result["weight"] = weight
+    wide = classifier.metadata.get("wide") or {}
+    result["features"] = f"{wide['weighting']}, C {wide['C']:g}" if "weighting" in wide else "-"
     return result
 
 
@@ -95,8 +97,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as workdir:
         (train_path, sentences_path), n_train, n_sentences = split_sentences(workdir)
         print(f"train rows {n_train}, held-out sentences {n_sentences}\n")
-        print("| options | recurrent | n-gram | mixed | n-gram weight |")
-        print("|---|---|---|---|---|", flush=True)
+        print("| options | recurrent | n-gram | mixed | n-gram weight | n-gram features |")
+        print("|---|---|---|---|---|---|", flush=True)
         for index, options in enumerate(args.option_sets):
             output = Path(workdir) / f"model{index}"
             command = [str(Path(sys.executable).parent / "textclf"), "train", "--train", str(train_path),
@@ -105,7 +107,7 @@ def main(argv=None):
             r = branch_accuracies(output, sentences_path)
             ngram = f"{r['ngram']:.4f}" if "ngram" in r else "-"  # no n-gram branch in the model
             print(f"| `{options or '(defaults)'}` | {r['recurrent']:.4f} | {ngram} | {r['mixed']:.4f} | "
-                  f"{r.get('weight', 0):g} |", flush=True)
+                  f"{r.get('weight', 0):g} | {r['features']} |", flush=True)
 
 
 if __name__ == "__main__":
