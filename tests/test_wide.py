@@ -176,7 +176,7 @@ def test_nb_weights_are_log_count_ratios():
         outside = np.asarray((presence[y3 != c] != 0).sum(axis=0)).ravel() + 1.0
         ratios.append(np.abs(np.log((inside / inside.sum()) / (outside / outside.sum()))))
     np.testing.assert_allclose(nb_weights(presence, y3, 3), np.maximum(np.max(ratios, axis=0), 1e-3), rtol=1e-6)
-    assert nb_weights(presence, y, 2).min() > 0  # a feature equally frequent in both classes keeps the floor
+    assert nb_weights(presence, y, 2).min() > 0  # every weight positive: the scaling layer divides by it
 
 
 @pytest.mark.parametrize("weighting,num_classes,tried", [
