@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from textclf.errors import ConfigError
-from textclf.models.heads import HEADS, POOLINGS, head_names
+from textclf.models.heads import POOLINGS, check_pooling, head_names
 from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
 
 EMBEDDING_MODES = ("frozen", "finetune", "two-phase")
@@ -69,9 +69,7 @@ class TrainConfig:
         _choice("embedding_mode", self.embedding_mode, EMBEDDING_MODES)
         _choice("pooling", self.pooling, POOLINGS)
         for name in head_names(self.head):
-            if self.pooling not in HEADS[name].poolings:
-                raise ConfigError(f"pooling must be one of {HEADS[name].poolings} with head={name!r}. "
-                                  f"Received: pooling={self.pooling!r}")
+            check_pooling(name, self.pooling)
         _choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         _choice("oov", self.oov, OOV_POLICIES)
         _choice("wide", self.wide, WIDE_CHOICES)

@@ -349,9 +349,9 @@ def fit_ensemble(config, members, matrix, num_classes, ids_train, y_train, ids_v
     from textclf.models.ensemble import build_ensemble, member_heads, member_name
 
     trained, history, phases = [], [], []
+    heads = member_heads(config.head, members)
     for index in range(members):
-        member_config = config if index == 0 else dataclasses.replace(config, seed=config.seed + index)
-        member_config = dataclasses.replace(member_config, head=member_heads(config.head, members)[index])
+        member_config = dataclasses.replace(config, seed=config.seed + index, head=heads[index])
         if index:
             set_determinism(member_config.seed)
         member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))

@@ -9,7 +9,7 @@ file takes raw strings.
 
 from __future__ import annotations
 
-from textclf.models.heads import get_head
+from textclf.models.heads import check_pooling, get_head
 
 CLASSIFIER_NAME = "classifier"
 VECTORIZER_NAME = "text_vectorization"
@@ -49,6 +49,7 @@ def build_classifier(
     import keras
 
     spec = get_head(head)
+    check_pooling(head, pooling)
     vocabulary_size, dim = embedding_matrix.shape
     token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     embedding = keras.layers.Embedding(

@@ -69,6 +69,13 @@ def get_head(name):
         ) from None
 
 
+def check_pooling(head, pooling):
+    """Raises `ConfigError` unless the registered head `head` accepts `pooling`."""
+    allowed = get_head(head).poolings
+    if pooling not in allowed:
+        raise ConfigError(f"pooling must be one of {allowed} with head={head!r}. Received: pooling={pooling!r}")
+
+
 def head_names(value):
     """The head names in a `--head` value: one registered name, or several joined by commas.
 
@@ -191,10 +198,6 @@ def build_cnn(embedded, token_ids, *, units, layers, dropout, pooling):
     """
     import keras
 
-    allowed = HEADS["cnn"].poolings
-    if pooling not in allowed:
-        raise ConfigError(f"pooling must be one of {allowed} with head='cnn' (it has no last state). "
-                          f"Received: pooling={pooling!r}")
     present = keras.ops.expand_dims(keras.ops.cast(keras.ops.not_equal(token_ids, 0), embedded.dtype), axis=-1)
     branches = []
     for width in CNN_WIDTHS:
