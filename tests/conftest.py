@@ -72,6 +72,20 @@ def run_python(code, timeout=300):
     return result.stdout
 
 
+def predict_with_plain_keras(path, texts):
+    """Probabilities of the saved model at `path` for `texts`, from `keras.saving.load_model` in a fresh process."""
+    import json
+
+    import numpy as np
+
+    code = (
+        "import json, keras, tensorflow as tf, textclf\n"
+        f"m = keras.saving.load_model({str(path)!r}, safe_mode=True)\n"
+        f"print(json.dumps(m.predict(tf.constant({list(texts)!r}), verbose=0).tolist()))\n"
+    )
+    return np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+
+
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory):
     """A tiny model (3 classes, FAST_OPTIONS) trained once per test session. Read-only: copy before changing."""

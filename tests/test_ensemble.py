@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FAST_OPTIONS, run_python
+from conftest import FAST_OPTIONS, predict_with_plain_keras
 from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS, resolve_members
 
 
@@ -69,12 +69,7 @@ def test_ensemble_metadata_history_and_info(single_and_ensemble):
 def test_saved_ensemble_loads_in_plain_keras(single_and_ensemble):
     root, _, ensemble = single_and_ensemble
     texts = ["i like my dog", "pizza and cheese today"]
-    code = (
-        "import json, keras, tensorflow as tf, textclf\n"
-        f"m = keras.saving.load_model({str(root / 'ensemble' / 'model.keras')!r}, safe_mode=True)\n"
-        f"print(json.dumps(m.predict(tf.constant({texts!r}), verbose=0).tolist()))\n"
-    )
-    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    there = predict_with_plain_keras(root / "ensemble" / "model.keras", texts)
     np.testing.assert_allclose(there, ensemble.predict_proba(texts), atol=1e-6)
 
 
@@ -131,10 +126,5 @@ def test_members_take_the_listed_heads_in_turn(tmp_path):
     assert meta["ensemble"]["heads"] == ["bigru", "cnn", "bigru"] and meta["head"]["name"] == "bigru,cnn"
     assert "ensemble: 3 models averaged (seeds 5, 6, 7; heads bigru, cnn, bigru)" in describe(meta, tmp_path / "mixed")
     texts = ["i like my dog", "pizza and cheese today"]
-    code = (
-        "import json, keras, tensorflow as tf, textclf\n"
-        f"m = keras.saving.load_model({str(tmp_path / 'mixed' / 'model.keras')!r}, safe_mode=True)\n"
-        f"print(json.dumps(m.predict(tf.constant({texts!r}), verbose=0).tolist()))\n"
-    )
-    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    there = predict_with_plain_keras(tmp_path / "mixed" / "model.keras", texts)
     np.testing.assert_allclose(there, mixed.predict_proba(texts), atol=1e-6)

@@ -1,11 +1,9 @@
 """Every registered head: builds, trains, respects frozen weights, round-trips."""
 
-import json
-
 import numpy as np
 import pytest
 
-from conftest import make_texts, run_python
+from conftest import make_texts, predict_with_plain_keras
 from textclf.models import HEADS
 
 
@@ -55,12 +53,7 @@ def test_head_trains_and_round_trips(head, trainable, tmp_path):
     import tensorflow as tf
 
     here = end_to_end.predict(tf.constant(probe), verbose=0)
-    code = (
-        "import json, keras, tensorflow as tf, textclf\n"
-        f"m = keras.saving.load_model({str(path)!r})\n"
-        f"print(json.dumps(m.predict(tf.constant({probe!r}), verbose=0).tolist()))\n"
-    )
-    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    there = predict_with_plain_keras(path, probe)
     np.testing.assert_allclose(here, there, rtol=1e-5, atol=1e-6)
 
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FAST_OPTIONS, make_texts, run_python, write_csv
+from conftest import FAST_OPTIONS, make_texts, predict_with_plain_keras, write_csv
 
 
 def test_overfit_then_reload(tmp_path, tiny_train):
@@ -24,12 +24,7 @@ def test_overfit_then_reload(tmp_path, tiny_train):
     reloaded = textclf.load(out)
     np.testing.assert_allclose(clf.predict_proba(data.texts), reloaded.predict_proba(data.texts), atol=1e-6)
     # The saved model alone, in a fresh process, agrees with the library.
-    code = (
-        "import json, keras, tensorflow as tf, textclf\n"
-        f"m = keras.saving.load_model({str(out / 'model.keras')!r})\n"
-        f"print(json.dumps(m.predict(tf.constant({data.texts[:8]!r}), verbose=0).tolist()))\n"
-    )
-    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    there = predict_with_plain_keras(out / "model.keras", data.texts[:8])
     np.testing.assert_allclose(clf.predict_proba(data.texts[:8]), there, atol=1e-5)
 
 
