@@ -334,3 +334,68 @@ def test_subprocess_bad_data_after_tensorflow_import(tmp_path):
     assert result.returncode == 2, result.stderr[-3000:]
     assert "vectors.txt" in _one_error(result.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv", "vectors.txt"]
+
+
+# Output paths holding the user's own things: refused, nothing touched (issue: never delete the user's files).
+def _foreign_file(path):
+    path.write_bytes(b"important \x00 bytes\n")
+    return {path: path.read_bytes()}
+
+
+def _foreign_directory(path):
+    path.mkdir()
+    (path / "thesis.tex").write_bytes(b"\\documentclass{article}\n")
+    return {path / "thesis.tex": (path / "thesis.tex").read_bytes()}
+
+
+def _writing_commands(tmp_path, model_dir, output):
+    labeled = write_csv(tmp_path / "labeled.csv", _rows(12, seed=9))
+    return {
+        "train": ["train", "--train", str(labeled), "--output", str(output), "--quiet", *_fast_args()],
+        "evaluate": ["evaluate", str(labeled), "--model", str(model_dir), "--report-dir", str(output)],
+        "export": ["export", "--model", str(model_dir), "--saved-model", str(output)],
+    }
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "export"])
+@pytest.mark.parametrize("make_foreign", [_foreign_file, _foreign_directory], ids=["file", "directory"])
+def test_output_path_holding_user_files_is_refused(tmp_path, model_dir, capsys, command, make_foreign):
+    output = tmp_path / "mine"
+    before = make_foreign(output)
+    code = main(_writing_commands(tmp_path, model_dir, output)[command])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("textclf: error:") and "mine" in err[0], err
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".mine")) == []
+
+
+def test_training_output_that_holds_the_training_file_is_refused(tmp_path, capsys):
+    data = tmp_path / "mydata"
+    data.mkdir()
+    train = write_csv(data / "train.csv", _rows(60, seed=3))
+    content = train.read_bytes()
+    code = main(["train", "--train", str(train), "--output", str(data), "--quiet", *_fast_args()])
+    assert code == 2
+    assert "train.csv" in capsys.readouterr().err
+    assert train.read_bytes() == content
+
+
+def test_previous_model_and_reports_are_replaced(tmp_path, model_dir, capsys):
+    labeled = write_csv(tmp_path / "labeled.csv", _rows(12, seed=9))
+    reports = tmp_path / "reports"
+    for _ in range(2):  # the second run replaces textclf's own report directory
+        assert main(["evaluate", str(labeled), "--model", str(model_dir), "--report-dir", str(reports)]) == 0
+    out = tmp_path / "model"
+    for _ in range(2):  # likewise a model directory written by textclf
+        assert main(["train", "--train", str(labeled), "--output", str(out), "--quiet", *_fast_args()]) == 0
+    assert {p.name for p in out.iterdir()} == {"model.keras", "metadata.json", "reports"}
+
+
+def test_predict_output_equal_to_input_is_refused(tmp_path, model_dir, capsys):
+    path = write_csv(tmp_path / "texts.csv", _rows(5, seed=4))
+    content = path.read_bytes()
+    code = main(["predict", str(path), "--model", str(model_dir), "--output", str(path)])
+    assert code == 2
+    assert "input file" in capsys.readouterr().err
+    assert path.read_bytes() == content

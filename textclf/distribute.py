@@ -349,7 +349,7 @@ def output_directory(output, mode):
     from textclf.outputs import atomic_directory
 
     if worker_info(mode).is_chief:
-        with atomic_directory(output) as tmp:
+        with atomic_directory(output, kind="model") as tmp:
             yield tmp
         return
     tmp = Path(tempfile.mkdtemp(prefix="textclf-worker-"))

@@ -62,6 +62,6 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
     unseen_counts = np.bincount(y_true, minlength=len(names))[len(labels):]
     unseen = {str(names[len(labels) + i]): int(n) for i, n in enumerate(unseen_counts) if n}
     evaluated_on = "standard input" if os.fspath(input_path) == "-" else os.path.basename(os.fspath(input_path))
-    with atomic_directory(report_dir) as tmp:
+    with atomic_directory(report_dir, kind="reports") as tmp:
         metrics = write_reports(tmp, names[y_true], names[y_pred], labels, evaluated_on=evaluated_on)
     return {"metrics": metrics, "unseen": unseen, "skipped": skipped}

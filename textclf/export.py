@@ -74,7 +74,7 @@ def export_saved_model(classifier, directory):
     from textclf.outputs import atomic_directory
 
     module = build_serving_module(classifier)
-    with atomic_directory(directory) as tmp:
+    with atomic_directory(directory, kind="saved_model") as tmp:
         tf.saved_model.save(module, os.fspath(tmp), signatures={SIGNATURE: module.serve})
         extra = Path(tmp) / "assets.extra"
         extra.mkdir(exist_ok=True)

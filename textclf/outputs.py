@@ -53,8 +53,47 @@ def check_output_parent(path):
         raise InputDataError("output location is not writable (permission denied)", file=parent)
 
 
+# What textclf itself writes into each kind of output directory. An existing
+# path is replaced only if it holds nothing else: the user's files are never deleted.
+OWN_ENTRIES = {
+    "model": {"model.keras", "metadata.json", "reports"},
+    "reports": {
+        "confusion_matrix.csv", "confusion_matrix.png", "classification_report.json",
+        "classification_report.txt", "history.csv", "training_curves.png",
+    },
+    "saved_model": {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb"},
+}
+# Entries that identify the kind (a directory holding only e.g. `reports/` is not a model).
+_SIGNATURE = {"model": {"metadata.json"}, "reports": set(), "saved_model": {"saved_model.pb"}}
+
+
+def check_replaceable(path, kind):
+    """Raises `InputDataError` unless `path` is absent, empty, or textclf's own `kind` output.
+
+    Args:
+        path: The output directory about to be written.
+        kind: "model", "reports" or "saved_model" (keys of `OWN_ENTRIES`).
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_dir():
+        raise InputDataError(
+            f"exists and is not a directory textclf wrote (found a {'link' if path.is_symlink() else 'file'}); "
+            "textclf never replaces it: choose another output path", file=path,
+        )
+    entries = {entry.name for entry in path.iterdir()}
+    foreign = sorted(entries - OWN_ENTRIES[kind])
+    if foreign or (entries and not _SIGNATURE[kind] <= entries):
+        found = ", ".join(repr(name) for name in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
+        what = f"holds files textclf did not write ({found})" if foreign else f"is not a textclf {kind} directory"
+        raise InputDataError(
+            f"{what}; textclf never deletes them: choose another output path or empty it", file=path,
+        )
+
+
 @contextlib.contextmanager
-def atomic_directory(final):
+def atomic_directory(final, kind=None):
     """Yields a fresh temporary directory that replaces `final` on success.
 
     On an exception the temporary directory is removed and `final` is left as
@@ -62,12 +101,16 @@ def atomic_directory(final):
 
     Args:
         final: The directory to create or replace.
+        kind: If given ("model", "reports", "saved_model"), an existing `final`
+            is replaced only when `check_replaceable` accepts it.
 
     Yields:
         A `pathlib.Path` to write into.
     """
     final = Path(final).absolute()
     check_output_parent(final)
+    if kind is not None:
+        check_replaceable(final, kind)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp

@@ -441,6 +441,9 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
     text_column = text_column or classifier.metadata.get("text_column", "text")
     _check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
     output = os.fspath(output)
+    if output != "-" and input_path != "-" and os.path.exists(output) and os.path.samefile(output, input_path):
+        raise InputDataError("--output is the input file; reading and replacing one file in one run invites "
+                             "loss: write the predictions elsewhere", file=output)
     if shard is not None:
         if output == "-":
             raise ConfigError("--shard needs --output FILE (a part file), not standard output")

@@ -79,7 +79,7 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
     from textclf.checkpoint import TrainingCheckpoint, fingerprint
     from textclf.errors import ConfigError
     from textclf.locking import OutputLock
-    from textclf.outputs import check_output_parent
+    from textclf.outputs import check_output_parent, check_replaceable
 
     config.validate()
     created = None  # the default output's parent, if this run made it (removed again on failure)
@@ -90,6 +90,7 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
             parent.mkdir(parents=True)
             created = parent
     check_output_parent(config.output)
+    check_replaceable(config.output, "model")  # before training: the user's files are never replaced
     mode = getattr(config, "distribute", "none")
     lock = OutputLock(config.output) if mode != "multi-worker" else None  # workers share --output
     if lock is not None:

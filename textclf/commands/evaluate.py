@@ -15,7 +15,7 @@ HELP = "evaluate a model on a labeled CSV/TSV file and write reports"
 def add_arguments(parser):
     parser.add_argument("input", metavar="INPUT", help="labeled CSV/TSV file (.gz accepted), or - for standard input")
     parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
-    parser.add_argument("--report-dir", required=True, metavar="DIR", help="directory for the reports (replaced)")
+    parser.add_argument("--report-dir", required=True, metavar="DIR", help="directory for the reports (replaced only if it is textclf's own earlier output)")
     parser.add_argument("--text-column", default=None, help="column of texts (default: the model's)")
     parser.add_argument("--label-column", default=None, help="column of true labels (default: the model's)")
     parser.add_argument("--encoding", default="utf-8", help="text encoding of INPUT")
@@ -37,6 +37,9 @@ def run(args):
         from textclf.data import check_readable_file
 
         check_readable_file(args.input)
+    from textclf.outputs import check_replaceable
+
+    check_replaceable(args.report_dir, "reports")  # before loading: never replaces the user's files
     classifier = TextClassifier.load(args.model)
     total = None if args.input == "-" else os.path.getsize(args.input)
     progress = Progress(total, enabled=None if not args.quiet else False)

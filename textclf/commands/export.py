@@ -13,13 +13,16 @@ HELP = "export a TensorFlow SavedModel that takes raw strings"
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
-    parser.add_argument("--saved-model", required=True, metavar="DIR", help="SavedModel directory to write (replaced)")
+    parser.add_argument("--saved-model", required=True, metavar="DIR", help="SavedModel directory to write (replaced only if it is textclf's own earlier output)")
 
 
 def run(args):
     from textclf.classifier import TextClassifier
     from textclf.export import export_saved_model
 
+    from textclf.outputs import check_replaceable
+
+    check_replaceable(args.saved_model, "saved_model")  # before loading: never replaces the user's files
     classifier = TextClassifier.load(args.model)
     export_saved_model(classifier, args.saved_model)
     labels = ", ".join(str(c) for c in classifier.classes_)
