@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 import subprocess
 import sys
 
@@ -395,3 +396,159 @@ def test_parsed_rows_are_reused_and_extended(tmp_path, cache, monkeypatch):
     assert len(parsed) == 1  # only the new word
     np.testing.assert_array_equal(more.matrix[:-1], first.matrix)
     np.testing.assert_array_equal(more.matrix[-1], VECTORS[2])
+
+
+# --- .kv files are pickles: restricted unpickler (issue 15) -------------------
+
+
+class _RunsCode:
+    """Pickles as a call of os.system, as a crafted `.kv` would."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+def _crafted_kv(tmp_path, payload=None):
+    marker = tmp_path / "PWNED"
+    path = tmp_path / "x.kv"
+    path.write_bytes(pickle.dumps(payload or _RunsCode(f"touch {marker}")))
+    return path, marker
+
+
+@pytest.mark.parametrize(
+    "payload, name",
+    [
+        (None, os.system.__module__ + ".system"),  # 'posix.system' on Linux
+        ({"vectors": eval}, "builtins.eval"),
+        ([subprocess.Popen], "subprocess.Popen"),
+        (getattr, "builtins.getattr"),
+    ],
+)
+def test_kv_pickle_calling_code_is_refused(payload, name, tmp_path, cache):
+    path, marker = _crafted_kv(tmp_path, payload)
+    with pytest.raises(EmbeddingsError) as info:
+        build_embedding_matrix(str(path), VOCAB, cache_dir=cache)
+    message = str(info.value)
+    assert message == (
+        f"{path.resolve()}: refusing to load: the pickle references {name!r}, which a gensim "
+        "KeyedVectors file never holds (files can run code when unpickled)"
+    )
+    assert not marker.exists()
+
+
+def test_kv_pickle_refused_at_every_protocol_and_through_attribute_paths(tmp_path):
+    from textclf.embeddings.gensim_format import load_keyed_vectors
+
+    marker = tmp_path / "PWNED"
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        path = tmp_path / f"p{protocol}.kv"
+        path.write_bytes(pickle.dumps(_RunsCode(f"touch {marker}"), protocol=protocol))
+        with pytest.raises(EmbeddingsError, match="refusing to load"):
+            load_keyed_vectors(str(path))
+    # Protocol 4 dotted names walk attributes: gensim.utils.os.system.
+    def short(text):  # SHORT_BINUNICODE
+        data = text.encode()
+        return b"\x8c" + bytes([len(data)]) + data
+
+    dotted = (b"\x80\x04" + short("gensim.utils") + short("os.system") + b"\x93"  # STACK_GLOBAL
+              + short(f"touch {marker}") + b"\x85R.")  # TUPLE1 REDUCE STOP
+    (tmp_path / "d.kv").write_bytes(dotted)
+    with pytest.raises(EmbeddingsError, match=r"'gensim\.utils\.os\.system'"):
+        load_keyed_vectors(str(tmp_path / "d.kv"))
+    # A gensim function (gensim.utils.unpickle reads any pickle) is no class: refused.
+    (tmp_path / "f.kv").write_bytes(pickle.dumps(_Calls("gensim.utils", "unpickle", ("x",))))
+    with pytest.raises(EmbeddingsError, match=r"'gensim\.utils\.unpickle'"):
+        load_keyed_vectors(str(tmp_path / "f.kv"))
+    assert not marker.exists()
+
+
+class _Calls:
+    def __init__(self, module, name, args):
+        self.target, self.args = (module, name), args
+
+    def __reduce__(self):
+        import importlib
+
+        module, name = self.target
+        return (getattr(importlib.import_module(module), name), self.args)
+
+
+def test_kv_with_scipy_specials_is_refused(tmp_path):
+    # gensim would read `__scipys` entries with its own unrestricted unpickle.
+    from gensim.models import KeyedVectors
+
+    from textclf.embeddings.gensim_format import load_keyed_vectors
+
+    kv = KeyedVectors(3)
+    kv.add_vectors(WORDS, VECTORS)
+    path = tmp_path / "s.kv"
+    kv.save(str(path))
+    with open(path, "rb") as f:
+        state = pickle.load(f)
+    state.__dict__["__scipys"] = ["vectors"]
+    path.write_bytes(pickle.dumps(state, protocol=4))
+    with pytest.raises(EmbeddingsError, match="scipy sparse matrices"):
+        load_keyed_vectors(str(path))
+
+
+def test_real_kv_with_separate_npy_is_memory_mapped(tmp_path, cache):
+    from gensim.models import KeyedVectors
+
+    from textclf.embeddings.gensim_format import load_keyed_vectors
+
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(500)]
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    kv = KeyedVectors(16)
+    kv.add_vectors(words, vectors)
+    path = tmp_path / "big.kv"
+    kv.save(str(path), sep_limit=0)  # vectors go to big.kv.vectors.npy
+    assert (tmp_path / "big.kv.vectors.npy").is_file()
+    loaded = load_keyed_vectors(str(path))
+    assert isinstance(loaded.vectors, np.memmap) and loaded.vectors.mode == "r"
+    np.testing.assert_array_equal(loaded.vectors, vectors)
+    assert loaded.index_to_key == words
+    result = build_embedding_matrix(str(path), ["", "[UNK]", "w7", "w499"], oov="zeros",
+                                    cache_dir=cache)
+    np.testing.assert_array_equal(result.matrix[2:], vectors[[7, 499]])
+    assert result.format == "gensim-kv"
+
+
+def test_real_kv_from_word2vec_and_fasttext_models_loads(tmp_path):
+    from gensim.models import FastText, Word2Vec
+
+    from textclf.embeddings.gensim_format import load_keyed_vectors
+
+    sentences = [["a", "b", "c"], ["b", "c", "d"]] * 5
+    for model_class in (Word2Vec, FastText):
+        model = model_class(sentences, vector_size=4, min_count=1, epochs=1, workers=1, seed=0)
+        path = tmp_path / f"{model_class.__name__}.kv"
+        model.wv.save(str(path))
+        loaded = load_keyed_vectors(str(path))
+        assert type(loaded) is type(model.wv)
+        np.testing.assert_array_equal(loaded.vectors, model.wv.vectors)
+
+
+def test_cli_refuses_crafted_kv_in_one_line(tmp_path):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from conftest import FAST_OPTIONS, ROOT, make_texts, write_csv
+
+    train_file = write_csv(tmp_path / "train.csv", make_texts(30, seed=1))
+    path, marker = _crafted_kv(tmp_path)
+    fast = [a for k, v in FAST_OPTIONS.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    result = subprocess.run(
+        [sys.executable, "-m", "textclf", "train", "--train", str(train_file), "--embeddings", str(path),
+         "--output", str(tmp_path / "out"), "--quiet", *fast],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("textclf: error:")]
+    assert len(lines) == 1, result.stderr
+    assert "x.kv: refusing to load: the pickle references" in lines[0]
+    assert not marker.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv", "x.kv"]
