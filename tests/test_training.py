@@ -1,8 +1,10 @@
 """Training end to end through the library API."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+
 import pytest
 
 from conftest import FAST_OPTIONS, make_texts, predict_with_plain_keras, write_csv
@@ -87,15 +89,16 @@ def test_class_weight_and_explicit_validation(tmp_path):
 
 
 def test_replaces_previous_output_only_on_success(tmp_path, tiny_train):
+    """A failed run leaves the previous model byte for byte; a successful one replaces it."""
     import textclf
     from textclf.errors import InputDataError
 
     out = tmp_path / "m"
-    out.mkdir()
-    (out / "keep.txt").write_text("old")
+    textclf.train(tiny_train, output=str(out), **FAST_OPTIONS)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     bad = write_csv(tmp_path / "bad.csv", [("fine", "a"), ("  ", "b")])
     with pytest.raises(InputDataError, match=r"row 3, column 'text': text is empty"):
         textclf.train(bad, output=str(out), **FAST_OPTIONS)
-    assert (out / "keep.txt").read_text() == "old"
-    textclf.train(tiny_train, output=str(out), **FAST_OPTIONS)
-    assert not (out / "keep.txt").exists() and (out / "model.keras").exists()
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    textclf.train(tiny_train, output=str(out), seed=7, **FAST_OPTIONS)
+    assert json.loads((out / "metadata.json").read_text())["config"]["seed"] == 7
