@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -13,11 +12,12 @@ from textclf.errors import ModelFileError
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 SCHEMA_VERSION = 1
-VECTORIZE_BATCH = 1024  # texts per vectorizer call (bounds its transient string tensors)
 
 
 class TextClassifier:
     """A trained text classifier with `predict`, `predict_proba` and `classes_`.
+
+    Every prediction is a call of `model`, the saved end-to-end Keras model.
 
     Args:
         model: The end-to-end Keras model (raw strings in, probabilities out).
@@ -28,128 +28,62 @@ class TextClassifier:
         self.model = model
         self.metadata = metadata
         self.classes_ = np.asarray(metadata["labels"], dtype=object)
-        from textclf.models.build import CLASSIFIER_NAME, VECTORIZER_NAME
+        self._predict_batch = None
 
-        vectorization = model.get_layer(VECTORIZER_NAME)
-        self.max_length = int(vectorization.get_config()["output_sequence_length"])
-        self.vocabulary = vectorization.get_vocabulary()
-        self._classifier = model.get_layer(CLASSIFIER_NAME)
-        self._wide = self._find_wide(model, metadata)
+    @property
+    def vocabulary(self):
+        """The model's token vocabulary, as `TextVectorization.get_vocabulary()` returns it."""
+        from textclf.models.build import VECTORIZER_NAME
 
-    @functools.cached_property
-    def _ragged_vectorizer(self):
-        """The model's vectorization without padding (for `vectorize` and `textclf export`).
+        return self.model.get_layer(VECTORIZER_NAME).get_vocabulary()
 
-        Built on first use: prediction tokenizes in `_traced` and never needs it.
-        """
-        from textclf.models.build import make_vectorizer
+    @property
+    def max_length(self):
+        """Tokens of a text the recurrent model reads (the rest is cut off)."""
+        from textclf.models.build import TRUNCATION_NAME, VECTORIZER_NAME
 
-        return make_vectorizer(self.vocabulary, ragged=True, name="ragged_vectorization")
-
-    @staticmethod
-    def _find_wide(model, metadata):
-        """`(ngram_vectorizer, ngram_classifier, weight)` if the model has the n-gram branch, else None."""
-        from textclf.models import wide
-
-        names = {layer.name for layer in model.layers}
-        if wide.MODEL_NAME not in names:
-            return None
-        weight = (metadata.get("wide") or {}).get("weight")
-        if not isinstance(weight, (int, float)) or not 0 < weight <= 1:
-            raise ModelFileError(
-                f"{METADATA_FILE}: the model has an n-gram branch but 'wide.weight' is missing or not in (0, 1]; "
-                f"the files do not belong together. Received: weight={weight!r}"
-            )
-        return model.get_layer(wide.VECTORIZER_NAME), model.get_layer(wide.MODEL_NAME), float(weight)
+        names = {layer.name for layer in self.model.layers}
+        if TRUNCATION_NAME in names:
+            return self.model.get_layer(TRUNCATION_NAME).max_length
+        # Models saved before FirstTokens existed pad and cut in their TextVectorization.
+        return int(self.model.get_layer(VECTORIZER_NAME).get_config()["output_sequence_length"])
 
     def vectorize(self, texts):
-        """Token ids of `texts` (a `tf.RaggedTensor`), as the model sees them."""
-        from textclf.pipeline import vectorize_with
+        """Token ids of `texts` (a `tf.RaggedTensor`), as the recurrent model sees them."""
+        from textclf.pipeline import vectorize
 
-        return vectorize_with(self._ragged_vectorizer, list(texts), self.max_length)
-
-    def _traced(self):
-        """`(encode, deep)`: the prediction path wrapped once in `tf.function`s.
-
-        `encode` standardizes and splits a batch of texts once, and from the
-        same tokens returns the recurrent model's token ids (ragged, as row
-        lengths and flat values) and, with an n-gram branch, its probabilities
-        (computed sparsely, see `wide.sparse_ngram_scorer`). `deep` runs the
-        recurrent classifier on a padded batch of ids.
-
-        Calling `keras.Model.predict` on a new dataset per call builds and keeps
-        new graph and iterator state each time: memory grows with the number of
-        calls (e.g. chunks of a large file). These functions are traced once.
-        """
-        if getattr(self, "_traced_fns", None) is None:
-            import tensorflow as tf
-
-            from textclf.tokenize import glove_standardize
-            from textclf.vocabulary import lookup_table
-
-            deep = self._classifier
-            deep_fn = tf.function(lambda ids: deep(ids, training=False),
-                                  input_signature=[tf.TensorSpec([None, None], tf.int64)], reduce_retracing=True)
-            # Index 0 is padding, 1 the out-of-vocabulary id, as in the model's TextVectorization.
-            table = lookup_table(self.vocabulary[2:], first_id=2, default_id=1)
-            scorer = None
-            if self._wide is not None:
-                from textclf.models.wide import sparse_ngram_scorer
-
-                scorer = sparse_ngram_scorer(*self._wide[:2])
-            max_length = self.max_length
-
-            @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-            def encode(texts):
-                tokens = tf.strings.split(glove_standardize(texts))
-                ids = tf.ragged.map_flat_values(table.lookup, tokens[:, :max_length])
-                wide = scorer(tokens) if scorer is not None else tf.zeros([tf.shape(texts)[0], 0])
-                return ids.row_lengths(), ids.flat_values, wide
-
-            self._traced_fns = (encode, deep_fn, table, scorer)
-        return self._traced_fns[:2]
+        return vectorize(list(texts), self.vocabulary, self.max_length)
 
     def predict_proba(self, texts, batch_size=256):
         """Class probabilities, columns in the order of `classes_`.
 
+        Rows are sorted by character count and cut into batches of `batch_size`,
+        so each batch is padded only to about its own length, then run through
+        the model by one `tf.function` traced once per classifier: calling
+        `keras.Model.predict` per call would build and keep new dataset and
+        graph state each time, and memory would grow over the chunks of a file.
+
         Args:
             texts: Sequence of `str`.
-            batch_size: Texts per batch of the recurrent model.
+            batch_size: Texts per batch.
 
         Returns:
             float32 array of shape `(len(texts), len(classes_))`.
         """
         import tensorflow as tf
 
-        texts = list(texts)
-        encode, deep_fn = self._traced()
-        # Texts are encoded VECTORIZE_BATCH at a time: the string tensors of one
-        # call take ~30 bytes per token, so small calls bound transient memory.
-        lengths, values, wide = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], []
-        for begin in range(0, len(texts), VECTORIZE_BATCH):
-            row_lengths, flat, probabilities = encode(tf.constant(texts[begin : begin + VECTORIZE_BATCH],
-                                                                  dtype=tf.string))
-            lengths.append(row_lengths.numpy())
-            values.append(flat.numpy())
-            wide.append(probabilities.numpy())
-        lengths, values = np.concatenate(lengths), np.concatenate(values)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
-        # Rows sorted by length, batches right-padded to their longest row:
-        # short texts are never padded to a long one's length.
-        order = np.argsort(lengths, kind="stable")
-        for begin in range(0, len(texts), batch_size):
-            rows = order[begin : begin + batch_size]
-            width = int(lengths[rows].max())
-            columns = np.arange(width)
-            mask = columns[None, :] < lengths[rows][:, None]
-            batch = np.zeros((len(rows), width), dtype=np.int64)
-            batch[mask] = values[(starts[rows][:, None] + columns[None, :])[mask]]
-            out[rows] = deep_fn(tf.constant(batch)).numpy()
-        if self._wide is not None and len(texts):
-            from textclf.models.wide import mix
+        from textclf.models.text_model import length_batches
 
-            out = mix(out, np.concatenate(wide), self._wide[2])
+        texts = list(texts)
+        if self._predict_batch is None:
+            model = self.model
+            self._predict_batch = tf.function(lambda batch: model(batch, training=False),
+                                              input_signature=[tf.TensorSpec([None], tf.string)])
+        out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
+        order, batches = length_batches([len(text) for text in texts], batch_size)
+        for batch in batches:
+            rows = order[batch]
+            out[rows] = self._predict_batch(tf.constant([texts[row] for row in rows], dtype=tf.string)).numpy()
         return out
 
     def predict(self, texts, batch_size=256):

@@ -1,8 +1,9 @@
 """Export a trained model as a TensorFlow SavedModel that takes raw strings.
 
-The SavedModel needs neither textclf nor Keras to run: the GloVe
-standardization is plain `tf.strings` ops and the vocabulary a lookup table,
-both traced into the graph. Its `serve` signature takes a 1-D string tensor
+The SavedModel wraps the saved Keras model (`TextClassifier.model`), the one
+prediction path, and needs neither textclf nor Keras to run: the GloVe
+standardization is plain `tf.strings` ops, the vocabularies lookup tables and
+textclf's layers TensorFlow ops, all traced into the graph. Its `serve` signature takes a 1-D string tensor
 and returns `probabilities` (float32, `[batch, classes]`, columns in label
 order), `label` (string, `[batch]`, the most probable label) and
 `confidence` (float32, `[batch]`). The labels are also in the model's
@@ -26,37 +27,22 @@ SIGNATURE = "serve"
 def build_serving_module(classifier):
     """A `tf.Module` with a `serve` function from raw strings to predictions.
 
-    Texts are vectorized without padding to `max_length` (only to the longest
-    text of the batch, truncated at `max_length`), as `predict_proba` does.
+    `serve` calls the classifier's saved Keras model (`TextClassifier.model`):
+    the SavedModel computes exactly what `predict_proba` computes.
     """
     import tensorflow as tf
 
     labels = [str(label) for label in classifier.classes_]
-    vectorizer = classifier._ragged_vectorizer
-    inner = classifier._classifier
-    max_length = classifier.max_length
-    wide = classifier._wide
-    weight = None if wide is None else wide[2]
-    from textclf.models.wide import mix
 
     class Serving(tf.Module):
         def __init__(self):
             super().__init__(name="textclf")
-            self.vectorizer = vectorizer
-            self.classifier = inner
+            self.model = classifier.model
             self.classes = tf.Variable(labels, dtype=tf.string, trainable=False, name="classes")
-            if wide is not None:
-                self.ngram_vectorizer, self.ngram_classifier = wide[0], wide[1]
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(self, text):
-            ids = self.vectorizer(text)[:, :max_length]
-            # Every text has at least one token ("[UNK]" for empty ones).
-            dense = ids.to_tensor(default_value=0)
-            probabilities = self.classifier(dense, training=False)
-            if wide is not None:  # the n-gram branch, mixed as in predict_proba
-                probabilities = mix(probabilities, self.ngram_classifier(self.ngram_vectorizer(text), training=False),
-                                    weight)
+            probabilities = self.model(text, training=False)
             best = tf.argmax(probabilities, axis=1)
             return {
                 "probabilities": probabilities,

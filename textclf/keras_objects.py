@@ -1,9 +1,12 @@
-"""The one custom object saved models hold, and its registration.
+"""The custom objects saved models hold, and their registration.
 
-Saved models are built from built-in Keras layers only; the single exception
-is the GloVe `standardize` function of their `TextVectorization` layer, which
-Keras stores by registered name (`textclf>glove_standardize`) and which loads
-with `safe_mode=True` because no code is serialized, only the name.
+Saved models are built from built-in Keras layers where one does the job; the
+exceptions are textclf's own layers and model class (`textclf.layers`,
+`textclf.models.text_model`) and the GloVe `standardize` function of the
+`TextVectorization` layer of models saved before those layers existed. Keras
+stores each by registered name (`textclf>GloveStandardize`,
+`textclf>glove_standardize`...), so they load with `safe_mode=True`: no code
+is serialized, only names and configs.
 
 `import textclf` must make `keras.saving.load_model` work, yet must not import
 TensorFlow (that takes seconds, and `textclf --help` must answer at once).
@@ -17,14 +20,14 @@ import importlib.abc
 import importlib.machinery
 import sys
 
-from textclf.tokenize import STANDARDIZE_NAME, glove_standardize
+from textclf.tokenize import KERAS_PACKAGE, STANDARDIZE_NAME, glove_standardize
 
-PACKAGE = "textclf"
+PACKAGE = KERAS_PACKAGE
 _registered = False
 
 
 def register_keras_objects():
-    """Registers textclf's serializable functions with Keras. Idempotent.
+    """Registers textclf's serializable function, layers and model class with Keras. Idempotent.
 
     Returns:
         The registered standardize function (what model code should pass to
@@ -37,6 +40,10 @@ def register_keras_objects():
         keras.saving.register_keras_serializable(package=PACKAGE, name=STANDARDIZE_NAME)(
             glove_standardize
         )
+        # Importing these modules registers their classes (decorators).
+        import textclf.layers  # noqa: F401
+        import textclf.models.text_model  # noqa: F401
+
         _registered = True
     return glove_standardize
 

@@ -2,11 +2,11 @@
 
 The input is read in chunks of `chunk_size` rows (every cell a string, so ids
 such as `007` keep their spelling) by a background thread, a bounded queue
-ahead of the model; each chunk is vectorized without padding, its rows sorted
-by token length and batched (`ChunkPredictor`: one `tf.function` per run,
-traced once, not `keras.Model.predict` per chunk) through the inner token-id
-classifier; the formatted chunk is written by a second thread while the model
-works on the next one. Memory is bounded by about three chunks (one read
+ahead of the model; each chunk's rows are sorted by length and batched
+through the saved end-to-end model (`TextClassifier.predict_proba`: one
+`tf.function` per run, traced once, not `keras.Model.predict` per chunk);
+the formatted chunk is written by a second thread while the model works on
+the next one. Memory is bounded by about three chunks (one read
 ahead, one predicted, one being written) plus the model, whatever the file
 size: with the default 20,000-row chunks of IMDB-sized reviews, peak RSS stays
 under 1.5 GB (`benchmarks/predict_speed.py` checks it).

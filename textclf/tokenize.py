@@ -43,6 +43,7 @@ GLOVE_RULES = (
     (r"^\s*$", "[UNK]"),
 )
 
+KERAS_PACKAGE = "textclf"  # the package name of every Keras object textclf registers
 STANDARDIZE_NAME = "glove_standardize"
 
 

@@ -2,9 +2,11 @@
 
 Training runs the *classifier* (token ids in, probabilities out) on batches
 vectorized outside the model, so batches can be bucketed by length. What is
-saved is the *end-to-end* model: a `TextVectorization` layer holding the
-vocabulary and GloVe tokenizer, followed by that same classifier, so the saved
-file takes raw strings.
+saved is the *end-to-end* model: GloVe standardization, a `TextVectorization`
+layer holding the vocabulary, that same classifier and, with the n-gram
+branch, its own vectorization, scoring and mixing layers, so the saved file
+takes raw strings. It is the one prediction path: `TextClassifier`, the CLI,
+evaluation and export all call it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from textclf.models.heads import check_pooling, get_head
 CLASSIFIER_NAME = "classifier"
 VECTORIZER_NAME = "text_vectorization"
 EMBEDDING_NAME = "embedding"
+TRUNCATION_NAME = "first_tokens"
 
 
 def build_classifier(
@@ -72,14 +75,17 @@ def build_classifier(
     return keras.Model(token_ids, probabilities, name=name)
 
 
-def make_vectorizer(vocabulary, *, max_length=None, ragged=False, name=VECTORIZER_NAME):
+def make_vectorizer(vocabulary, *, max_length=None, ragged=False, standardize=True, name=VECTORIZER_NAME):
     """A `TextVectorization` layer with the GloVe tokenizer and a fixed vocabulary.
 
     Args:
         vocabulary: Tokens, either without the reserved entries or as returned by
             `get_vocabulary()` (starting with "" and "[UNK]").
-        max_length: Pad or truncate to this many tokens; None keeps lengths.
+        max_length: Pad or truncate to this many tokens; None pads a batch to
+            its longest row (or keeps lengths with `ragged`).
         ragged: Return a `tf.RaggedTensor` (only with `max_length=None`).
+        standardize: Apply `glove_standardize` first; False for texts already
+            standardized (by a `GloveStandardize` layer).
         name: Layer name.
 
     Returns:
@@ -89,12 +95,12 @@ def make_vectorizer(vocabulary, *, max_length=None, ragged=False, name=VECTORIZE
 
     from textclf.keras_objects import register_keras_objects
 
-    standardize = register_keras_objects()
+    glove = register_keras_objects()
     tokens = list(vocabulary)
     if tokens[:2] == ["", "[UNK]"]:
         tokens = tokens[2:]
     return keras.layers.TextVectorization(
-        standardize=standardize,
+        standardize=glove if standardize else None,
         split="whitespace",
         output_mode="int",
         output_sequence_length=max_length,
@@ -105,36 +111,39 @@ def make_vectorizer(vocabulary, *, max_length=None, ragged=False, name=VECTORIZE
 
 
 def build_end_to_end(classifier, vocabulary, max_length, wide=None):
-    """Wraps `classifier` (and the n-gram branch) into a model that takes raw strings.
+    """Wraps `classifier` (and the n-gram branch) into the saved model, which takes raw strings.
+
+    text -> GloveStandardize -> TextVectorization (padded to the batch's longest
+    text) -> FirstTokens(max_length) -> classifier; with `wide`, also
+    TextVectorization (n-gram ids) -> NgramLogisticRegression, and
+    MixProbabilities over the two.
 
     Args:
-        classifier: The model returned by `build_classifier` (trained).
+        classifier: The model returned by `build_classifier` or `build_ensemble` (trained).
         vocabulary: The vocabulary as `get_vocabulary()` returns it.
         max_length: Texts are truncated to this many tokens.
         wide: None, or `(ngram_vectorizer, ngram_classifier, weight)` from
-            `textclf.models.wide`: the output is then
+            `textclf.models.wide` (as fitted): the output is then
             `weight * wide + (1 - weight) * deep`.
 
     Returns:
-        A `keras.Model` with a string input of shape `(batch, 1)` (a `(batch,)`
-        tensor is accepted too) and probabilities as output.
+        A `TextModel` with a 1-D string input and probabilities as output.
     """
     import keras
 
-    text = keras.Input(shape=(1,), dtype="string", name="text")
-    ids = make_vectorizer(vocabulary, max_length=max_length)(text)
-    probabilities = inference_copy(classifier)(ids)
-    if wide is not None:
-        from textclf.models.wide import make_ngram_vectorizer, mix
+    from textclf.layers import FirstTokens, GloveStandardize, MixProbabilities
+    from textclf.models.text_model import TextModel
 
-        vectorizer, ngram_classifier, weight = wide
-        config = vectorizer.get_config()
-        # Multi-hot output keeps the (batch, 1) input rank; the branch wants (batch, features).
-        ngrams = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], config["ngrams"] or 1)(
-            keras.ops.squeeze(text, axis=-1)
-        )
-        probabilities = mix(probabilities, inference_copy(ngram_classifier)(ngrams), float(weight))
-    return keras.Model(text, probabilities, name="textclf")
+    text = keras.Input(shape=(), dtype="string", name="text")
+    standardized = GloveStandardize(name="glove_standardize")(text)
+    ids = make_vectorizer(vocabulary, standardize=False)(standardized)
+    probabilities = inference_copy(classifier)(FirstTokens(max_length, name=TRUNCATION_NAME)(ids))
+    if wide is not None:
+        from textclf.models.wide import ngram_branch
+
+        vectorizer, scores = ngram_branch(*wide[:2])
+        probabilities = MixProbabilities(wide[2], name="mix")([probabilities, scores(vectorizer(standardized))])
+    return TextModel(text, probabilities, name="textclf")
 
 
 def inference_copy(model):

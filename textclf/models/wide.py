@@ -29,7 +29,9 @@ benchmarks/RESULTS.md); with more classes it is idf.
 It is fitted on its own by scikit-learn's LogisticRegression (the solved
 coefficients are copied into the Dense layer) and mixed with the
 recurrent model's probabilities as `weight * wide + (1 - weight) * deep`, the
-weight chosen on the validation split (see `choose_weight`).
+weight chosen on the validation split (see `choose_weight`). The saved model
+holds the fitted branch as `ngram_branch` layers: n-gram ids, then the same
+regression computed on each text's distinct n-grams (`NgramLogisticRegression`).
 """
 
 from __future__ import annotations
@@ -127,19 +129,29 @@ def nb_weights(presence, y, num_classes, alpha=1.0, floor=1e-3):
     return np.maximum(ratios, floor).astype(np.float32)
 
 
-def make_ngram_vectorizer(vocabulary, order):
-    """The multi-hot n-gram `TextVectorization` layer (GloVe tokenizer)."""
+def make_ngram_vectorizer(vocabulary, order, *, output_mode="multi_hot", standardize=True, name=VECTORIZER_NAME):
+    """The n-gram `TextVectorization` layer (GloVe tokenizer).
+
+    Args:
+        vocabulary: The n-grams, without reserved entries.
+        order: 1 for words, 2 for words and word pairs.
+        output_mode: "multi_hot" (fitting: column 0 is out-of-vocabulary) or "int"
+            (the saved model: ids padded with 0 to the batch's longest row, 1 out-of-vocabulary).
+        standardize: Apply `glove_standardize` first; False for texts already standardized.
+        name: Layer name.
+    """
     import keras
 
     from textclf.keras_objects import register_keras_objects
 
+    glove = register_keras_objects()
     return keras.layers.TextVectorization(
-        standardize=register_keras_objects(),
+        standardize=glove if standardize else None,
         split="whitespace",
         ngrams=order if order > 1 else None,
-        output_mode="multi_hot",
+        output_mode=output_mode,
         vocabulary=list(vocabulary),
-        name=VECTORIZER_NAME,
+        name=name,
     )
 
 
@@ -314,7 +326,8 @@ def ngram_features(vectorizer, model, texts, batch_size=1024):
     """The n-gram branch's input to its `Dense` layer, as a SciPy sparse matrix.
 
     Equal to what the model's multi-hot [-> weights] -> `UnitNormalization` layers
-    compute, without ever making a dense `(texts, vocabulary)` array.
+    compute (and to what the saved `NgramLogisticRegression` layer computes),
+    without ever making a dense `(texts, vocabulary)` array.
 
     Returns:
         float32 `scipy.sparse.csr_matrix` of shape `(len(texts), vocabulary size)`.
@@ -322,32 +335,79 @@ def ngram_features(vectorizer, model, texts, batch_size=1024):
     import scipy.sparse
     import tensorflow as tf
 
-    from textclf.tokenize import glove_standardize
+    from textclf.layers import normalized_ngram_features
 
-    lookup = _SparseNgrams(vectorizer, model)
-    encode = tf.function(lambda texts: lookup.normalized(tf.strings.split(glove_standardize(texts))),
+    weights = tf.constant(feature_weights(model))
+    ids = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], max(ngram_widths(vectorizer)), output_mode="int",
+                                name="ngram_ids")
+    encode = tf.function(lambda texts: normalized_ngram_features(ids(texts), weights),
                          input_signature=[tf.TensorSpec([None], tf.string)])
+    size = len(weights)
     parts = []
     for start in range(0, len(texts), batch_size):
         rows, columns, values = (t.numpy() for t in encode(tf.constant(list(texts[start : start + batch_size]),
                                                                         dtype=tf.string)))
         n = min(batch_size, len(texts) - start)
-        parts.append(scipy.sparse.csr_matrix((values, (rows, columns)), shape=(n, lookup.size), dtype=np.float32))
+        parts.append(scipy.sparse.csr_matrix((values, (rows, columns)), shape=(n, size), dtype=np.float32))
     if not parts:
-        return scipy.sparse.csr_matrix((0, lookup.size), dtype=np.float32)
+        return scipy.sparse.csr_matrix((0, size), dtype=np.float32)
     return scipy.sparse.vstack(parts, format="csr")
 
 
-def ngram_probabilities(vectorizer, model, texts, batch_size=256):
-    """Class probabilities of the wide branch for `texts`, in input order."""
-    import tensorflow as tf
+def feature_weights(model):
+    """The per-feature weights of an n-gram classifier (`build_ngram_classifier`): its scaling, or ones.
 
-    num_classes = model.output_shape[-1]
-    out = np.zeros((len(texts), num_classes), dtype=np.float32)
-    for start in range(0, len(texts), batch_size):
-        batch = tf.constant(list(texts[start : start + batch_size]), dtype=tf.string)
-        out[start : start + len(batch)] = model(vectorizer(batch), training=False).numpy()
-    return out
+    Returns:
+        float32 array `(features,)`.
+    """
+    import keras
+
+    kinds = [type(layer).__name__ for layer in model.layers[1:]]
+    if kinds not in (["UnitNormalization", "Dense"], ["Normalization", "UnitNormalization", "Dense"]):
+        raise ValueError(f"the n-gram branch needs an n-gram model of [Normalization,] UnitNormalization "
+                         f"and Dense layers. Received: layers={kinds}")
+    size = int(model.input_shape[-1])
+    if kinds[0] != "Normalization":
+        return np.ones(size, dtype=np.float32)
+    normalization = model.layers[1]
+    mean = np.asarray(normalization.mean).reshape(-1)
+    if np.any(mean != 0) or normalization.invert:
+        raise ValueError("the n-gram branch needs a Normalization layer with mean 0 (a pure scaling). "
+                         f"Received: nonzero mean entries={int(np.sum(mean != 0))}, invert={normalization.invert}")
+    std = np.maximum(np.sqrt(np.asarray(normalization.variance).reshape(-1)), keras.config.epsilon())
+    return np.broadcast_to(1.0 / std, (size,)).astype(np.float32)
+
+
+def ngram_branch(vectorizer, model):
+    """The fitted n-gram branch as the saved model's layers: n-gram ids, then a sparse logistic regression.
+
+    Args:
+        vectorizer: The branch's multi-hot `TextVectorization` (`make_ngram_vectorizer`).
+        model: The branch's fitted classifier (`build_ngram_classifier`).
+
+    Returns:
+        `(ids, scores)`: a `TextVectorization` of standardized texts to n-gram
+        ids (padded to the batch's longest row) and a `NgramLogisticRegression`
+        computing `model(vectorizer(texts))` from them.
+    """
+    from textclf.layers import NgramLogisticRegression
+
+    if vectorizer.get_config().get("output_mode") != "multi_hot":
+        raise ValueError(f"the n-gram branch needs a multi_hot vectorizer. "
+                         f"Received: output_mode={vectorizer.get_config().get('output_mode')!r}")
+    weights = feature_weights(model)
+    dense = model.layers[-1]
+    if dense.get_config().get("activation") != "softmax":
+        raise ValueError(f"the n-gram branch needs a softmax output. Received: {dense.get_config().get('activation')!r}")
+    ids = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], max(ngram_widths(vectorizer)), output_mode="int",
+                                standardize=False)
+    scores = NgramLogisticRegression(len(weights), dense.units, name=MODEL_NAME)
+    scores.build((None, None))
+    kernel, bias = dense.get_weights()
+    scores.feature_weights.assign(weights)
+    scores.kernel.assign(np.asarray(kernel, dtype=np.float32))
+    scores.bias.assign(np.asarray(bias, dtype=np.float32))
+    return ids, scores
 
 
 def mix(deep, wide, weight):
@@ -382,93 +442,3 @@ def ngram_widths(vectorizer):
     if isinstance(ngrams, int):
         return tuple(range(1, ngrams + 1))
     return tuple(int(n) for n in ngrams)
-
-
-class _SparseNgrams:
-    """The distinct n-gram ids of tokenized rows, and their normalized feature values.
-
-    Multi-hot [-> `Normalization` (a pure scaling)] -> `UnitNormalization`,
-    computed on `(row, id)` pairs instead of dense rows.
-    """
-
-    def __init__(self, vectorizer, model):
-        import keras
-        import tensorflow as tf
-
-        from textclf.vocabulary import lookup_table
-
-        if vectorizer.get_config().get("output_mode") != "multi_hot":
-            raise ValueError(f"the n-gram branch needs a multi_hot vectorizer. "
-                             f"Received: output_mode={vectorizer.get_config().get('output_mode')!r}")
-        kinds = [type(layer).__name__ for layer in model.layers[1:]]
-        if kinds not in (["UnitNormalization", "Dense"], ["Normalization", "UnitNormalization", "Dense"]):
-            raise ValueError(f"sparse n-gram scoring needs an n-gram model of [Normalization,] UnitNormalization "
-                             f"and Dense layers. Received: layers={kinds}")
-        vocabulary = vectorizer.get_vocabulary()  # index 0 is the out-of-vocabulary entry
-        self.size = len(vocabulary)
-        self.feature_scale = None
-        if kinds[0] == "Normalization":
-            normalization = model.layers[1]
-            mean = np.asarray(normalization.mean).reshape(-1)
-            if np.any(mean != 0) or normalization.invert:
-                raise ValueError("sparse n-gram scoring needs a Normalization layer with mean 0 (a pure scaling). "
-                                 f"Received: nonzero mean entries={int(np.sum(mean != 0))}, "
-                                 f"invert={normalization.invert}")
-            std = np.maximum(np.sqrt(np.asarray(normalization.variance).reshape(-1)), keras.config.epsilon())
-            self.feature_scale = tf.constant((1.0 / std).astype(np.float32))
-        self.table = lookup_table(vocabulary[1:], first_id=1, default_id=0)
-        self.widths = ngram_widths(vectorizer)
-
-    def normalized(self, tokens):
-        """`(rows, columns, values)` of the L2-normalized features of ragged `tokens` rows."""
-        import tensorflow as tf
-
-        grams = tokens if self.widths == (1,) else tf.strings.ngrams(tokens, ngram_width=self.widths, separator=" ")
-        ids = tf.ragged.map_flat_values(self.table.lookup, grams)
-        # Distinct (row, id) pairs: multi-hot counts every n-gram once per row.
-        keys, _ = tf.unique(ids.value_rowids() * self.size + ids.flat_values)
-        rows, columns = keys // self.size, keys % self.size
-        if self.feature_scale is None:
-            values = tf.ones_like(rows, dtype=tf.float32)
-        else:
-            values = tf.gather(self.feature_scale, columns)
-        squares = tf.math.unsorted_segment_sum(tf.square(values), rows, ids.nrows())
-        # UnitNormalization's x * min(rsqrt(sum(x^2)), 1 / 1e-12).
-        values = values * tf.gather(tf.minimum(tf.math.rsqrt(squares), 1e12), rows)
-        return rows, columns, values
-
-
-def sparse_ngram_scorer(vectorizer, model):
-    """The n-gram branch as a function of already split tokens, without dense multi-hot rows.
-
-    `model(vectorizer(texts))` builds a dense `(batch, vocabulary)` multi-hot
-    matrix and multiplies it by the kernel; with a 200,000 n-gram vocabulary
-    that is 800 kB per text of memory traffic for a few hundred non-zeros.
-    This computes the same probabilities from the distinct n-gram ids of each
-    row: `softmax(sum(v * kernel[ids]) / sqrt(sum(v**2)) + bias)` with `v` the
-    ids' feature weights (idf, nb; or 1), which is what multi-hot [-> `Normalization`] ->
-    `UnitNormalization` -> `Dense` computes.
-
-    Args:
-        vectorizer: The branch's multi-hot `TextVectorization` (its vocabulary and n-gram widths).
-        model: The branch's classifier (`build_ngram_classifier`).
-
-    Returns:
-        A function from a ragged `(batch, None)` string tensor of tokens
-        (standardized and split as `vectorizer` would) to `(batch, classes)` probabilities.
-    """
-    import tensorflow as tf
-
-    lookup = _SparseNgrams(vectorizer, model)
-    dense = model.layers[-1]
-    kernel = tf.constant(np.asarray(dense.kernel.numpy(), dtype=np.float32))
-    bias = tf.constant(np.asarray(dense.bias.numpy(), dtype=np.float32))
-    activation = dense.activation
-
-    def score(tokens):
-        rows, columns, values = lookup.normalized(tokens)
-        logits = tf.math.unsorted_segment_sum(tf.gather(kernel, columns) * values[:, None], rows, tokens.nrows())
-        return activation(logits + bias)
-
-    score.lookup = lookup  # keeps the table alive as long as the function
-    return score

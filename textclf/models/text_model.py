@@ -1,0 +1,103 @@
+"""The saved model's class: a functional Keras model that takes texts as Keras users pass them.
+
+`keras.Model.predict` refuses a Python list of strings ("Unrecognized data
+type") and a NumPy string array ("Invalid dtype: str576"); only a
+`tf.string` tensor works. `TextModel` converts a list, tuple, NumPy or pandas
+string array to a 1-D `tf.string` tensor first, in `predict` and when called,
+as keras-hub's task models do. Its `predict` also batches rows of similar
+length together (each batch is padded only to its longest row) and returns
+the probabilities in input order.
+
+Registered as `textclf>TextModel` (see `textclf.keras_objects`); a model
+file of this class loads with `safe_mode=True` after `import textclf`.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from textclf.errors import InputDataError
+from textclf.tokenize import KERAS_PACKAGE
+
+
+def as_text_tensor(texts):
+    """A 1-D `tf.string` tensor of `texts`; other inputs (tensors, `KerasTensor`s) are returned unchanged.
+
+    Args:
+        texts: A list or tuple of `str`, a NumPy or pandas array of strings,
+            or a `tf.string` tensor.
+
+    Returns:
+        What the model's graph takes.
+
+    Raises:
+        InputDataError: a single `str`, or an array of other things than strings.
+    """
+    import tensorflow as tf
+
+    if isinstance(texts, str):
+        raise InputDataError(f"expected a list of texts, got one string: {texts[:40]!r}; wrap it in a list")
+    if hasattr(texts, "to_numpy") and not isinstance(texts, tf.Tensor):  # pandas Series, Index, one-column frame
+        texts = texts.to_numpy()
+    if isinstance(texts, (list, tuple)):
+        texts = np.asarray(texts, dtype=object)
+    if not isinstance(texts, np.ndarray):
+        return texts
+    texts = texts.reshape(-1) if texts.ndim == 2 and texts.shape[1] == 1 else texts
+    if texts.ndim != 1:
+        raise InputDataError(f"expected a 1-D array of texts, got shape {texts.shape}")
+    if texts.dtype.kind not in "USO" or not all(isinstance(t, (str, bytes)) for t in texts.tolist()):
+        bad = next((t for t in texts.tolist() if not isinstance(t, (str, bytes))), None)
+        raise InputDataError(f"expected texts (str), got {type(bad).__name__} {bad!r} (dtype {texts.dtype})")
+    return tf.constant(texts.astype(object) if texts.dtype.kind != "O" else texts, dtype=tf.string)
+
+
+def length_batches(lengths, batch_size):
+    """Row indices in batches of about equal length, shortest first (padding stays small).
+
+    Args:
+        lengths: A cheap length proxy per row (characters, tokens).
+        batch_size: Rows per batch.
+
+    Returns:
+        `(order, batches)`: the length-sorted row order and a list of slices of it.
+    """
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return order, [slice(start, start + batch_size) for start in range(0, len(order), batch_size)]
+
+
+@keras.saving.register_keras_serializable(package=KERAS_PACKAGE)
+class TextModel(keras.Model):
+    """A functional model from raw strings to class probabilities (see the module doc).
+
+    Built like any functional model: `TextModel(text_input, probabilities, name=...)`.
+    """
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(as_text_tensor(inputs), *args, **kwargs)
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Class probabilities of the texts `x`, in input order.
+
+        Args:
+            x: A list of `str`, a NumPy or pandas string array, or a `tf.string` tensor.
+            batch_size, verbose, steps, callbacks: As `keras.Model.predict`.
+                Without `steps`, rows are predicted in order of length, each
+                batch padded to its longest row, and put back in input order.
+
+        Returns:
+            float32 NumPy array `(rows, classes)`.
+        """
+        import tensorflow as tf
+
+        texts = as_text_tensor(x)
+        if steps is not None or not isinstance(texts, tf.Tensor) or texts.shape.rank not in (1, 2):
+            return super().predict(texts, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
+        texts = tf.reshape(texts, [-1])
+        order, _ = length_batches(tf.strings.length(texts).numpy(), 1)
+        sorted_probabilities = super().predict(tf.gather(texts, order), batch_size=batch_size, verbose=verbose,
+                                               callbacks=callbacks)
+        probabilities = np.empty_like(sorted_probabilities)
+        probabilities[order] = sorted_probabilities
+        return probabilities
