@@ -30,15 +30,16 @@ def single_and_ensemble(tmp_path_factory, request):
 
 
 def test_member_one_is_the_single_model_and_the_output_is_the_mean(single_and_ensemble):
+    from textclf.models.build import CLASSIFIER_NAME
     from textclf.pipeline import predict_in_order
 
     root, single, ensemble = single_and_ensemble
-    inner = ensemble._classifier
+    inner = ensemble.model.get_layer(CLASSIFIER_NAME)
     assert [layer.name for layer in inner.layers] == ["token_ids", "member_1", "member_2", "mean_probabilities"]
     first, second = inner.get_layer("member_1"), inner.get_layer("member_2")
     # Same seed, same data: member 1 is bit for bit the model a single run trains (so --ensemble 1 and the
     # default on large data are unchanged), and member 2 differs.
-    for a, b in zip(first.get_weights(), single._classifier.get_weights()):
+    for a, b in zip(first.get_weights(), single.model.get_layer(CLASSIFIER_NAME).get_weights()):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(first.get_weights(), second.get_weights()))
     texts = ["i like my dog", "pizza and cheese today", "we see tennis and golf"]
@@ -115,12 +116,12 @@ def test_members_take_the_listed_heads_in_turn(tmp_path):
     options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "seed": 5}
     single = textclf.train(train, output=str(tmp_path / "single"), **options)
     mixed = textclf.train(train, output=str(tmp_path / "mixed"), **{**options, "ensemble": 3, "head": "bigru,cnn"})
-    inner = mixed._classifier
+    inner = mixed.model.get_layer("classifier")
     kinds = [{type(layer).__name__ for layer in inner.get_layer(f"member_{i}").layers} for i in (1, 2, 3)]
     assert "Bidirectional" in kinds[0] and "Conv1D" not in kinds[0]
     assert "Conv1D" in kinds[1] and "Bidirectional" not in kinds[1]
     assert "Bidirectional" in kinds[2]
-    for a, b in zip(inner.get_layer("member_1").get_weights(), single._classifier.get_weights()):
+    for a, b in zip(inner.get_layer("member_1").get_weights(), single.model.get_layer("classifier").get_weights()):
         np.testing.assert_array_equal(a, b)
     meta = json.loads((tmp_path / "mixed" / "metadata.json").read_text())
     assert meta["ensemble"]["heads"] == ["bigru", "cnn", "bigru"] and meta["head"]["name"] == "bigru,cnn"

@@ -212,18 +212,12 @@ def test_sigkill_leaves_previous_output_then_rerun_completes(tmp_path, model_dir
     assert count == len(rows) + 1
 
 
-def test_predict_proba_matches_keras_predict(classifier):
-    """The traced, length-sorted path gives what Keras' own predict gives."""
-    from textclf.classifier import VECTORIZE_BATCH
-    from textclf.pipeline import predict_in_order
-
-    texts = [t for t, _ in make_texts(VECTORIZE_BATCH + 37, seed=5)]
+def test_predict_proba_is_the_saved_graph_on_every_batching(classifier):
+    """Length-sorted batches padded to their longest text give what each text alone gives."""
+    texts = [t for t, _ in make_texts(300, seed=5)]
     texts[3] = " ".join(texts[:40])  # one long text among short ones: batches of different widths
-    expected = predict_in_order(classifier._classifier, classifier.vectorize(texts), batch_size=16)
-    if classifier._wide is not None:
-        from textclf.models.wide import mix, ngram_probabilities
-
-        vectorizer, ngram_model, weight = classifier._wide
-        expected = mix(expected, ngram_probabilities(vectorizer, ngram_model, texts), weight)
-    np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=16), expected, atol=1e-6)
+    alone = np.concatenate([classifier.model(texts[i : i + 1]).numpy() for i in range(0, 300, 7)])
+    np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=16)[::7], alone, atol=1e-6)
+    np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=16),
+                               classifier.model.predict(texts, batch_size=64, verbose=0), atol=1e-6)
     assert classifier.predict_proba([]).shape == (0, len(classifier.classes_))

@@ -47,45 +47,48 @@ def test_metadata_and_layers(wide_model):
 
 
 @pytest.fixture(scope="module")
-def mixed_model_dir(wide_model, tmp_path_factory):
-    """A model directory whose n-gram branch has weight 0.5, whatever the tiny data chose."""
+def mixed_model(wide_model, tmp_path_factory):
+    """A model directory whose n-gram branch has weight 0.5, whatever the tiny data chose, and that branch."""
     from textclf.classifier import TextClassifier
-    from textclf.models.build import build_end_to_end
+    from textclf.models.build import CLASSIFIER_NAME, build_end_to_end
     from textclf.models.wide import build_ngram_classifier, make_ngram_vectorizer, ngram_vocabulary
 
     out, clf = wide_model
     texts = [t for t, _ in make_texts(60, seed=13)]
     vectorizer = make_ngram_vectorizer(ngram_vocabulary(texts, 2, 500), 2)
     ngram_model = build_ngram_classifier(vectorizer.vocabulary_size(), len(clf.classes_))
-    model = build_end_to_end(clf._classifier, clf.vocabulary, clf.max_length, wide=(vectorizer, ngram_model, 0.5))
+    model = build_end_to_end(clf.model.get_layer(CLASSIFIER_NAME), clf.vocabulary, clf.max_length,
+                             wide=(vectorizer, ngram_model, 0.5))
     metadata = {**clf.metadata, "wide": {**clf.metadata["wide"], "weight": 0.5}}
     directory = tmp_path_factory.mktemp("mixed")
     TextClassifier(model, metadata).save(directory)
-    return directory
+    return directory, vectorizer, ngram_model
 
 
-def test_library_and_saved_model_agree(wide_model, mixed_model_dir):
+@pytest.fixture(scope="module")
+def mixed_model_dir(mixed_model):
+    return mixed_model[0]
+
+
+def test_library_and_saved_model_agree(wide_model, mixed_model):
     import tensorflow as tf
 
     import textclf
+    from textclf.models.build import CLASSIFIER_NAME
+    from textclf.pipeline import predict_in_order
 
     out, clf = wide_model
+    mixed_model_dir, vectorizer, ngram_model = mixed_model
     texts = [t for t, _ in make_texts(12, seed=12)] + ["", "zzzz unknown words only"]
     for directory in (out, mixed_model_dir):
         reloaded = textclf.load(directory)
-        # The end-to-end Keras model (padding to max_length) gives what the fast path gives.
-        np.testing.assert_allclose(reloaded.model.predict(tf.constant(texts), verbose=0),
-                                   reloaded.predict_proba(texts), atol=1e-5)
+        np.testing.assert_allclose(reloaded.model.predict(texts, verbose=0), reloaded.predict_proba(texts), atol=1e-5)
     np.testing.assert_allclose(clf.predict_proba(texts), textclf.load(out).predict_proba(texts), atol=1e-6)
+    # The saved graph mixes the recurrent model and the sparse n-gram layer as the fitted (dense) branch computes.
     mixed = textclf.load(mixed_model_dir)
-    assert mixed._wide is not None and mixed._wide[2] == 0.5
-    from textclf.models.wide import ngram_probabilities
-    from textclf.pipeline import predict_in_order
-
-    vectorizer, ngram_model, _ = mixed._wide
-    expected = 0.5 * predict_in_order(mixed._classifier, mixed.vectorize(texts)) + 0.5 * ngram_probabilities(
-        vectorizer, ngram_model, texts)
-    np.testing.assert_allclose(mixed.predict_proba(texts), expected, atol=1e-6)
+    deep = predict_in_order(mixed.model.get_layer(CLASSIFIER_NAME), mixed.vectorize(texts))
+    wide = ngram_model(vectorizer(tf.constant(texts)), training=False).numpy()
+    np.testing.assert_allclose(mixed.predict_proba(texts), 0.5 * deep + 0.5 * wide, atol=1e-6)
 
 
 def test_wide_none_leaves_no_ngram_layers(tmp_path, tiny_train):
@@ -96,19 +99,20 @@ def test_wide_none_leaves_no_ngram_layers(tmp_path, tiny_train):
     assert not any(layer.name.startswith("ngram") for layer in clf.model.layers)
 
 
-def test_missing_weight_is_refused(mixed_model_dir, tmp_path):
+def test_the_weight_is_the_graphs_not_the_metadatas(mixed_model_dir, tmp_path):
+    """metadata.json records the weight; the saved graph holds the one that counts."""
     import shutil
 
     import textclf
-    from textclf.errors import ModelFileError
 
     copy = tmp_path / "copy"
     shutil.copytree(mixed_model_dir, copy)
     meta = json.loads((copy / "metadata.json").read_text())
     del meta["wide"]["weight"]
     (copy / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelFileError, match=r"n-gram branch but 'wide.weight' is missing"):
-        textclf.load(copy)
+    texts = [t for t, _ in make_texts(6, seed=14)]
+    np.testing.assert_array_equal(textclf.load(copy).predict_proba(texts),
+                                  textclf.load(mixed_model_dir).predict_proba(texts))
 
 
 def test_info_describes_the_branch(mixed_model_dir, capsys):
@@ -120,13 +124,13 @@ def test_info_describes_the_branch(mixed_model_dir, capsys):
 
 
 @pytest.mark.parametrize("order,weighting", [(1, "binary"), (2, "binary"), (1, "idf"), (2, "idf"), (2, "nb")])
-def test_sparse_scorer_equals_dense_multi_hot_model(order, weighting):
-    """The prediction path's sparse n-gram scoring gives what the saved dense layers give."""
+def test_sparse_layer_equals_dense_multi_hot_model(order, weighting):
+    """The saved model's sparse n-gram layer gives what the fitted dense multi-hot layers give."""
     import keras
     import tensorflow as tf
 
     from textclf.models.wide import (build_ngram_classifier, idf_weights, make_ngram_vectorizer, nb_weights,
-                                     ngram_features, ngram_statistics, sparse_ngram_scorer)
+                                     ngram_branch, ngram_features, ngram_statistics)
     from textclf.tokenize import glove_standardize
 
     rows = make_texts(80, seed=21)
@@ -142,20 +146,20 @@ def test_sparse_scorer_equals_dense_multi_hot_model(order, weighting):
     texts = [t for t, _ in make_texts(20, seed=22)] + [
         "", "zzzz unknown words only", "good good good good", " ".join(train[:5]), "\u200b\t"]
     expected = model(vectorizer(tf.constant(texts)), training=False).numpy()
-    tokens = tf.strings.split(glove_standardize(tf.constant(texts)))
-    np.testing.assert_allclose(sparse_ngram_scorer(vectorizer, model)(tokens).numpy(), expected, atol=1e-6)
+    ids, scores = ngram_branch(vectorizer, model)
+    np.testing.assert_allclose(scores(ids(glove_standardize(tf.constant(texts)))).numpy(), expected, atol=1e-6)
 
 
-def test_sparse_scorer_refuses_other_models():
+def test_ngram_branch_refuses_other_models():
     import keras
 
-    from textclf.models.wide import make_ngram_vectorizer, sparse_ngram_scorer
+    from textclf.models.wide import make_ngram_vectorizer, ngram_branch
 
     vectorizer = make_ngram_vectorizer(["a", "b"], 1)
     inputs = keras.Input(shape=(3,))
     other = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
     with pytest.raises(ValueError, match=r"UnitNormalization and Dense layers. Received: layers=\['Dense'\]"):
-        sparse_ngram_scorer(vectorizer, other)
+        ngram_branch(vectorizer, other)
 
 
 def test_nb_weights_are_log_count_ratios():
