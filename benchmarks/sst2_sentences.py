@@ -67,24 +67,27 @@ def split_sentences(workdir, n_sentences=1500, min_tokens=15, seed=0):
 
 def branch_accuracies(model_dir, sentences_path):
     """Accuracy on the held-out sentences of the recurrent model, the n-gram branch and the mix."""
+    import keras
     import numpy as np
     import pandas as pd
+    import tensorflow as tf
 
     from textclf.classifier import TextClassifier
-    from textclf.models.wide import ngram_probabilities
-    from textclf.pipeline import predict_in_order
 
     classifier = TextClassifier.load(model_dir)
     frame = pd.read_csv(sentences_path, dtype=str, keep_default_na=False)
     y = np.array([list(classifier.classes_).index(label) for label in frame.label])
     texts = frame.text.tolist()
     accuracy = lambda p: float((p.argmax(axis=1) == y).mean())  # noqa: E731
-    result = {"recurrent": accuracy(predict_in_order(classifier._classifier, classifier.vectorize(texts))),
-              "mixed": accuracy(classifier.predict_proba(texts))}
-    if classifier._wide is not None:
-        vectorizer, model, weight = classifier._wide
-        result["ngram"] = accuracy(ngram_probabilities(vectorizer, model, texts))
-        result["weight"] = weight
+    model = classifier.model
+    result = {"mixed": accuracy(classifier.predict_proba(texts))}
+    if "mix" in {layer.name for layer in model.layers}:
+        # The branches are the inputs of the saved graph's mixing layer.
+        mix = model.get_layer("mix")
+        recurrent, ngram = keras.Model(model.inputs, mix.input).predict(tf.constant(texts), batch_size=256, verbose=0)
+        result.update(recurrent=accuracy(recurrent), ngram=accuracy(ngram), weight=mix.weight)
+    else:
+        result["recurrent"] = result["mixed"]
     wide = classifier.metadata.get("wide") or {}
     result["features"] = f"{wide['weighting']}, C {wide['C']:g}" if "weighting" in wide else "-"
     return result
