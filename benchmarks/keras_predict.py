@@ -112,15 +112,15 @@ def main(argv=None):
             cli_run = timed([sys.executable, "-m", "textclf", "predict", "--model", str(model_dir), str(big),
                              "--output", str(tmp / "cli.csv"), "--quiet"], src)
             figures[side] = {"keras": rows / keras_run["seconds"], "textclf": rows / cli_run["seconds"]}
+            ratio = figures[side]["keras"] / figures[side]["textclf"]
             print(f"{rows:>9,} rows, {side:>8}: plain Keras {figures[side]['keras']:6.1f} rows/s "
                   f"({keras_run['seconds']:.0f}s, peak RSS {keras_run['peak_rss_mb']:,.0f} MB), textclf predict "
                   f"{figures[side]['textclf']:6.1f} rows/s ({cli_run['seconds']:.0f}s, peak RSS "
-                  f"{cli_run['peak_rss_mb']:,.0f} MB); Keras/textclf {figures[side]['keras'] / figures[side]['textclf']:.2f}x",
-                  flush=True)
+                  f"{cli_run['peak_rss_mb']:,.0f} MB); Keras/textclf {ratio:.2f}x", flush=True)
         now, before = figures["now"], figures["baseline"]
-        print(f"{rows:>9,} rows: plain Keras now {now['keras'] / now['textclf']:.2f}x textclf predict (target >= 0.8x); "
-              f"textclf predict now {now['textclf'] / before['textclf']:.2f}x the baseline's (target >= 1.0x)",
-              flush=True)
+        print(f"{rows:>9,} rows: plain Keras now {now['keras'] / now['textclf']:.2f}x textclf predict "
+              f"(target >= 0.8x); textclf predict now {now['textclf'] / before['textclf']:.2f}x the baseline's "
+              "(target >= 1.0x)", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""One prediction path: the saved graph, predict_proba, `textclf predict`, the SavedModel and training's test metrics agree."""
+"""One prediction path: the saved graph, predict_proba, `textclf predict`, the SavedModel and the test
+metrics training reports agree."""
 
 import csv
 import json

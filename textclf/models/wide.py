@@ -398,7 +398,8 @@ def ngram_branch(vectorizer, model):
     weights = feature_weights(model)
     dense = model.layers[-1]
     if dense.get_config().get("activation") != "softmax":
-        raise ValueError(f"the n-gram branch needs a softmax output. Received: {dense.get_config().get('activation')!r}")
+        raise ValueError(f"the n-gram branch needs a softmax output. "
+                         f"Received: activation={dense.get_config().get('activation')!r}")
     ids = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], max(ngram_widths(vectorizer)), output_mode="int",
                                 standardize=False)
     scores = NgramLogisticRegression(len(weights), dense.units, name=MODEL_NAME)
