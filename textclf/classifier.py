@@ -12,7 +12,6 @@ from textclf.errors import ModelFileError
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
-SCHEMA_VERSION = 1
 VECTORIZE_BATCH = 1024  # texts per vectorizer call (bounds its transient string tensors)
 
 
@@ -49,15 +48,16 @@ class TextClassifier:
     @staticmethod
     def _find_wide(model, metadata):
         """`(ngram_vectorizer, ngram_classifier, weight)` if the model has the n-gram branch, else None."""
+        from textclf.metadata import ngram_weight
         from textclf.models import wide
 
         names = {layer.name for layer in model.layers}
         if wide.MODEL_NAME not in names:
             return None
-        weight = (metadata.get("wide") or {}).get("weight")
+        weight = ngram_weight(metadata)
         if not isinstance(weight, (int, float)) or not 0 < weight <= 1:
             raise ModelFileError(
-                f"{METADATA_FILE}: the model has an n-gram branch but 'wide.weight' is missing or not in (0, 1]; "
+                f"{METADATA_FILE}: the model has an n-gram branch but 'fitted.ngram.weight' is missing or not in (0, 1]; "
                 f"the files do not belong together. Received: weight={weight!r}"
             )
         return model.get_layer(wide.VECTORIZER_NAME), model.get_layer(wide.MODEL_NAME), float(weight)
@@ -196,20 +196,10 @@ class TextClassifier:
 
 
 def read_metadata(directory):
-    """Reads and checks `metadata.json` of a model directory."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ModelFileError(f"{directory}: model directory not found")
-    path = directory / METADATA_FILE
-    if not path.is_file():
-        raise ModelFileError(f"{path}: file not found; is {directory} a textclf model directory?")
-    try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("labels"), list) or not metadata["labels"]:
-        raise ModelFileError(f"{path}: has no 'labels' list")
-    return metadata
+    """Reads and checks `metadata.json` of a model directory (older schemas upgraded, see `textclf.metadata`)."""
+    from textclf import metadata
+
+    return metadata.load(directory)
 
 
 def load_keras_model(path):
@@ -232,7 +222,11 @@ def load_keras_model(path):
         reason = " ".join(str(exc).split())
         if "safe_mode" in reason or "Lambda" in reason:
             reason = "it contains code (e.g. a Lambda layer), which textclf refuses to execute"
-        raise ModelFileError(f"{path}: cannot be loaded as a Keras model: {reason[:300]}") from None
+        from textclf.compat import newer_keras_note
+
+        note = newer_keras_note(path)
+        reason = f"{note} ({reason[:200]})" if note else reason[:300]
+        raise ModelFileError(f"{path}: cannot be loaded as a Keras model: {reason}") from None
 
 
 def _json_default(value):

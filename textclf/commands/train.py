@@ -103,6 +103,9 @@ def add_arguments(parser):
                      help="learning rate of the fine-tuning phase (default: learning rate / 4)")
     fit.add_argument("--patience", type=int, default=d.patience,
                      help="epochs without validation-loss improvement before stopping (best weights kept)")
+    fit.add_argument("--min-delta", type=float, default=d.min_delta, metavar="D",
+                     help="smallest fall of the validation loss that counts as an improvement for --patience, "
+                          "so that a converged run stops")
     fit.add_argument("--class-weight", choices=CLASS_WEIGHTS, default=d.class_weight)
     fit.add_argument("--seed", type=int, default=d.seed)
     fit.add_argument("--distribute", choices=DISTRIBUTE_MODES, default=d.distribute,
@@ -130,15 +133,15 @@ def run(args):
     """Trains, prints where the model is and its metrics; returns 0."""
     from textclf.training import run_training
 
-    classifier = run_training(config_from_args(args), keras_verbose=0 if args.quiet else "auto",
-                              resume=getattr(args, "resume", False))
-    metrics = classifier.metadata["metrics"]
-    if not classifier.metadata.get("distribute", {}).get("is_chief", True):
-        print(f"worker {classifier.metadata['distribute']['task_type']}:{classifier.metadata['distribute']['task_index']}"
-              ": done (the chief writes the model)")
+    config = config_from_args(args)
+    classifier = run_training(config, keras_verbose=0 if args.quiet else "auto", resume=getattr(args, "resume", False))
+    fitted = classifier.metadata["fitted"]
+    if not fitted["distribute"]["is_chief"]:
+        print(f"worker {fitted['distribute']['task_type']}:{fitted['distribute']['task_index']}: done "
+              "(the chief writes the model)")
         return 0
-    output = classifier.metadata["config"]["output"]
-    print(f"model: {output}/model.keras (metadata.json beside it)")
-    print(f"reports: {output}/reports/")
+    metrics = fitted["metrics"]
+    print(f"model: {config.output}/model.keras (metadata.json beside it)")
+    print(f"reports: {config.output}/reports/")
     print(f"{metrics['evaluated_on']}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}")
     return 0
