@@ -85,7 +85,7 @@ def branch_accuracies(model_dir, sentences_path):
         vectorizer, model, weight = classifier._wide
         result["ngram"] = accuracy(ngram_probabilities(vectorizer, model, texts))
         result["weight"] = weight
-    wide = classifier.metadata.get("wide") or {}
+    wide = classifier.metadata["fitted"]["ngram"]
     result["features"] = f"{wide['weighting']}, C {wide['C']:g}" if "weighting" in wide else "-"
     return result
 

@@ -44,7 +44,7 @@ def new(requested, fitted, *, labels, text_column, label_column):
     import keras
     import tensorflow as tf
 
-    from textclf import __version__
+    from textclf.version import __version__
 
     return {
         "schema_version": SCHEMA_VERSION,
@@ -80,7 +80,7 @@ def read(directory):
         raise ModelFileError(f"{path}: has no 'labels' list")
     version = metadata.get("schema_version", 1)  # the first files had none
     if isinstance(version, bool) or version not in READABLE_VERSIONS:
-        from textclf import __version__
+        from textclf.version import __version__
 
         raise ModelFileError(
             f"{path}: schema_version {version!r} is not one textclf {__version__} reads {READABLE_VERSIONS}; "
