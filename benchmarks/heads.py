@@ -37,14 +37,15 @@ def train_once(dataset, head, workdir, extra=()):
     if proc.returncode != 0:
         return {"dataset": dataset, "head": head, "error": proc.stderr.strip().splitlines()[-1:]}
     meta = json.loads((out / "metadata.json").read_text())
-    emb = meta["embeddings"]
+    fitted = meta["fitted"]
+    emb = fitted["embeddings"]
     return {
-        "dataset": dataset, "head": meta["head"]["name"], "accuracy": round(meta["metrics"]["accuracy"], 4),
-        "macro_f1": round(meta["metrics"]["macro_f1"], 4), "wall_seconds": round(wall, 1),
-        "train_seconds": meta["training"]["seconds"], "epochs": meta["training"]["epochs"],
-        "max_length": meta["max_length"], "token_coverage": round(emb["token_coverage"], 4),
-        "type_coverage": round(emb["type_coverage"], 4), "vocabulary": emb["vocabulary_types"] + 2,
-        "wide": meta.get("wide"), "peak_rss_mb": meta["training"].get("peak_rss_mb"),
+        "dataset": dataset, "head": meta["requested"]["head"], "accuracy": round(fitted["metrics"]["accuracy"], 4),
+        "macro_f1": round(fitted["metrics"]["macro_f1"], 4), "wall_seconds": round(wall, 1),
+        "train_seconds": fitted["training"]["seconds"], "epochs": fitted["training"]["epochs"],
+        "max_length": fitted["max_length"], "token_coverage": round(emb["token_coverage"], 4),
+        "type_coverage": round(emb["type_coverage"], 4), "vocabulary": fitted["vocabulary_size"],
+        "wide": fitted["ngram"], "peak_rss_mb": fitted["training"].get("peak_rss_mb"),
     }
 
 

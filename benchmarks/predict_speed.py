@@ -132,9 +132,11 @@ def main(argv=None):
         started = time.perf_counter()
         model = train_model(tmp, train_rows, args.max_length)
         print(f"trained a model on {train_rows} IMDB reviews in {time.perf_counter() - started:.0f}s", flush=True)
-    meta = json.loads((model / "metadata.json").read_text())
-    print(f"model: {model} (head {meta['head']['name']}, units {meta['head']['units']}, "
-          f"max_length {meta['max_length']})", flush=True)
+    from textclf.classifier import read_metadata
+
+    meta = read_metadata(model)  # either schema, read as schema 2
+    print(f"model: {model} (head {meta['requested']['head']}, units {meta['requested']['units']}, "
+          f"max_length {meta['fitted']['max_length']})", flush=True)
 
     reviews = read_imdb(IMDB / "test.csv.gz")
     textclf_bin = str(Path(sys.executable).with_name("textclf"))

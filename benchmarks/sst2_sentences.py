@@ -88,7 +88,7 @@ def branch_accuracies(model_dir, sentences_path):
         result.update(recurrent=accuracy(recurrent), ngram=accuracy(ngram), weight=mix.weight)
     else:
         result["recurrent"] = result["mixed"]
-    wide = classifier.metadata.get("wide") or {}
+    wide = classifier.metadata["fitted"]["ngram"]
     result["features"] = f"{wide['weighting']}, C {wide['C']:g}" if "weighting" in wide else "-"
     return result
 

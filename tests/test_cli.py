@@ -27,7 +27,7 @@ def test_train_end_to_end(tmp_path, tiny_train, tiny_test, capsys):
     assert "accuracy" in captured.out
     assert "coverage" in captured.err and "max_length" not in captured.err  # max_length was given
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["head"]["name"] == "lstm"
+    assert meta["requested"]["head"] == "lstm" and meta["fitted"]["members"][0]["head"] == "lstm"
 
 
 def test_train_py_is_the_same_command(tmp_path, tiny_train):

@@ -44,12 +44,14 @@ def test_none_leaves_training_untouched():
     from textclf import distribute
 
     sentinel = object()
+    runtime = distribute.Runtime("none")
     assert distribute.get_strategy("none") is None
-    assert isinstance(distribute.strategy_scope("none"), contextlib.nullcontext)
-    assert distribute.prepare_dataset(sentinel, None, batch_size=16, max_length=12, mode="none") is sentinel
-    assert distribute.local_copy(sentinel, "none") is sentinel
-    assert distribute.prepare_fit(sentinel, None, "none") is None
-    assert distribute.is_chief("none")
+    assert isinstance(runtime.scope(), contextlib.nullcontext)
+    lengths = np.array([3, 3, 10, 12, 2])
+    assert runtime.dataset(sentinel, lengths, batch_size=2, max_length=12) == (sentinel, 3)  # buckets of 3 and 2 rows
+    assert runtime.local_copy(sentinel) is sentinel
+    assert runtime.before_fit(sentinel, None) is None
+    assert runtime.is_chief() and distribute.is_chief("none")
 
 
 @pytest.mark.parametrize("replicas", [2, 3])
@@ -78,10 +80,11 @@ def test_mirrored_on_cpu(tmp_path, tiny_train, members):
     out = tmp_path / "mirrored"
     clf = textclf.train(tiny_train, output=str(out), distribute="mirrored", **{**FAST_OPTIONS, "ensemble": members})
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["ensemble"]["members"] == members  # each member trains under the strategy, then is copied out
-    assert meta["config"]["distribute"] == "mirrored"
-    assert meta["distribute"]["mode"] == "mirrored" and meta["distribute"]["is_chief"]
-    assert meta["distribute"]["num_replicas"] >= 1 and meta["distribute"]["global_batch_size"] == 16
+    fitted = meta["fitted"]
+    assert len(fitted["members"]) == members  # each member trains under the strategy, then is copied out
+    assert meta["requested"]["distribute"] == "mirrored"
+    assert fitted["distribute"]["mode"] == "mirrored" and fitted["distribute"]["is_chief"]
+    assert fitted["distribute"]["num_replicas"] >= 1 and fitted["distribute"]["global_batch_size"] == 16
     reloaded = textclf.load(out)
     texts = [t for t, _ in make_texts(12, seed=9)]
     np.testing.assert_allclose(clf.predict_proba(texts), reloaded.predict_proba(texts), atol=1e-6)
@@ -170,7 +173,7 @@ def test_two_workers_on_loopback(tmp_path):
     assert "model:" in results[0][1] and "chief writes the model" in results[1][1]
 
     clf = textclf.load(tmp_path / "out0")
-    dist = clf.metadata["distribute"]
+    dist = clf.metadata["fitted"]["distribute"]
     assert dist["mode"] == "multi-worker" and dist["num_workers"] == 2 and dist["num_replicas"] == 2
     assert dist["global_batch_size"] == 16 and dist["per_replica_batch_size"] == 8
     assert dist["task_type"] == "worker" and dist["task_index"] == 0 and dist["is_chief"]

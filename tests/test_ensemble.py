@@ -53,16 +53,16 @@ def test_ensemble_metadata_history_and_info(single_and_ensemble):
 
     root, single, ensemble = single_and_ensemble
     meta = json.loads((root / "ensemble" / "metadata.json").read_text())
-    assert meta["ensemble"]["members"] == 2 and meta["ensemble"]["seeds"] == [5, 6]
-    assert meta["ensemble"]["rule"] == "--ensemble"
-    assert meta["config"]["ensemble"] == 2
-    assert [phase["member"] for phase in meta["training"]["phases"]] == [1, 1, 2, 2]
+    assert [member["seed"] for member in meta["fitted"]["members"]] == [5, 6]
+    assert meta["fitted"]["ensemble_rule"] == "--ensemble"
+    assert meta["requested"]["ensemble"] == 2
+    assert [len(member["phases"]) for member in meta["fitted"]["members"]] == [2, 2]
     history = (root / "ensemble" / "reports" / "history.csv").read_text().splitlines()
     assert history[0].split(",")[0] == "member" and {row.split(",")[0] for row in history[1:]} == {"1", "2"}
     assert (root / "ensemble" / "reports" / "training_curves.png").stat().st_size > 0
     assert "ensemble: 2 models averaged (seeds 5, 6)" in describe(meta, root / "ensemble")
     single_meta = json.loads((root / "single" / "metadata.json").read_text())
-    assert single_meta["ensemble"]["members"] == 1
+    assert len(single_meta["fitted"]["members"]) == 1
     assert "member" not in (root / "single" / "reports" / "history.csv").read_text().splitlines()[0]
     assert not any(line.startswith("ensemble") for line in describe(single_meta, root / "single"))
 
@@ -124,7 +124,8 @@ def test_members_take_the_listed_heads_in_turn(tmp_path):
     for a, b in zip(inner.get_layer("member_1").get_weights(), single.model.get_layer("classifier").get_weights()):
         np.testing.assert_array_equal(a, b)
     meta = json.loads((tmp_path / "mixed" / "metadata.json").read_text())
-    assert meta["ensemble"]["heads"] == ["bigru", "cnn", "bigru"] and meta["head"]["name"] == "bigru,cnn"
+    assert [member["head"] for member in meta["fitted"]["members"]] == ["bigru", "cnn", "bigru"]
+    assert meta["requested"]["head"] == "bigru,cnn"
     assert "ensemble: 3 models averaged (seeds 5, 6, 7; heads bigru, cnn, bigru)" in describe(meta, tmp_path / "mixed")
     texts = ["i like my dog", "pizza and cheese today"]
     there = predict_with_plain_keras(tmp_path / "mixed" / "model.keras", texts)

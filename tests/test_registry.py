@@ -56,7 +56,7 @@ BENCHMARKED_DEFAULTS = {
     "dropout": 0.3, "embedding_dropout": 0.1, "pooling": "max", "max_tokens": 40000, "wide": "bigrams",
     "wide_max_tokens": 200000, "wide_weighting": "auto", "max_length": None, "epochs": 20, "batch_size": 64,
     "learning_rate": 2e-3, "patience": 2, "seed": 42, "validation_split": 0.1, "ensemble": None,
-    "validation_split_by": "documents",
+    "validation_split_by": "documents", "min_delta": 1e-3,
 }
 
 

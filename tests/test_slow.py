@@ -17,5 +17,6 @@ def test_trec_with_defaults_reaches_085(tmp_path):
     import json
 
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["metrics"]["evaluated_on"].startswith("test")
-    assert meta["metrics"]["accuracy"] >= 0.85, meta["metrics"]
+    metrics = meta["fitted"]["metrics"]
+    assert metrics["evaluated_on"].startswith("test")
+    assert metrics["accuracy"] >= 0.85, metrics

@@ -141,15 +141,15 @@ def test_training_by_documents_holds_out_scores_and_sizes_on_them(tmp_path, long
     options = {**FAST_OPTIONS, "max_length": None, "epochs": 1}  # the default: --validation-split-by documents
     clf = textclf.train(path, output=str(tmp_path / "m"), **options)
     overlap = find_overlap(texts)
-    assert clf.metadata["data"]["validation"].startswith(f"stratified 0.1 split of {path}, grouped by document: ")
+    assert clf.metadata["fitted"]["split"]["description"].startswith(f"stratified 0.1 split of {path}, grouped by document: ")
     split = split_validation(texts, labels, 0.1, 42, path)
-    assert clf.metadata["data"]["validation_rows"] == len(split.validation_rows)
+    assert clf.metadata["fitted"]["split"]["validation_rows"] == len(split.validation_rows)
     documents = [texts[i] for i in overlap.document_rows if i in set(split.train_rows.tolist())]
     # The n-gram mixing weight is chosen on the validation documents, not on their phrases.
     val_documents = np.isin(split.validation_rows, overlap.document_rows).sum()
-    assert 0 < clf.metadata["wide"]["validation_rows_scored"] == val_documents < len(split.validation_rows)
+    assert 0 < clf.metadata["fitted"]["ngram"]["validation_rows_scored"] == val_documents < len(split.validation_rows)
     expected = choose_max_length([len(t.split()) for t in documents])
-    assert clf.metadata["max_length"] == expected > choose_max_length([len(t.split()) for t in texts])
+    assert clf.metadata["fitted"]["max_length"] == expected > choose_max_length([len(t.split()) for t in texts])
 
 
 def test_training_by_rows_splits_rows_but_scores_and_sizes_on_unseen_documents(tmp_path, long_phrase_corpus):
@@ -159,17 +159,17 @@ def test_training_by_rows_splits_rows_but_scores_and_sizes_on_unseen_documents(t
     texts, labels, path = long_phrase_corpus
     options = {**FAST_OPTIONS, "max_length": None, "epochs": 1, "validation_split_by": "rows"}
     clf = textclf.train(path, output=str(tmp_path / "m"), **options)
-    assert clf.metadata["data"]["validation"] == f"stratified 0.1 split of {path}"
+    assert clf.metadata["fitted"]["split"]["description"] == f"stratified 0.1 split of {path}"
     train_idx, val_idx = train_test_split(np.arange(len(texts)), test_size=round(0.1 * len(texts)),
                                           stratify=labels, random_state=42)
-    assert clf.metadata["data"]["validation_rows"] == len(val_idx)  # the split itself is over rows
+    assert clf.metadata["fitted"]["split"]["validation_rows"] == len(val_idx)  # the split itself is over rows
     document_rows = set(find_overlap(texts).document_rows.tolist())
     train_texts = {texts[i].lower() for i in train_idx}
     unseen = [i for i in val_idx if i in document_rows and texts[i].lower() not in train_texts]
-    assert 0 < clf.metadata["wide"]["validation_rows_scored"] == len(unseen) < len(val_idx)
+    assert 0 < clf.metadata["fitted"]["ngram"]["validation_rows_scored"] == len(unseen) < len(val_idx)
     document_lengths = [len(texts[i].split()) for i in train_idx if i in document_rows]
     all_lengths = [len(texts[i].split()) for i in train_idx]
-    assert clf.metadata["max_length"] == choose_max_length(document_lengths) > choose_max_length(all_lengths)
+    assert clf.metadata["fitted"]["max_length"] == choose_max_length(document_lengths) > choose_max_length(all_lengths)
 
 
 def test_unseen_documents_leave_out_phrases_and_copies_of_training_rows():

@@ -41,13 +41,19 @@ def test_output_directory_contents(tmp_path, tiny_train, tiny_test):
         "confusion_matrix.png", "history.csv", "training_curves.png",
     ]
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["schema_version"] == 1
+    assert meta["schema_version"] == 2
     assert meta["labels"] == ["animals", "food", "sports"]
-    assert meta["config"]["head"] == "bigru" and meta["config"]["units"] == 8
-    assert meta["head"]["name"] == "bigru"
-    assert meta["embeddings"]["source"] == "glove-6b-50d" and meta["embeddings"]["dim"] == 50
-    assert meta["embeddings"]["token_coverage"] > 0.95
-    assert meta["metrics"]["evaluated_on"].startswith("test")
+    requested, fitted = meta["requested"], meta["fitted"]
+    assert requested["head"] == "bigru" and requested["units"] == 8 and requested["min_delta"] == 1e-3
+    assert requested["wide_weighting"] == "auto" and requested["finetune_learning_rate"] is None  # as given
+    assert fitted["members"][0]["head"] == "bigru" and fitted["members"][0]["seed"] == 42
+    assert fitted["embeddings"]["source"] == "glove-6b-50d" and fitted["embeddings"]["dim"] == 50
+    assert fitted["embeddings"]["token_coverage"] > 0.95
+    assert fitted["ngram"]["weighting"] in ("idf", "nb") and fitted["ngram"]["C"] > 0
+    split = fitted["split"]
+    assert (split["train_rows"], split["validation_rows"], split["test_rows"]) == (108, 12, 30)
+    assert split["grouped_rows"] == 0 and split["fraction"] == 0.1 and split["by"] == "documents"
+    assert fitted["metrics"]["evaluated_on"].startswith("test")
     assert {"keras_version", "tensorflow_version", "textclf_version"} <= set(meta)
     cm = (out / "reports" / "confusion_matrix.csv").read_text().splitlines()
     assert cm[0].split(",")[1:] == ["animals", "food", "sports"]
@@ -63,14 +69,14 @@ def test_same_seed_same_metrics(tmp_path, tiny_train):
     runs = [textclf.train(tiny_train, output=str(tmp_path / f"r{i}"), seed=7, **FAST_OPTIONS) for i in range(2)]
     texts = [t for t, _ in make_texts(20, seed=9)]
     np.testing.assert_array_equal(runs[0].predict_proba(texts), runs[1].predict_proba(texts))
-    assert runs[0].metadata["metrics"]["accuracy"] == runs[1].metadata["metrics"]["accuracy"]
+    assert runs[0].metadata["fitted"]["metrics"] == runs[1].metadata["fitted"]["metrics"]
 
 
 def test_two_phase_unfreezes_embeddings(tmp_path, tiny_train):
     import textclf
 
     clf = textclf.train(tiny_train, output=str(tmp_path / "m"), **{**FAST_OPTIONS, "embedding_mode": "two-phase"})
-    phases = clf.metadata["training"]["phases"]
+    phases = clf.metadata["fitted"]["members"][0]["phases"]
     assert [p["embeddings"] for p in phases] == ["frozen", "finetune"]
     assert phases[1]["learning_rate"] == pytest.approx(phases[0]["learning_rate"] / 4)
 
@@ -84,8 +90,9 @@ def test_class_weight_and_explicit_validation(tmp_path):
     val = write_csv(tmp_path / "val.csv", make_texts(30, seed=6))
     clf = textclf.train(train, validation=str(val), output=str(tmp_path / "m"), class_weight="balanced",
                         **FAST_OPTIONS)
-    assert clf.metadata["data"]["validation"] == str(val)
-    assert clf.metadata["metrics"]["evaluated_on"].startswith("validation")
+    split = clf.metadata["fitted"]["split"]
+    assert split["validation_file"] == str(val) and split["validation_rows"] == 30
+    assert clf.metadata["fitted"]["metrics"]["evaluated_on"].startswith("validation")
 
 
 def test_replaces_previous_output_only_on_success(tmp_path, tiny_train):
@@ -101,4 +108,81 @@ def test_replaces_previous_output_only_on_success(tmp_path, tiny_train):
         textclf.train(bad, output=str(out), **FAST_OPTIONS)
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     textclf.train(tiny_train, output=str(out), seed=7, **FAST_OPTIONS)
-    assert json.loads((out / "metadata.json").read_text())["config"]["seed"] == 7
+    assert json.loads((out / "metadata.json").read_text())["requested"]["seed"] == 7
+
+
+def test_validation_metrics_come_from_the_saved_model(tmp_path, tiny_train):
+    """Training's validation metrics are what the saved end-to-end model predicts on the validation rows."""
+    import textclf
+    from textclf.data import read_labeled
+    from textclf.split import split_validation
+
+    out = tmp_path / "m"
+    textclf.train(tiny_train, output=str(out), **FAST_OPTIONS)
+    data = read_labeled(tiny_train)
+    rows = split_validation(data.texts, data.labels, 0.1, 42, str(tiny_train)).validation_rows
+    texts, labels = [data.texts[i] for i in rows], [data.labels[i] for i in rows]
+    probabilities = predict_with_plain_keras(out / "model.keras", texts)
+    classes = json.loads((out / "metadata.json").read_text())["labels"]
+    accuracy = float(np.mean(np.array(classes)[probabilities.argmax(axis=1)] == np.array(labels)))
+    metrics = json.loads((out / "metadata.json").read_text())["fitted"]["metrics"]
+    assert metrics["validation_accuracy"] == pytest.approx(accuracy)
+    assert metrics["evaluated_on"].startswith("validation") and metrics["accuracy"] == pytest.approx(accuracy)
+
+
+def test_epoch_batches_depend_only_on_seed_and_epoch():
+    """Epoch 2 of a dataset holding epochs 0..2 is the dataset that starts at epoch 2: resuming replays nothing."""
+    import tensorflow as tf
+
+    from textclf.pipeline import batches_per_epoch, training_dataset
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 30, size=90)
+    ids = tf.ragged.constant([list(range(1, n + 1)) for n in lengths], dtype=tf.int64)
+    labels = np.arange(90) % 3
+
+    def batches(first, stop):
+        ds = training_dataset(ids, labels, batch_size=16, max_length=24, shuffle=True, seed=5, epochs=(first, stop))
+        return [y.numpy().tolist() for _, y in ds]
+
+    steps = batches_per_epoch(lengths, 16, 24)
+    whole = batches(0, 3)
+    assert len(whole) == 3 * steps
+    assert whole[2 * steps:] == batches(2, 3)
+    assert whole[:steps] != whole[steps : 2 * steps]  # each epoch has its own order
+    assert sorted(sum(whole[:steps], [])) == sorted(labels.tolist())  # every row once per epoch
+
+
+def test_min_delta_stops_a_converged_phase():
+    """A loss still falling by 1e-5 an epoch stops after `patience` epochs; the lowest loss is kept."""
+    from textclf.training.state import StoppingState
+    from textclf.training.stopping import update
+
+    state, kept = StoppingState(), []
+    losses = [0.9, 0.5, 0.4, 0.39999, 0.39998, 0.39997, 0.39996]
+    for epoch, loss in enumerate(losses, start=1):
+        if update(state, loss, epoch=epoch, patience=2, min_delta=1e-3):
+            kept.append(epoch)
+        if state.stopped:
+            break
+    assert epoch == 5 and state.best_epoch == 5 and kept == [1, 2, 3, 4, 5]
+    # Without a minimum improvement it would run on.
+    state = StoppingState()
+    for epoch, loss in enumerate(losses, start=1):
+        update(state, loss, epoch=epoch, patience=2, min_delta=0.0)
+    assert not state.stopped and state.best_epoch == 7
+    # Small steps that add up to more than min_delta count (against the last reference, not the last epoch).
+    state = StoppingState()
+    for epoch, loss in enumerate([0.5, 0.4994, 0.4988, 0.4982], start=1):
+        update(state, loss, epoch=epoch, patience=2, min_delta=1e-3)
+    assert not state.stopped and state.reference == pytest.approx(0.4988)
+    assert StoppingState.from_json(json.loads(json.dumps(state.to_json()))) == state
+
+
+def test_min_delta_is_validated_and_recorded():
+    from textclf.config import TrainConfig
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"min_delta must be a number >= 0\. Received: min_delta=-0\.1"):
+        TrainConfig(train="x.csv", min_delta=-0.1).validate()
+    assert TrainConfig(train="x.csv").to_dict()["min_delta"] == 1e-3

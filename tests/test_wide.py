@@ -39,7 +39,7 @@ def wide_model(trained_model_dir):
 def test_metadata_and_layers(wide_model):
     out, clf = wide_model
     meta = json.loads((out / "metadata.json").read_text())
-    wide = meta["wide"]
+    wide = meta["fitted"]["ngram"]
     assert wide["mode"] == "bigrams" and 0 <= wide["weight"] <= 1
     assert set(wide["validation_accuracy"]) == {"recurrent", "ngram", "mixed"}
     names = {layer.name for layer in clf.model.layers}
@@ -59,7 +59,8 @@ def mixed_model(wide_model, tmp_path_factory):
     ngram_model = build_ngram_classifier(vectorizer.vocabulary_size(), len(clf.classes_))
     model = build_end_to_end(clf.model.get_layer(CLASSIFIER_NAME), clf.vocabulary, clf.max_length,
                              wide=(vectorizer, ngram_model, 0.5))
-    metadata = {**clf.metadata, "wide": {**clf.metadata["wide"], "weight": 0.5}}
+    fitted = clf.metadata["fitted"]
+    metadata = {**clf.metadata, "fitted": {**fitted, "ngram": {**fitted["ngram"], "weight": 0.5, "kept": True}}}
     directory = tmp_path_factory.mktemp("mixed")
     TextClassifier(model, metadata).save(directory)
     return directory, vectorizer, ngram_model
@@ -95,7 +96,7 @@ def test_wide_none_leaves_no_ngram_layers(tmp_path, tiny_train):
     import textclf
 
     clf = textclf.train(tiny_train, output=str(tmp_path / "m"), wide="none", **FAST_OPTIONS)
-    assert clf.metadata["wide"] == {"mode": "none"}
+    assert clf.metadata["fitted"]["ngram"] == {"mode": "none", "kept": False}
     assert not any(layer.name.startswith("ngram") for layer in clf.model.layers)
 
 
@@ -108,7 +109,7 @@ def test_the_weight_is_the_graphs_not_the_metadatas(mixed_model_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(mixed_model_dir, copy)
     meta = json.loads((copy / "metadata.json").read_text())
-    del meta["wide"]["weight"]
+    del meta["fitted"]["ngram"]["weight"]
     (copy / "metadata.json").write_text(json.dumps(meta))
     texts = [t for t, _ in make_texts(6, seed=14)]
     np.testing.assert_array_equal(textclf.load(copy).predict_proba(texts),

@@ -10,7 +10,7 @@ object saved models need, so `keras.saving.load_model("model.keras")` works
 after `import textclf`.
 """
 
-__version__ = "0.1.0"
+from textclf.version import __version__  # noqa: F401 - the public textclf.__version__
 
 from textclf.errors import (  # noqa: E402
     ConfigError,

@@ -4,27 +4,21 @@ While `textclf train --output models/x` runs, `models/.x.partial/` holds the
 state after the last completed epoch, in `epoch-NNNN/`:
 
 * `state.json`: the run's fingerprint (configuration and training-file
-  identity), the phase, the history so far, the early-stopping state and the
-  best validation loss of earlier phases;
-* `model.npz`: every model variable, dropout seed-generator states included;
-* `optimizer.npz`: every optimizer variable (Adam moments, iteration count);
-* `stopper_best.npz` / `phase_best.npz`: the weights early stopping and the
-  phase logic would restore.
+  identity) and the fit loop's progress (phase, history, early-stopping
+  state), as `textclf.training.resume` writes it;
+* one `<group>.npz` per group of arrays (model and optimizer variables,
+  dropout seed-generator states included; the weights early stopping and
+  the phase logic would restore).
 
 Each checkpoint is written in a temporary directory and renamed into place,
 then older ones are deleted, so a kill at any moment leaves a complete one.
 The work directory is removed when the model has been saved.
 
 `textclf train --resume` loads the latest checkpoint and continues with the
-next epoch. The shuffle of a `tf.data` dataset with `reshuffle_each_iteration`
-draws a new order per iterator from a seed generator; Keras 3's `fit` creates
-two iterators per epoch of a dataset of known cardinality (one at the end of
-the epoch, one at the start of the next), so the resumed run first creates
-(and drops) `2 * epochs_done` iterators and every later epoch sees the same
-order (`tests/test_faults.py` checks this against an uninterrupted run, so a
-Keras change in that count shows up as a failing test). With
-`enable_op_determinism` the resumed run then ends with the same weights as an
-uninterrupted one.
+next epoch. Nothing needs replaying: each epoch's shuffle is seeded by
+`(seed, epoch)` (`textclf.pipeline.training_dataset`), so with
+`enable_op_determinism` the resumed run ends with the same weights as an
+uninterrupted one (`tests/test_faults.py`).
 """
 
 from __future__ import annotations
@@ -41,7 +35,6 @@ import numpy as np
 from textclf.errors import ConfigError
 
 STATE_FILE = "state.json"
-ARRAY_GROUPS = ("model", "optimizer", "stopper_best", "phase_best")
 
 
 def work_dir_for(output):
@@ -106,6 +99,9 @@ class TrainingCheckpoint:
     def load(self):
         """The latest checkpoint as `(state, arrays)`, or None if there is none.
 
+        `arrays` maps each saved group to its list of arrays (a group saved as
+        None is absent).
+
         Raises:
             ConfigError: the checkpoint was written with other settings or data.
         """
@@ -116,13 +112,9 @@ class TrainingCheckpoint:
         try:
             state = json.loads((latest / STATE_FILE).read_text(encoding="utf-8"))
             arrays = {}
-            for group in ARRAY_GROUPS:
-                path = latest / f"{group}.npz"
-                if path.is_file():
-                    with np.load(path, allow_pickle=False) as npz:
-                        arrays[group] = [npz[f"arr_{i}"] for i in range(len(npz.files))]
-                else:
-                    arrays[group] = None
+            for path in latest.glob("*.npz"):
+                with np.load(path, allow_pickle=False) as npz:
+                    arrays[path.stem] = [npz[f"arr_{i}"] for i in range(len(npz.files))]
         except (OSError, ValueError, KeyError) as exc:
             raise ConfigError(
                 f"{latest}: checkpoint cannot be read ({' '.join(str(exc).split())}); "
@@ -164,88 +156,3 @@ class TrainingCheckpoint:
     def remove(self):
         """Deletes the work directory (after a successful save)."""
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def make_callback(checkpoint, stopper, *, phase_index, phase, phase_start, base_state, restore=None):
-    """A Keras callback that checkpoints after every epoch of one phase.
-
-    Args:
-        checkpoint: The `TrainingCheckpoint`.
-        stopper: The phase's `EarlyStopping` (its state is saved and restored).
-        phase_index: 0-based index of the phase in the plan.
-        phase: "frozen" or "finetune".
-        phase_start: Global index of the phase's first epoch.
-        base_state: Dict of "history", "phases", "best_loss" and the
-            "phase_best" weights as of the start of the phase.
-        restore: The loaded `(state, arrays)` when resuming inside this phase.
-
-    Returns:
-        The callback; its `rows` are the phase's history rows (restored ones first).
-    """
-    import keras
-
-    from textclf.training import HISTORY_KEYS
-
-    class _Checkpointer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.rows = list(restore[0]["phase_rows"]) if restore else []
-
-        def on_train_begin(self, logs=None):
-            if restore:  # runs after EarlyStopping.on_train_begin reset it
-                saved = restore[0]["stopper"]
-                stopper.wait = saved["wait"]
-                stopper.best = saved["best"]
-                stopper.best_epoch = saved["best_epoch"]
-                stopper.stopped_epoch = saved["stopped_epoch"]
-                stopper.best_weights = restore[1]["stopper_best"]
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            row = {"epoch": epoch + 1, "phase": phase}
-            row.update({k: float(logs[k]) for k in HISTORY_KEYS if k in logs})
-            self.rows.append(row)
-            model = self.model
-            state = {
-                "epoch": epoch + 1,
-                "phase_index": phase_index,
-                "phase_start": phase_start,
-                "phase_rows": self.rows,
-                "history": base_state["history"],
-                "phases": base_state["phases"],
-                "best_loss": base_state["best_loss"],
-                "stop_training": bool(model.stop_training),
-                "stopper": {
-                    "wait": stopper.wait,
-                    "best": None if stopper.best is None else float(stopper.best),
-                    "best_epoch": stopper.best_epoch,
-                    "stopped_epoch": stopper.stopped_epoch,
-                },
-            }
-            checkpoint.save(state, {
-                "model": [v.numpy() for v in model.variables],
-                "optimizer": [v.numpy() for v in model.optimizer.variables],
-                "stopper_best": stopper.best_weights,
-                "phase_best": base_state["phase_best"],
-            })
-
-    return _Checkpointer()
-
-
-def restore_variables(model, arrays):
-    """Assigns the saved model and optimizer variables (optimizer built first).
-
-    Raises:
-        ConfigError: the checkpoint does not match the model.
-    """
-    saved_model, saved_opt = arrays["model"], arrays["optimizer"]
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    for variables, saved, what in ((model.variables, saved_model, "model"),
-                                   (model.optimizer.variables, saved_opt, "optimizer")):
-        if saved is None or len(saved) != len(variables) or any(
-            tuple(v.shape) != tuple(s.shape) for v, s in zip(variables, saved)
-        ):
-            raise ConfigError(f"the checkpoint's {what} state does not match the model; delete it to start over")
-        for variable, value in zip(variables, saved):
-            variable.assign(value)

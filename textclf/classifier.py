@@ -11,7 +11,6 @@ from textclf.errors import ModelFileError
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
-SCHEMA_VERSION = 1
 
 
 class TextClassifier:
@@ -130,20 +129,10 @@ class TextClassifier:
 
 
 def read_metadata(directory):
-    """Reads and checks `metadata.json` of a model directory."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise ModelFileError(f"{directory}: model directory not found")
-    path = directory / METADATA_FILE
-    if not path.is_file():
-        raise ModelFileError(f"{path}: file not found; is {directory} a textclf model directory?")
-    try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("labels"), list) or not metadata["labels"]:
-        raise ModelFileError(f"{path}: has no 'labels' list")
-    return metadata
+    """Reads and checks `metadata.json` of a model directory (older schemas upgraded, see `textclf.metadata`)."""
+    from textclf import metadata
+
+    return metadata.load(directory)
 
 
 def load_keras_model(path):
@@ -166,7 +155,11 @@ def load_keras_model(path):
         reason = " ".join(str(exc).split())
         if "safe_mode" in reason or "Lambda" in reason:
             reason = "it contains code (e.g. a Lambda layer), which textclf refuses to execute"
-        raise ModelFileError(f"{path}: cannot be loaded as a Keras model: {reason[:300]}") from None
+        from textclf.compat import newer_keras_note
+
+        note = newer_keras_note(path)
+        reason = f"{note} ({reason[:200]})" if note else reason[:300]
+        raise ModelFileError(f"{path}: cannot be loaded as a Keras model: {reason}") from None
 
 
 def _json_default(value):

@@ -58,6 +58,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     finetune_learning_rate: Optional[float] = None
     patience: int = 2
+    min_delta: float = 1e-3
     class_weight: str = "none"
     seed: int = 42
     output: Optional[str] = None
@@ -87,6 +88,8 @@ class TrainConfig:
         if self.max_tokens < 3:
             raise ConfigError(f"max_tokens must be at least 3. Received: max_tokens={self.max_tokens}")
         _positive_int("patience", self.patience, allow_zero=True)
+        if not isinstance(self.min_delta, (int, float)) or isinstance(self.min_delta, bool) or not self.min_delta >= 0:
+            raise ConfigError(f"min_delta must be a number >= 0. Received: min_delta={self.min_delta!r}")
         for field in ("dropout", "embedding_dropout"):
             value = getattr(self, field)
             if not 0.0 <= value < 1.0:

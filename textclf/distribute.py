@@ -170,11 +170,11 @@ def setup(config, log):
     Call before any TensorFlow op (MultiWorkerMirroredStrategy requires it).
 
     Returns:
-        The `WorkerInfo`.
+        The `Runtime` of the mode.
     """
     info = worker_info(config.distribute)
     if info.mode == "none":
-        return info
+        return Runtime(info.mode, log)
     if info.mode == "multi-worker" and not info.task_type:
         log("distribute: TF_CONFIG is not set; multi-worker runs as a single worker")
     if config.batch_size < info.num_replicas:
@@ -191,7 +191,7 @@ def setup(config, log):
         f"{info.num_replicas} replica(s) in sync; global batch {config.batch_size} "
         f"= {config.batch_size // info.num_replicas} per replica"
     )
-    return info
+    return Runtime(info.mode, log)
 
 
 def strategy_scope(mode):
@@ -225,43 +225,42 @@ def even_batch_plan(lengths, batch_size, max_length, num_replicas):
     return steps, examples
 
 
-def prepare_dataset(ds, ids, *, batch_size, max_length, mode, log=None, name="training"):
+def prepare_dataset(ds, lengths, *, batch_size, max_length, mode, epochs=1, log=None, name="training"):
     """Makes a `training_dataset` ready for `mode`: even batches, DATA auto-sharding.
 
-    With mode "none" (or a single replica) `ds` is returned unchanged.
+    With mode "none" (or a single replica) no batch is trimmed.
 
     Args:
         ds: The dataset returned by `training_dataset(ids, ..., batch_size, max_length)`.
-        ids: The `tf.RaggedTensor` it was built from.
+        lengths: The row lengths of the ids it was built from.
         batch_size: Its (global) batch size.
         max_length: Its `max_length`.
         mode: `TrainConfig.distribute`.
+        epochs: How many epochs it holds.
         log: Where to report this worker's shard size.
         name: "training" or "validation", for the log.
 
     Returns:
-        A `tf.data.Dataset` with known cardinality.
+        `(dataset, steps_per_epoch)`, the dataset with known cardinality.
     """
+    from textclf.pipeline import batches_per_epoch
+
     strategy = get_strategy(mode)
     if strategy is None:
-        return ds
+        return ds, batches_per_epoch(lengths, batch_size, max_length)
     import tensorflow as tf
 
     info = worker_info(mode)
     replicas = info.num_replicas
-    lengths = ids.row_lengths().numpy()
+    steps, examples = even_batch_plan(lengths, batch_size, max_length, replicas)
     if replicas > 1:
-        steps, examples = even_batch_plan(lengths, batch_size, max_length, replicas)
-
         def trim(*batch):
             size = tf.shape(batch[0])[0]
             keep = size - size % replicas
             return tuple(part[:keep] for part in batch)
 
         ds = ds.map(trim).filter(lambda *batch: tf.shape(batch[0])[0] > 0)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
-    else:
-        examples = len(lengths)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps * epochs))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     ds = ds.with_options(options)
@@ -269,44 +268,58 @@ def prepare_dataset(ds, ids, *, batch_size, max_length, mode, log=None, name="tr
     if log is not None:
         log(
             f"distribute: task {info.task} {name} shard: {shard} of {len(lengths)} examples per epoch "
-            f"({examples} used after even batching, {int(ds.cardinality())} steps)"
+            f"({examples} used after even batching, {steps} steps)"
         )
-    return ds
+    return ds, steps
 
 
-def prepare_fit(model, sample_ds, mode):
-    """Works around Keras 3 + MultiWorkerMirroredStrategy bugs before `fit`.
+class Runtime:
+    """What the fit loop asks of its surroundings, for one `--distribute` mode.
 
-    Call after each `compile` (under the strategy scope), before `fit`. A no-op
-    unless `mode` is "multi-worker". Keras 3 (keras-team/keras#20585,
-    tensorflow/tensorflow#72388) fails there in two places:
+    With mode "none" every method is a no-op (or the plain computation), so
+    the fit loop reads the same under every mode.
 
-    * `fit` builds the model by reducing a *data batch* across replicas with
-      `strategy.reduce`, which MultiWorkerMirroredStrategy refuses for a tuple
-      (and which would be a collective op on batches of different shapes);
-      instead the model, its metrics and the optimizer are built here from one
-      local batch of `sample_ds`, and that step is skipped.
-    * per-step logs are reduced with `strategy.reduce("MEAN", v, axis=0)`,
-      which fails on scalars; the step functions return them as shape `(1,)`,
-      which that reduction averages over all replicas into a scalar. (Epoch
-      logs, the ones `EarlyStopping` and the history see, are read from the
-      metric variables, aggregated over all workers, so every worker takes the
-      same early-stopping decision.)
+    Args:
+        mode: `TrainConfig.distribute`.
+        log: Where the shard sizes are reported.
     """
-    if mode != "multi-worker":
-        return
-    from keras import ops, tree
 
-    with get_strategy(mode).scope():
-        model._symbolic_build(data_batch=next(iter(sample_ds)))  # noqa: SLF001
-    if not getattr(model, "_textclf_distributed_steps", False):
-        def as_vectors(step):
-            return lambda data: tree.map_structure(lambda v: ops.reshape(v, (1,)), step(data))
+    def __init__(self, mode, log=None):
+        _check_mode(mode)
+        self.mode = mode
+        self.log = log
 
-        model.train_step = as_vectors(model.train_step)
-        model.test_step = as_vectors(model.test_step)
-        model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None  # noqa: SLF001
-        model._textclf_distributed_steps = True  # noqa: SLF001
+    def scope(self):
+        """The strategy's scope (variables mirrored across replicas), or a no-op context."""
+        return strategy_scope(self.mode)
+
+    def dataset(self, ds, lengths, *, batch_size, max_length, epochs=1, name="training"):
+        """`prepare_dataset` for this mode: `(dataset, steps_per_epoch)`."""
+        return prepare_dataset(ds, lengths, batch_size=batch_size, max_length=max_length, mode=self.mode,
+                               epochs=epochs, log=self.log if name == "training" else None, name=name)
+
+    def before_fit(self, model, sample_ds):
+        """Call after each `compile`, before `fit`: the multi-worker workaround of `textclf.compat`."""
+        if self.mode == "multi-worker":
+            from textclf.compat import build_for_multi_worker
+
+            build_for_multi_worker(model, next(iter(sample_ds)), get_strategy(self.mode))
+
+    def local_copy(self, model):
+        """`local_copy(model, mode)`: the trained weights in a plain model."""
+        return local_copy(model, self.mode)
+
+    def describe(self, batch_size):
+        """`describe(mode, batch_size)`: the record of where this run trained."""
+        return describe(self.mode, batch_size)
+
+    def output_directory(self, output):
+        """`output_directory(output, mode)`: where this worker writes the model directory."""
+        return output_directory(output, self.mode)
+
+    def is_chief(self):
+        """Whether this process writes outputs."""
+        return is_chief(self.mode)
 
 
 def local_copy(model, mode):

@@ -61,17 +61,34 @@ def _boundaries(max_length):
     return [b for b in BUCKET_BOUNDARIES if b < max_length] + [max_length + 1]
 
 
-def training_dataset(ids, labels, *, batch_size, max_length, shuffle, seed, sample_weights=None):
-    """Batches bucketed by length, for `fit`.
+def batches_per_epoch(lengths, batch_size, max_length):
+    """Batches of one epoch of `training_dataset`: per length bucket, the last one partial.
+
+    Bucket sizes depend only on lengths, not on the shuffle order, so this is
+    known before training (it gives Keras its `steps_per_epoch`).
+    """
+    bucket_of = np.searchsorted(_boundaries(max_length), np.asarray(lengths), side="right")
+    return int(sum(-(-np.sum(bucket_of == b) // batch_size) for b in np.unique(bucket_of)))
+
+
+def training_dataset(ids, labels, *, batch_size, max_length, shuffle, seed, sample_weights=None, epochs=(0, 1)):
+    """Batches bucketed by length, for `fit`: the epochs `range(*epochs)` one after the other.
+
+    Epoch `e` is shuffled by a stateless shuffle seeded with `(seed, e)`, so
+    its order depends on nothing but the seed and its number: a resumed run
+    starts its dataset at the next epoch and sees what an uninterrupted run
+    sees, without replaying anything.
 
     Args:
         ids: `tf.RaggedTensor` of token ids.
         labels: int array of class indices.
         batch_size: Examples per batch.
         max_length: Longest sequence.
-        shuffle: Reshuffle every epoch (deterministically from `seed`).
+        shuffle: Shuffle each epoch (deterministically from `seed` and the epoch).
         seed: Shuffle seed.
         sample_weights: Optional float array.
+        epochs: `(first, stop)`: the epochs the dataset holds, `batches_per_epoch`
+            batches each (pass `steps_per_epoch` to `fit`).
 
     Returns:
         A `tf.data.Dataset` of `(ids, labels[, weights])` with known cardinality.
@@ -81,27 +98,31 @@ def training_dataset(ids, labels, *, batch_size, max_length, shuffle, seed, samp
     lengths = ids.row_lengths().numpy()
     labels = tf.constant(np.asarray(labels, dtype=np.int64))
     weights = None if sample_weights is None else tf.constant(np.asarray(sample_weights, dtype=np.float32))
-    ds = tf.data.Dataset.range(len(lengths))
-    if shuffle:  # shuffle row numbers, which is cheap, then fetch the rows
-        ds = ds.shuffle(len(lengths), seed=seed, reshuffle_each_iteration=True)
     row = _row_getter(ids)
-    if weights is None:
-        ds = ds.map(lambda i: (row(i), labels[i]))
-    else:
-        ds = ds.map(lambda i: (row(i), labels[i], weights[i]))
     boundaries = _boundaries(max_length)
-    ds = ds.bucket_by_sequence_length(
-        element_length_func=lambda x, *rest: tf.shape(x)[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        padded_shapes=None,
-        pad_to_bucket_boundary=False,
-        drop_remainder=False,
-    )
-    # Bucket sizes depend only on lengths, not on the shuffle order, so the
-    # number of batches is known; it gives Keras a full progress bar.
-    bucket_of = np.searchsorted(boundaries, lengths, side="right")
-    steps = int(sum(-(-np.sum(bucket_of == b) // batch_size) for b in np.unique(bucket_of)))
+    rows = tf.range(len(lengths), dtype=tf.int64)
+
+    def one_epoch(epoch):
+        order = rows
+        if shuffle:  # shuffle row numbers, which is cheap, then fetch the rows
+            order = tf.random.experimental.stateless_shuffle(rows, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        ds = tf.data.Dataset.from_tensor_slices(order)
+        if weights is None:
+            ds = ds.map(lambda i: (row(i), labels[i]))
+        else:
+            ds = ds.map(lambda i: (row(i), labels[i], weights[i]))
+        return ds.bucket_by_sequence_length(
+            element_length_func=lambda x, *rest: tf.shape(x)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            padded_shapes=None,
+            pad_to_bucket_boundary=False,
+            drop_remainder=False,
+        )
+
+    first, stop = epochs
+    ds = tf.data.Dataset.range(first, stop).flat_map(one_epoch)
+    steps = batches_per_epoch(lengths, batch_size, max_length) * (stop - first)
     ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE)
 

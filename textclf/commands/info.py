@@ -1,4 +1,4 @@
-"""Describe a model directory: labels, head, embeddings and their coverage, max_length, metrics.
+"""Describe a model directory: labels, every choice training made (members, embeddings, max_length, n-gram branch, split), metrics.
 
 Reads only metadata.json (no TensorFlow), so it answers at once. `--json`
 prints the metadata as it is stored.
@@ -19,64 +19,28 @@ def _pct(value):
 
 
 def describe(metadata, directory):
-    """The human-readable description of `metadata`, as lines."""
+    """The human-readable description of `metadata` (either schema), as lines: every fitted choice."""
+    from textclf.metadata import upgrade
+
+    metadata = upgrade(metadata)
+    requested, fitted = metadata.get("requested") or {}, metadata.get("fitted") or {}
     labels = metadata.get("labels", [])
-    head = metadata.get("head", {}) or {}
-    emb = metadata.get("embeddings", {}) or {}
-    data = metadata.get("data", {}) or {}
-    training = metadata.get("training", {}) or {}
-    metrics = metadata.get("metrics", {}) or {}
-    lines = [f"model: {directory}"]
-    lines.append(f"labels ({len(labels)}): {', '.join(str(label) for label in labels)}")
-    lines.append(f"columns: text {metadata.get('text_column', '?')!r}, label {metadata.get('label_column', '?')!r}")
-    if head:
+    lines = [f"model: {directory}", f"labels ({len(labels)}): {', '.join(str(label) for label in labels)}",
+             f"columns: text {metadata.get('text_column', '?')!r}, label {metadata.get('label_column', '?')!r}"]
+    if requested:
         lines.append(
-            f"head: {head.get('name', '?')} (units {head.get('units', '?')}, layers {head.get('layers', '?')}, "
-            f"pooling {head.get('pooling', '?')}, dropout {head.get('dropout', '?')}, "
-            f"embedding dropout {head.get('embedding_dropout', '?')})"
+            f"head: {requested.get('head', '?')} (units {requested.get('units', '?')}, layers "
+            f"{requested.get('layers', '?')}, pooling {requested.get('pooling', '?')}, dropout "
+            f"{requested.get('dropout', '?')}, embedding dropout {requested.get('embedding_dropout', '?')})"
         )
-    ensemble = metadata.get("ensemble") or {}
-    if ensemble.get("members", 1) > 1:
-        heads = ensemble.get("heads")
-        lines.append(f"ensemble: {ensemble['members']} models averaged (seeds "
-                     f"{', '.join(str(seed) for seed in ensemble.get('seeds', []))}"
-                     f"{'; heads ' + ', '.join(heads) if heads and len(set(heads)) > 1 else ''})")
-    if emb:
-        lines.append(
-            f"embeddings: {emb.get('source', '?')} ({emb.get('format', '?')}, {emb.get('dim', '?')}d, "
-            f"mode {emb.get('mode', '?')}, OOV {emb.get('oov', '?')})"
-        )
-        coverage = f"coverage: {_pct(emb.get('token_coverage'))} of tokens, {_pct(emb.get('type_coverage'))} of types"
-        if "vocabulary_types" in emb:
-            coverage += f" ({emb.get('vocabulary_types_found', '?'):,} of {emb['vocabulary_types']:,} vocabulary words found)"
-        lines.append(coverage)
-    lines.append(f"max_length: {metadata.get('max_length', '?')} tokens")
-    wide = metadata.get("wide") or {}
-    if wide.get("mode", "none") != "none":
-        accuracy = wide.get("validation_accuracy", {})
-        lines.append(
-            f"n-gram branch: {wide['mode']} ({wide.get('vocabulary_size', '?'):,} n-grams, "
-            f"{wide.get('weighting', 'binary')}), weight "
-            f"{wide.get('weight', '?')}{' (left out: weight 0)' if wide.get('weight') == 0 else ''}; validation "
-            f"accuracy recurrent {_pct(accuracy.get('recurrent'))}, n-gram {_pct(accuracy.get('ngram'))}, "
-            f"mixed {_pct(accuracy.get('mixed'))}"
-        )
-    if data:
-        lines.append(
-            f"data: {data.get('train_rows') or 0} train, {data.get('validation_rows') or 0} validation, "
-            f"{data.get('test_rows') or 0} test rows"
-        )
-    if training:
-        lines.append(f"training: {training.get('epochs', '?')} epochs in {training.get('seconds', '?')}s")
-    if metrics:
-        text = f"metrics ({metrics.get('evaluated_on', '?')}): "
-        text += ", ".join(
-            f"{name.replace('_', ' ')} {metrics[name]:.4f}"
-            for name in ("accuracy", "macro_f1", "weighted_f1") if isinstance(metrics.get(name), (int, float))
-        )
-        if "rows" in metrics:
-            text += f" ({metrics['rows']} rows)"
-        lines.append(text)
+    lines += _members(fitted)
+    lines += _embeddings(requested, fitted)
+    rule = f" ({fitted['max_length_rule']})" if fitted.get("max_length_rule") else ""
+    lines.append(f"max_length: {fitted.get('max_length', '?')} tokens{rule}")
+    lines += _ngram(fitted.get("ngram") or {})
+    lines += _split(fitted.get("split") or {})
+    lines += _training(requested, fitted)
+    lines += _metrics(fitted.get("metrics") or {})
     versions = [f"{name} {metadata[key]}" for name, key in
                 (("textclf", "textclf_version"), ("keras", "keras_version"), ("tensorflow", "tensorflow_version"))
                 if key in metadata]
@@ -85,13 +49,99 @@ def describe(metadata, directory):
     return lines
 
 
+def _members(fitted):
+    members = fitted.get("members") or []
+    lines = []
+    if len(members) > 1:
+        heads = [member.get("head") for member in members]
+        lines.append(f"ensemble: {len(members)} models averaged (seeds "
+                     f"{', '.join(str(member.get('seed')) for member in members)}"
+                     f"{'; heads ' + ', '.join(heads) if len(set(heads)) > 1 else ''}), by {fitted.get('ensemble_rule')}")
+    for index, member in enumerate(members):
+        phases = "; ".join(
+            f"{p.get('embeddings', '?')} embeddings, {p.get('epochs', '?')} epochs, best epoch {p.get('best_epoch', '?')}"
+            f" (val loss {p.get('best_val_loss', float('nan')):.4f}){'' if p.get('kept', True) else ', not kept'}"
+            for p in member.get("phases", [])
+        )
+        name = "model" if len(members) == 1 else f"member {index + 1}"
+        lines.append(f"{name}: {member.get('head', '?')}, seed {member.get('seed', '?')}: {phases}")
+    return lines
+
+
+def _embeddings(requested, fitted):
+    emb = fitted.get("embeddings") or {}
+    if not emb:
+        return []
+    coverage = f"coverage: {_pct(emb.get('token_coverage'))} of tokens, {_pct(emb.get('type_coverage'))} of types"
+    if "vocabulary_types" in emb:
+        coverage += f" ({emb.get('vocabulary_types_found', '?'):,} of {emb['vocabulary_types']:,} vocabulary words found)"
+    size = f"; vocabulary {fitted['vocabulary_size']:,} entries" if "vocabulary_size" in fitted else ""
+    return [f"embeddings: {emb.get('source', '?')} ({emb.get('format', '?')}, {emb.get('dim', '?')}d, "
+            f"mode {requested.get('embedding_mode', '?')}, OOV {requested.get('oov', '?')}){size}", coverage]
+
+
+def _ngram(ngram):
+    if ngram.get("mode", "none") == "none":
+        return ["n-gram branch: none"]
+    accuracy = ngram.get("validation_accuracy", {})
+    return [
+        f"n-gram branch: {ngram['mode']} ({ngram.get('vocabulary_size', '?'):,} n-grams, "
+        f"{ngram.get('weighting', 'binary')} features, C {ngram.get('C', '?')}), weight "
+        f"{ngram.get('weight', '?')}{' (left out: weight 0)' if ngram.get('weight') == 0 else ''}; validation "
+        f"accuracy recurrent {_pct(accuracy.get('recurrent'))}, n-gram {_pct(accuracy.get('ngram'))}, "
+        f"mixed {_pct(accuracy.get('mixed'))}"
+    ]
+
+
+def _split(split):
+    if not split:
+        return []
+    line = (f"data: {split.get('train_rows') or 0} train, {split.get('validation_rows') or 0} validation, "
+            f"{split.get('test_rows') or 0} test rows")
+    if split.get("grouped_rows"):
+        line += f"; {split['grouped_rows']} rows grouped with the documents containing them"
+    if "validation_documents" in split:
+        line += f"; n-gram weight chosen on {split['validation_documents']} validation documents"
+    return [line, f"validation: {split.get('description', '?')}"]
+
+
+def _training(requested, fitted):
+    training = fitted.get("training") or {}
+    lines = []
+    if training:
+        lines.append(f"training: {training.get('epochs', '?')} epochs in {training.get('seconds', '?')}s"
+                     + (f", peak memory {training['peak_rss_mb']} MiB" if training.get("peak_rss_mb") else ""))
+    if "patience" in requested:
+        lines.append(f"early stopping: patience {requested['patience']} epochs, minimum improvement "
+                     f"{requested.get('min_delta', 0)} of the validation loss")
+    distribute = fitted.get("distribute") or {}
+    if distribute.get("mode", "none") != "none":
+        lines.append(f"distribute: {distribute['mode']}, {distribute.get('num_workers', '?')} worker(s), "
+                     f"{distribute.get('num_replicas', '?')} replica(s), global batch {distribute.get('global_batch_size', '?')}")
+    return lines
+
+
+def _metrics(metrics):
+    if not metrics:
+        return []
+    text = f"metrics ({metrics.get('evaluated_on', '?')}): "
+    text += ", ".join(
+        f"{name.replace('_', ' ')} {metrics[name]:.4f}"
+        for name in ("accuracy", "macro_f1", "weighted_f1", "validation_accuracy") if isinstance(metrics.get(name), (int, float))
+    )
+    if "rows" in metrics:
+        text += f" ({metrics['rows']} rows)"
+    return [text]
+
+
 def run(args):
     import json
 
-    from textclf.classifier import MODEL_FILE, read_metadata
+    from textclf import metadata as metadata_file
+    from textclf.classifier import MODEL_FILE
     from textclf.errors import ModelFileError
 
-    metadata = read_metadata(args.model)
+    metadata = metadata_file.read(args.model)  # as stored (--json prints it so)
     from pathlib import Path
 
     if not (Path(args.model) / MODEL_FILE).is_file():

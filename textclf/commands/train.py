@@ -42,8 +42,15 @@ def _heads(value):
 
 def add_arguments(parser):
     """Adds the `train` options (defaults come from `TrainConfig`)."""
+    _data_arguments(parser.add_argument_group("data"))
+    _embedding_arguments(parser.add_argument_group("embeddings"))
+    _model_arguments(parser.add_argument_group("model"))
+    _fit_arguments(parser.add_argument_group("training"))
+    _output_arguments(parser.add_argument_group("output"))
+
+
+def _data_arguments(data):
     d = _DEFAULTS
-    data = parser.add_argument_group("data")
     data.add_argument("--train", required=True, metavar="FILE", help="training table: .csv/.tsv (optionally .gz) or .parquet")
     data.add_argument("--test", metavar="FILE", help="held-out table for the final reports")
     data.add_argument("--validation", metavar="FILE", help="validation table (else a stratified split of --train)")
@@ -57,7 +64,9 @@ def add_arguments(parser):
     data.add_argument("--label-column", default=d.label_column)
     data.add_argument("--encoding", default=d.encoding, help="text encoding of CSV/TSV files (e.g. latin-1)")
 
-    emb = parser.add_argument_group("embeddings")
+
+def _embedding_arguments(emb):
+    d = _DEFAULTS
     emb.add_argument("--embeddings", default=DEFAULT_EMBEDDINGS, metavar="NAME_OR_PATH",
                      help="bundled 'glove-6b-50d', or a GloVe .txt(.gz), word2vec .bin/.txt, fastText .vec or gensim .kv file")
     emb.add_argument("--embedding-dim", type=int, metavar="N",
@@ -67,7 +76,9 @@ def add_arguments(parser):
     emb.add_argument("--oov", choices=OOV_POLICIES, default=d.oov,
                      help="vectors of words missing from the embeddings: small random vectors or zeros")
 
-    model = parser.add_argument_group("model")
+
+def _model_arguments(model):
+    d = _DEFAULTS
     model.add_argument("--head", type=_heads, default=d.head, metavar="HEAD[,HEAD...]",
                        help="; ".join(f"{n}: {s.description}" for n, s in sorted(HEADS.items()))
                             + ". Several, joined by commas: ensemble members take them in turn "
@@ -95,7 +106,9 @@ def add_arguments(parser):
     model.add_argument("--max-length", type=int, default=None,
                        help="tokens kept per text (default: 95th percentile of training document lengths, printed)")
 
-    fit = parser.add_argument_group("training")
+
+def _fit_arguments(fit):
+    d = _DEFAULTS
     fit.add_argument("--epochs", type=int, default=d.epochs, help="most epochs per phase")
     fit.add_argument("--batch-size", type=int, default=d.batch_size)
     fit.add_argument("--learning-rate", type=float, default=d.learning_rate)
@@ -103,6 +116,9 @@ def add_arguments(parser):
                      help="learning rate of the fine-tuning phase (default: learning rate / 4)")
     fit.add_argument("--patience", type=int, default=d.patience,
                      help="epochs without validation-loss improvement before stopping (best weights kept)")
+    fit.add_argument("--min-delta", type=float, default=d.min_delta, metavar="D",
+                     help="smallest fall of the validation loss that counts as an improvement for --patience, "
+                          "so that a converged run stops")
     fit.add_argument("--class-weight", choices=CLASS_WEIGHTS, default=d.class_weight)
     fit.add_argument("--seed", type=int, default=d.seed)
     fit.add_argument("--distribute", choices=DISTRIBUTE_MODES, default=d.distribute,
@@ -110,7 +126,8 @@ def add_arguments(parser):
                           "described by the TF_CONFIG environment variable (run the same command on every worker; "
                           "only the chief writes --output); --batch-size is then the global batch")
 
-    out = parser.add_argument_group("output")
+
+def _output_arguments(out):
     out.add_argument("--output", metavar="DIR", help="model directory (default: models/<name>)")
     out.add_argument("--name", help="name for the default output directory (default: from the training file)")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -130,15 +147,15 @@ def run(args):
     """Trains, prints where the model is and its metrics; returns 0."""
     from textclf.training import run_training
 
-    classifier = run_training(config_from_args(args), keras_verbose=0 if args.quiet else "auto",
-                              resume=getattr(args, "resume", False))
-    metrics = classifier.metadata["metrics"]
-    if not classifier.metadata.get("distribute", {}).get("is_chief", True):
-        print(f"worker {classifier.metadata['distribute']['task_type']}:{classifier.metadata['distribute']['task_index']}"
-              ": done (the chief writes the model)")
+    config = config_from_args(args)
+    classifier = run_training(config, keras_verbose=0 if args.quiet else "auto", resume=getattr(args, "resume", False))
+    fitted = classifier.metadata["fitted"]
+    if not fitted["distribute"]["is_chief"]:
+        print(f"worker {fitted['distribute']['task_type']}:{fitted['distribute']['task_index']}: done "
+              "(the chief writes the model)")
         return 0
-    output = classifier.metadata["config"]["output"]
-    print(f"model: {output}/model.keras (metadata.json beside it)")
-    print(f"reports: {output}/reports/")
+    metrics = fitted["metrics"]
+    print(f"model: {config.output}/model.keras (metadata.json beside it)")
+    print(f"reports: {config.output}/reports/")
     print(f"{metrics['evaluated_on']}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}")
     return 0

@@ -40,6 +40,8 @@ from collections import Counter
 
 import numpy as np
 
+from textclf import compat
+
 WIDE_CHOICES = ("none", "unigrams", "bigrams")
 WEIGHTINGS = ("auto", "idf", "nb", "binary")
 NGRAM_ORDER = {"unigrams": 1, "bigrams": 2}
@@ -177,8 +179,7 @@ def build_ngram_classifier(num_features, num_classes, feature_weights=None):
         # 1 / weights**2 multiply by the weights, saved as the layer's state.
         scale = keras.layers.Normalization(axis=-1, name=SCALE_LAYER_NAME)
         scale.build((None, num_features))
-        scale.adapt_variance.assign(1.0 / np.square(weights))
-        scale.finalize_state()
+        compat.set_feature_scale(scale, weights)
         x = scale(x)
     x = keras.layers.UnitNormalization(axis=-1, name="ngram_l2_normalization")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", name="ngram_probabilities")(x)

@@ -1,0 +1,148 @@
+"""`metadata.json`: what a model directory records (schema 2), and reading older directories.
+
+Schema 2 has three parts:
+
+* the top level: the model's interface and provenance: `schema_version`,
+  `textclf_version`, `keras_version`, `tensorflow_version`, `created`,
+  `labels` (the order of the model's outputs), `text_column`, `label_column`;
+* `requested`: the options as given (every `TrainConfig` field, `auto` and
+  `null` included);
+* `fitted`: what training chose: `max_length` (and its rule), the vocabulary
+  size, the embeddings and their coverage, the `members` (head, seed, epochs
+  and phases, each with whether it was `kept`), the ensemble rule, the
+  `ngram` branch (features, vocabulary size, C, weight, `kept`), the `split`
+  (row counts and grouped rows as numbers), `training` (seconds, epochs, peak
+  memory), `distribute`, `output` and the `metrics`.
+
+Schema-1 directories (textclf 0.1 before this schema) are read through
+`upgrade`, which rearranges their fields into schema 2 in memory.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+from textclf.errors import ModelFileError
+
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+METADATA_FILE = "metadata.json"
+
+
+def new(requested, fitted, *, labels, text_column, label_column):
+    """A schema-2 metadata dict for a model trained now.
+
+    Args:
+        requested: The options as given (`TrainConfig.to_dict()` before any default was resolved).
+        fitted: What training chose (see the module docstring).
+        labels: The model's output order.
+        text_column: Column of the texts.
+        label_column: Column of the labels.
+    """
+    import keras
+    import tensorflow as tf
+
+    from textclf.version import __version__
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "textclf_version": __version__,
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "labels": list(labels),
+        "text_column": text_column,
+        "label_column": label_column,
+        "requested": requested,
+        "fitted": fitted,
+    }
+
+
+def read(directory):
+    """`metadata.json` of a model directory, as stored, after checking its schema version and labels.
+
+    Raises:
+        ModelFileError: no directory or file, not JSON, an unknown schema version, or no labels.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelFileError(f"{directory}: model directory not found")
+    path = directory / METADATA_FILE
+    if not path.is_file():
+        raise ModelFileError(f"{path}: file not found; is {directory} a textclf model directory?")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"{path}: has no 'labels' list")
+    version = metadata.get("schema_version", 1)  # the first files had none
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+        from textclf.version import __version__
+
+        raise ModelFileError(
+            f"{path}: schema_version {version!r} is not one textclf {__version__} reads {READABLE_VERSIONS}; "
+            "the model was written by a newer textclf: upgrade textclf to load it"
+        )
+    if not isinstance(metadata.get("labels"), list) or not metadata["labels"]:
+        raise ModelFileError(f"{path}: has no 'labels' list")
+    return metadata
+
+
+def load(directory):
+    """`read(directory)` in schema 2 (`upgrade`d when older)."""
+    return upgrade(read(directory))
+
+
+def upgrade(metadata):
+    """The metadata in schema 2: schema 2 as it is, schema 1 rearranged (a new dict; missing fields stay missing)."""
+    if metadata.get("schema_version", 1) == SCHEMA_VERSION:
+        return metadata
+    config = dict(metadata.get("config") or {})
+    embeddings = {k: v for k, v in (metadata.get("embeddings") or {}).items() if k not in ("mode", "oov")}
+    data = metadata.get("data") or {}
+    training = metadata.get("training") or {}
+    fitted = {
+        "max_length": metadata.get("max_length"),
+        "embeddings": embeddings,
+        "members": _members_v1(metadata, config),
+        "ensemble_rule": (metadata.get("ensemble") or {}).get("rule"),
+        "ngram": _ngram_v1(metadata.get("wide") or {}),
+        "split": {"train_rows": data.get("train_rows"), "validation_rows": data.get("validation_rows"),
+                  "test_rows": data.get("test_rows"), "description": data.get("validation")},
+        "training": {k: training[k] for k in ("seconds", "epochs", "peak_rss_mb") if k in training},
+        "distribute": metadata.get("distribute"),
+        "output": config.get("output"),
+        "metrics": metadata.get("metrics") or {},
+    }
+    top = {k: metadata[k] for k in ("textclf_version", "keras_version", "tensorflow_version", "created",
+                                    "labels", "text_column", "label_column") if k in metadata}
+    return {"schema_version": SCHEMA_VERSION, "upgraded_from": metadata.get("schema_version", 1), **top,
+            "requested": config, "fitted": fitted}
+
+
+def _members_v1(metadata, config):
+    ensemble = metadata.get("ensemble") or {}
+    heads = ensemble.get("heads") or [(metadata.get("head") or {}).get("name", config.get("head"))]
+    seeds = ensemble.get("seeds") or [config.get("seed")]
+    phases = (metadata.get("training") or {}).get("phases") or []
+    members = []
+    for index, (head, seed) in enumerate(zip(heads, seeds)):
+        own = [{k: v for k, v in p.items() if k != "member"} for p in phases if p.get("member", 1) == index + 1]
+        for phase in own:
+            phase.setdefault("kept", True)
+        members.append({"head": head, "seed": seed, "epochs": sum(p.get("epochs", 0) for p in own), "phases": own})
+    return members
+
+
+def _ngram_v1(wide):
+    if wide.get("mode", "none") == "none":
+        return {"mode": "none", "kept": False}
+    return {**wide, "kept": bool(wide.get("weight"))}
+
+
+def ngram_weight(metadata):
+    """The n-gram branch's mixing weight recorded in `metadata` (either schema), or None."""
+    return ((upgrade(metadata).get("fitted") or {}).get("ngram") or {}).get("weight")

@@ -1,0 +1,49 @@
+"""Stage 3, fit the n-gram branch: logistic regression over word (and word-pair) features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class NgramFit:
+    """The fitted branch and its validation probabilities (for choosing the mixing weight).
+
+    Attributes:
+        vectorizer: Its multi-hot `TextVectorization`.
+        model: Its classifier (features in, probabilities out).
+        summary: Vocabulary size, feature weighting, C and their validation losses.
+        val_probabilities: The branch's probabilities on the validation rows.
+    """
+
+    vectorizer: object
+    model: object
+    summary: dict
+    val_probabilities: np.ndarray
+
+
+def fit_ngram(config, prepared, log):
+    """Stage 3: the n-gram branch of `config.wide`, or None for "none".
+
+    Args:
+        config: The `TrainConfig`.
+        prepared: The `textclf.training.prepare.Prepared` data.
+        log: Progress lines.
+
+    Returns:
+        An `NgramFit`, or None.
+    """
+    if config.wide == "none":
+        return None
+    from textclf.models.wide import NGRAM_ORDER, fit_ngram_classifier
+
+    split = prepared.split
+    vectorizer, model, summary, val_probabilities = fit_ngram_classifier(
+        split.train_texts, prepared.y_train, split.val_texts, prepared.y_val, num_classes=len(prepared.labels),
+        order=NGRAM_ORDER[config.wide], max_tokens=config.wide_max_tokens, weighting=config.wide_weighting,
+        sample_weights=prepared.sample_weights, log=log,
+    )
+    return NgramFit(vectorizer=vectorizer, model=model, summary={"mode": config.wide, **summary},
+                    val_probabilities=val_probabilities)

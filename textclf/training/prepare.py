@@ -1,0 +1,200 @@
+"""Stage 1, prepare: read the tables, split off validation, then vocabulary, max length, embeddings and token ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from textclf.errors import InputDataError
+
+
+@dataclass
+class Tables:
+    """The labeled tables of a run, as read (`validation` and `test` None when not given)."""
+
+    train: object
+    validation: object
+    test: object
+    labels: list
+
+
+@dataclass
+class Split:
+    """The training and validation rows, and the numbers recorded in `metadata.json`.
+
+    Attributes:
+        train_rows: Indices of the training rows in the training table.
+        document_rows: Indices (in the training table) of the rows that are documents.
+        val_documents: Per validation row, whether it is a document unseen in
+            training (the rows the n-gram weight is chosen on).
+        record: `fitted.split` of the metadata: sizes and grouping as numbers.
+    """
+
+    train_texts: list
+    train_labels: list
+    val_texts: list
+    val_labels: list
+    train_rows: np.ndarray
+    document_rows: np.ndarray
+    val_documents: np.ndarray
+    record: dict
+
+
+@dataclass
+class Prepared:
+    """Everything the fitting stages read: the split, its encodings and the embeddings."""
+
+    labels: list
+    split: Split
+    y_train: np.ndarray
+    y_val: np.ndarray
+    vocabulary: list
+    max_length: int
+    max_length_rule: str
+    embedding: object
+    coverage: dict
+    ids_train: object
+    ids_val: object
+    training_tokens: int
+    sample_weights: object
+
+
+def read_tables(config):
+    """Reads the training, validation and test tables (before any slow import, so bad input fails fast).
+
+    Raises:
+        InputDataError: unreadable tables, a single class, or validation labels unknown to training.
+    """
+    from textclf.data import read_labeled
+
+    def read(path):
+        if not path:
+            return None
+        return read_labeled(path, text_column=config.text_column, label_column=config.label_column,
+                            encoding=config.encoding)
+
+    train = read(config.train)
+    labels = sorted(set(train.labels))
+    if len(labels) < 2:
+        raise InputDataError(
+            f"all rows have the same label {labels[0]!r}; a classifier needs at least 2 classes",
+            file=config.train, column=config.label_column,
+        )
+    validation = read(config.validation)
+    unknown = sorted(set(validation.labels) - set(labels)) if validation is not None else []
+    if unknown:
+        raise InputDataError(
+            f"validation label {unknown[0]!r} does not occur in the training data", file=config.validation,
+            column=config.label_column,
+        )
+    return Tables(train=train, validation=validation, test=read(config.test), labels=labels)
+
+
+def split_tables(config, tables, log):
+    """The training/validation `Split`: the validation file, or a stratified split of the training table.
+
+    Found whatever the split: the choices that describe predictions (default
+    max length, n-gram weight) are made on documents, which is what
+    predictions see. The split itself groups by document unless asked for
+    rows: on held-out SST-2 sentences it scored as well as the row split,
+    validated honestly and trained in half the time (RESULTS.md).
+    """
+    from textclf.overlap import find_overlap, no_overlap
+    from textclf.split import split_validation, unseen_documents
+
+    texts, labels = tables.train.texts, tables.train.labels
+    overlap = find_overlap(texts)
+    record = {"train_rows": None, "validation_rows": None,
+              "test_rows": None if tables.test is None else len(tables.test.texts)}
+    if tables.validation is not None:
+        train_rows = np.arange(len(texts))
+        val_texts, val_labels = tables.validation.texts, tables.validation.labels
+        val_documents = np.ones(len(val_texts), dtype=bool)
+        record.update(validation_file=config.validation, grouped_rows=0, description=config.validation)
+    else:
+        by_documents = config.validation_split_by == "documents"
+        split = split_validation(texts, labels, config.validation_split, config.seed, config.train,
+                                 overlap=overlap if by_documents else no_overlap(len(texts)))
+        if split.overlapping_rows:
+            log(f"validation split: {split.overlapping_rows} of {len(texts)} rows repeat or lie inside "
+                f"another row; each goes to the side of the documents containing it")
+        train_rows = split.train_rows
+        val_texts = [texts[i] for i in split.validation_rows]
+        val_labels = [labels[i] for i in split.validation_rows]
+        val_documents = unseen_documents(overlap, train_rows, split.validation_rows)
+        record.update(fraction=config.validation_split, by=config.validation_split_by,
+                      grouped_rows=int(split.overlapping_rows), documents=int(split.documents),
+                      description=split.describe(config.validation_split, config.train))
+    record.update(train_rows=len(train_rows), validation_rows=len(val_texts),
+                  validation_documents=int(np.sum(val_documents)))
+    return Split(
+        train_texts=[texts[i] for i in train_rows], train_labels=[labels[i] for i in train_rows],
+        val_texts=list(val_texts), val_labels=list(val_labels), train_rows=np.asarray(train_rows),
+        document_rows=np.asarray(overlap.document_rows), val_documents=val_documents, record=record,
+    )
+
+
+def choose_length(config, lengths, split, log):
+    """`(max_length, rule)`: `--max-length`, else the 95th percentile of the training documents' lengths.
+
+    By documents, their lengths only: phrase rows and repeats would shorten it
+    below what predictions see.
+    """
+    from textclf.vocabulary import choose_max_length
+
+    if config.max_length is not None:
+        return config.max_length, "--max-length"
+    document_lengths = np.asarray(lengths)[np.isin(split.train_rows, split.document_rows)]
+    if not len(document_lengths):  # a row split can leave training only copies of validation's documents
+        document_lengths = np.asarray(lengths)
+    max_length = choose_max_length(document_lengths)
+    log(f"max_length: {max_length} (95th percentile of training document lengths, "
+        f"median {int(np.median(document_lengths))})")
+    return max_length, "95th percentile of training document lengths"
+
+
+def balanced_sample_weights(config, y, num_classes):
+    """Per-example weights for `--class-weight balanced`, else None."""
+    if config.class_weight != "balanced":
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    return compute_class_weight("balanced", classes=np.arange(num_classes), y=y)[y]
+
+
+def prepare(config, tables, log):
+    """Stage 1: from the tables to everything the fitting stages read.
+
+    Args:
+        config: The validated `TrainConfig`.
+        tables: `read_tables(config)`.
+        log: Progress lines.
+
+    Returns:
+        A `Prepared`.
+    """
+    from textclf.embeddings import build_embedding_matrix
+    from textclf.pipeline import vectorize
+    from textclf.vocabulary import build_vocabulary, count_tokens, coverage
+
+    split = split_tables(config, tables, log)
+    stats = count_tokens(split.train_texts)
+    vocabulary = build_vocabulary(stats.counts, config.max_tokens)
+    max_length, rule = choose_length(config, stats.lengths, split, log)
+    embedding = build_embedding_matrix(
+        config.embeddings, vocabulary, oov=config.oov, seed=config.seed, expected_dim=config.embedding_dim
+    )
+    cover = coverage(stats.counts, vocabulary, embedding.found)
+    log(f"embeddings: {embedding.source} ({embedding.dim}-d); vocabulary {len(vocabulary)} entries; "
+        f"coverage {cover['token_coverage']:.1%} of tokens, {cover['type_coverage']:.1%} of types")
+    index = {label: i for i, label in enumerate(tables.labels)}
+    y_train = np.array([index[y] for y in split.train_labels])
+    return Prepared(
+        labels=tables.labels, split=split, y_train=y_train, y_val=np.array([index[y] for y in split.val_labels]),
+        vocabulary=vocabulary, max_length=max_length, max_length_rule=rule, embedding=embedding, coverage=cover,
+        ids_train=vectorize(split.train_texts, vocabulary, max_length),
+        ids_val=vectorize(split.val_texts, vocabulary, max_length),
+        training_tokens=int(np.minimum(stats.lengths, max_length).sum()),
+        sample_weights=balanced_sample_weights(config, y_train, len(tables.labels)),
+    )

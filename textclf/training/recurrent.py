@@ -1,0 +1,231 @@
+"""Stage 2, fit the recurrent members: the fit loop.
+
+The loop knows nothing of checkpoints or strategies. What it needs from its
+surroundings comes in as two objects:
+
+* `runtime` (`textclf.distribute.Runtime`): a scope to build and compile in,
+  datasets made ready for the strategy, a hook before `fit`, and plain copies
+  of the trained models;
+* `progress`: where each member's `MemberProgress` goes after every epoch and
+  comes back from when resuming (`textclf.training.resume`), or `NoProgress()`.
+
+Each member trains in one or two phases (frozen, then fine-tuned embeddings),
+each stopped early on the validation loss (`textclf.training.stopping`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from textclf.errors import ConfigError
+from textclf.training.state import MemberProgress, StoppingState
+from textclf.training.stopping import EarlyStopping
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+@dataclass
+class RecurrentFit:
+    """The trained token-id classifier (members averaged) and what each member did.
+
+    Attributes:
+        model: Token ids in, probabilities out.
+        members: Per member: head, seed, epochs and phase summaries.
+        history: Per-epoch rows, tagged with their "member" (1-based) in an ensemble.
+        rule: How the number of members was decided.
+    """
+
+    model: object
+    members: list
+    history: list
+    rule: str
+
+
+def set_determinism(seed):
+    """Seeds Python, NumPy and TensorFlow and asks TF for deterministic ops."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def fit_members(config, prepared, runtime, progress, log, verbose):
+    """Stage 2: fits the members with seeds `config.seed`, `config.seed + 1`, ... and averages them.
+
+    Each member reseeds every generator and keeps its own progress, so an
+    ensemble resumes member by member and the same seed gives the same ensemble.
+
+    Args:
+        config: The `TrainConfig`.
+        prepared: The `textclf.training.prepare.Prepared` data.
+        runtime: A `textclf.distribute.Runtime`.
+        progress: `NoProgress()` or a checkpoint store (`textclf.training.resume`).
+        log: Progress lines.
+        verbose: `verbose` of `Model.fit`.
+
+    Returns:
+        A `RecurrentFit`.
+    """
+    from textclf.models.build import CLASSIFIER_NAME
+    from textclf.models.ensemble import build_ensemble, member_heads, member_name, resolve_members
+
+    members, rule = resolve_members(config.ensemble, prepared.training_tokens)
+    if members > 1:
+        log(f"ensemble: {members} models averaged ({rule}; here {prepared.training_tokens:,})")
+    heads = member_heads(config.head, members)
+    trained, records, history = [], [], []
+    for index in range(members):
+        member_config = dataclasses.replace(config, seed=config.seed + index, head=heads[index])
+        set_determinism(member_config.seed)
+        member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))
+        name = CLASSIFIER_NAME if members == 1 else member_name(index)
+        model, state = fit_member(member_config, prepared, runtime, progress.member(index), member_log, verbose, name)
+        trained.append(runtime.local_copy(model))  # evaluate and save without collectives
+        tag = {} if members == 1 else {"member": index + 1}
+        history.extend({**tag, **row} for row in state.history)
+        records.append({"head": heads[index], "seed": member_config.seed, "epochs": len(state.history),
+                        "phases": state.phases})
+    model = trained[0] if members == 1 else build_ensemble(trained, CLASSIFIER_NAME)
+    return RecurrentFit(model=model, members=records, history=history, rule=rule)
+
+
+def phase_plan(config):
+    """`[(embeddings, learning_rate), ...]`: one phase, or frozen then fine-tuned for "two-phase"."""
+    plan = [("frozen" if config.embedding_mode != "finetune" else "finetune", config.learning_rate)]
+    if config.embedding_mode == "two-phase":
+        plan.append(("finetune", config.finetune_learning_rate or config.learning_rate / 4))
+    return plan
+
+
+def fit_member(config, prepared, runtime, store, log, verbose, name):
+    """Builds one classifier and fits it phase by phase, continuing from `store.restored()` if any.
+
+    Returns:
+        `(model, progress)`: the model with its kept weights and its final `MemberProgress`.
+    """
+    from textclf.models.build import EMBEDDING_NAME, build_classifier
+
+    with runtime.scope():  # variables mirrored across replicas
+        model = build_classifier(
+            embedding_matrix=prepared.embedding.matrix, num_classes=len(prepared.labels), head=config.head,
+            units=config.units, layers=config.layers, dropout=config.dropout, pooling=config.pooling,
+            embedding_dropout=config.embedding_dropout, trainable_embeddings=config.embedding_mode == "finetune",
+            name=name,
+        )
+    state = store.restored()
+    if state is not None:
+        log(f"resume: continuing after epoch {state.epoch}")
+    state = state or MemberProgress()
+    plan = phase_plan(config)
+    while len(state.phases) < len(plan):
+        _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbose)
+    model.get_layer(EMBEDDING_NAME).trainable = False
+    return model, state
+
+
+def _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbose):
+    """Fits the phase `len(state.phases)` of `plan` (from where `state` stands) and finishes it."""
+    from textclf.models.build import EMBEDDING_NAME
+
+    phase_index = len(state.phases)
+    phase, learning_rate = plan[phase_index]
+    model.get_layer(EMBEDDING_NAME).trainable = phase == "finetune"
+    with runtime.scope():
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    log(f"phase {phase_index + 1}/{len(plan)}: embeddings {phase}, learning rate {learning_rate:g}")
+    phase_start = sum(p["epochs"] for p in state.phases)  # the history rows before this phase
+    if state.variables is not None:  # resumed inside this phase
+        with runtime.scope():
+            restore_variables(model, state.variables)
+        first, state.variables = state.epoch, None
+    else:
+        first, state.stopping, state.stopping_weights = phase_start, StoppingState(), None
+    stopper = EarlyStopping(config.patience, config.min_delta, state.stopping, state.stopping_weights)
+    stop = phase_start + config.epochs
+    if not stopper.state.stopped and first < stop:
+        train_ds, steps, val_ds = _datasets(config, prepared, runtime, first, stop)
+        runtime.before_fit(model, val_ds)
+        model.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=stop, initial_epoch=first,
+                  callbacks=[stopper, _Recorder(state, stopper, store, phase)], verbose=verbose,
+                  shuffle=False)  # the dataset shuffles itself, by (seed, epoch)
+    model.set_weights(stopper.best_weights)
+    _finish_phase(model, state, phase, learning_rate, phase_start, log)
+
+
+def _datasets(config, prepared, runtime, first, stop):
+    """`(train_ds, steps_per_epoch, val_ds)`: epochs `first..stop-1` of training batches, and validation."""
+    from textclf.pipeline import training_dataset
+
+    train = training_dataset(
+        prepared.ids_train, prepared.y_train, batch_size=config.batch_size, max_length=prepared.max_length,
+        shuffle=True, seed=config.seed, sample_weights=prepared.sample_weights, epochs=(first, stop),
+    )
+    train, steps = runtime.dataset(train, prepared.ids_train.row_lengths().numpy(), batch_size=config.batch_size,
+                                   max_length=prepared.max_length, epochs=stop - first, name="training")
+    val_batch = max(config.batch_size, 256)
+    val = training_dataset(prepared.ids_val, prepared.y_val, batch_size=val_batch, max_length=prepared.max_length,
+                           shuffle=False, seed=config.seed)
+    val, _ = runtime.dataset(val, prepared.ids_val.row_lengths().numpy(), batch_size=val_batch,
+                             max_length=prepared.max_length, name="validation")
+    return train, steps, val
+
+
+class _Recorder(keras.callbacks.Callback):
+    """After each epoch: the history row, then `store.record` of the whole progress."""
+
+    def __init__(self, state, stopper, store, phase):
+        super().__init__()
+        self.state, self.stopper, self.store, self.phase = state, stopper, store, phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {"epoch": epoch + 1, "phase": self.phase}
+        row.update({key: float(logs[key]) for key in HISTORY_KEYS if key in logs})
+        self.state.history.append(row)
+        self.state.epoch = epoch + 1
+        self.state.stopping, self.state.stopping_weights = self.stopper.state, self.stopper.best_weights
+        self.store.record(self.state, self.model)
+
+
+def _finish_phase(model, state, phase, learning_rate, phase_start, log):
+    """Summarizes the phase; one that never beats the earlier phases must not make the model worse."""
+    losses = [row["val_loss"] for row in state.history[phase_start:]]
+    best = float(np.min(losses))
+    kept = state.kept_loss is None or best < state.kept_loss
+    state.phases.append({
+        "embeddings": phase, "learning_rate": learning_rate, "epochs": len(losses), "best_val_loss": best,
+        "best_epoch": phase_start + int(np.argmin(losses)) + 1, "kept": kept,
+    })
+    if kept:
+        state.kept_loss, state.kept_weights = best, model.get_weights()
+    else:
+        model.set_weights(state.kept_weights)
+        log(f"phase {len(state.phases)} did not improve validation loss; keeping the earlier weights")
+
+
+def restore_variables(model, variables):
+    """Assigns saved model and optimizer variables (the optimizer is built first).
+
+    Args:
+        model: The compiled model.
+        variables: `{"model": [...], "optimizer": [...]}` arrays, in the order
+            of `model.variables` and `model.optimizer.variables`.
+
+    Raises:
+        ConfigError: the saved state does not match the model.
+    """
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    for what, targets in (("model", model.variables), ("optimizer", model.optimizer.variables)):
+        saved = variables.get(what)
+        if saved is None or len(saved) != len(targets) or any(
+            tuple(v.shape) != tuple(s.shape) for v, s in zip(targets, saved)
+        ):
+            raise ConfigError(f"the checkpoint's {what} state does not match the model; delete it to start over")
+        for variable, value in zip(targets, saved):
+            variable.assign(value)

@@ -1,0 +1,125 @@
+"""The stages in order: claim the output, then prepare -> recurrent -> ngram -> assemble -> save -> report."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from pathlib import Path
+
+from textclf.config import TrainConfig
+
+
+def train(train, **options):
+    """Trains a classifier and saves it; the library twin of `textclf train`.
+
+    Args:
+        train: Path of the training table (CSV/TSV, optionally .gz, or Parquet).
+        **options: Any `TrainConfig` field (test, head, epochs, output, ...).
+
+    Returns:
+        The trained `TextClassifier` (also saved to its output directory,
+        `classifier.metadata["fitted"]["output"]`).
+    """
+    config = TrainConfig(train=os.fspath(train), **options)
+    return run_training(config)
+
+
+def default_output(config):
+    """`models/<name>`: `--name`, else the training file's name or folder."""
+    if config.name:
+        return str(Path("models") / config.name)
+    path = Path(config.train)
+    stem = path.name.split(".")[0]
+    if stem in ("train", "training", "data") and path.absolute().parent.name:
+        stem = path.absolute().parent.name
+    return str(Path("models") / stem)
+
+
+def _log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
+    """Runs one training from a `TrainConfig`.
+
+    The output is locked against concurrent runs (`textclf.locking`) and,
+    except under multi-worker, each epoch's progress is checkpointed in
+    `.<output-name>.partial/` (`textclf.training.resume`), removed once the
+    model is saved.
+
+    Args:
+        config: The configuration (validated here; `config.output` is resolved in place).
+        log: Where progress lines go (stderr by default).
+        keras_verbose: `verbose` of `Model.fit` (progress bars).
+        resume: Continue from the checkpoint of an interrupted run, if any.
+
+    Returns:
+        The trained `TextClassifier`.
+    """
+    from textclf.training.resume import open_progress
+
+    config.validate()
+    requested = config.to_dict()  # as given, before the output default
+    with _claimed_output(config):
+        progress = open_progress(config, resume, log)
+        return _run_stages(config, requested, progress, log, keras_verbose)
+
+
+@contextlib.contextmanager
+def _claimed_output(config):
+    """Resolves the default output, checks it may be replaced, and locks it while the run lasts.
+
+    A parent directory this run made for the default output is removed again on failure.
+    """
+    from textclf.locking import OutputLock
+    from textclf.outputs import check_output_parent, check_replaceable
+
+    created = None
+    if config.output is None:
+        config.output = default_output(config)
+        parent = Path(config.output).absolute().parent
+        if not parent.exists():
+            parent.mkdir(parents=True)
+            created = parent
+    try:
+        check_output_parent(config.output)
+        check_replaceable(config.output, "model")  # before training: the user's files are never replaced
+        # Multi-worker workers share --output; only the chief writes it.
+        with OutputLock(config.output) if config.distribute != "multi-worker" else contextlib.nullcontext():
+            yield
+    except BaseException:
+        if created is not None:
+            with contextlib.suppress(OSError):
+                created.rmdir()  # only if still empty
+        raise
+
+
+def _run_stages(config, requested, progress, log, verbose):
+    from textclf import distribute
+    from textclf.training.prepare import prepare, read_tables
+
+    tables = read_tables(config)  # before the slow imports, so bad input fails fast
+    started = time.time()
+    runtime = distribute.setup(config, log)  # before any TensorFlow op: MultiWorkerMirroredStrategy requires it
+    from textclf.classifier import TextClassifier
+    from textclf.training import report
+    from textclf.training.assemble import assemble
+    from textclf.training.ngram import fit_ngram
+    from textclf.training.recurrent import fit_members, set_determinism
+    from textclf.training.save import describe_run, save
+
+    set_determinism(config.seed)
+    prepared = prepare(config, tables, log)
+    recurrent = fit_members(config, prepared, runtime, progress, log, verbose)
+    ngram = fit_ngram(config, prepared, log)
+    assembled = assemble(prepared, recurrent, ngram, log)
+    seconds = time.time() - started
+    classifier = TextClassifier(assembled.model,
+                                describe_run(config, requested, prepared, recurrent, assembled, runtime, seconds))
+    evaluation = report.evaluate(classifier, prepared, tables.test, config.test)
+    metrics = save(classifier, evaluation, recurrent.history, config.output, runtime)
+    progress.finish()  # the model is saved: the checkpoints are no longer needed
+    report.log_result(metrics, config.output, seconds, runtime.is_chief(), log)
+    return classifier

@@ -1,0 +1,62 @@
+"""Stage 5, save: the metadata (schema 2), then model.keras, metadata.json and reports/ in one atomic rename."""
+
+from __future__ import annotations
+
+import sys
+
+
+def describe_run(config, requested, prepared, recurrent, assembled, runtime, seconds):
+    """The metadata of the run (`textclf.metadata`, schema 2), metrics still to come.
+
+    Args:
+        config: The `TrainConfig` as run (output resolved).
+        requested: `config.to_dict()` as given.
+        prepared, recurrent, assembled: The results of the stages.
+        runtime: The `textclf.distribute.Runtime`.
+        seconds: Training time.
+    """
+    from textclf import metadata
+
+    embedding = prepared.embedding
+    fitted = {
+        "max_length": int(prepared.max_length),
+        "max_length_rule": prepared.max_length_rule,
+        "vocabulary_size": len(prepared.vocabulary),
+        "embeddings": {"source": embedding.source, "format": embedding.format, "dim": int(embedding.dim),
+                       **prepared.coverage},
+        "members": recurrent.members,
+        "ensemble_rule": recurrent.rule,
+        "training_tokens": prepared.training_tokens,
+        "ngram": assembled.ngram,
+        "split": prepared.split.record,
+        "training": {"seconds": round(seconds, 2), "epochs": len(recurrent.history), "peak_rss_mb": peak_rss_mb()},
+        "distribute": runtime.describe(config.batch_size),
+        "output": config.output,
+    }
+    return metadata.new(requested, fitted, labels=prepared.labels, text_column=config.text_column,
+                        label_column=config.label_column)
+
+
+def save(classifier, evaluation, history, output, runtime):
+    """Writes the model directory (on the chief; other workers write a private one that is removed).
+
+    Returns:
+        The metrics, also stored in `classifier.metadata["fitted"]["metrics"]`.
+    """
+    from textclf.training import report
+
+    with runtime.output_directory(output) as tmp:
+        metrics = report.write(tmp / "reports", evaluation, list(classifier.classes_), history)
+        classifier.metadata["fitted"]["metrics"] = metrics
+        classifier.save(tmp)
+    return metrics
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB (Linux/macOS), else None."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
