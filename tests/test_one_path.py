@@ -54,8 +54,8 @@ def test_every_consumer_computes_the_saved_graph(head, wide, members, tmp_path):
     served = tf.saved_model.load(str(tmp_path / "exported")).signatures["serve"](tf.constant(texts))
     np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
 
-    metrics = json.loads((tmp_path / "model" / "metadata.json").read_text())["metrics"]
+    metrics = json.loads((tmp_path / "model" / "metadata.json").read_text())["fitted"]["metrics"]
     predicted = classifier.classes_[expected.argmax(axis=1)]
     assert metrics["accuracy"] == pytest.approx(float(np.mean(predicted == labels)), abs=1e-5)
     names = {layer.name for layer in graph.layers}
-    assert ("ngram_classifier" in names) == (wide != "none" and classifier.metadata["wide"]["weight"] > 0)
+    assert ("ngram_classifier" in names) == (wide != "none" and classifier.metadata["fitted"]["ngram"].get("weight", 0) > 0)
