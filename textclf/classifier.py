@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from textclf.errors import ModelFileError
+from textclf.inputs import check_texts
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
@@ -113,7 +114,7 @@ class TextClassifier:
         """Class probabilities, columns in the order of `classes_`.
 
         Args:
-            texts: Sequence of `str`.
+            texts: A list, tuple, NumPy array or pandas Series of `str` (a single `str` is refused).
             batch_size: Texts per batch of the recurrent model.
 
         Returns:
@@ -121,7 +122,7 @@ class TextClassifier:
         """
         import tensorflow as tf
 
-        texts = list(texts)
+        texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
         encode, deep_fn = self._traced()
         # Texts are encoded VECTORIZE_BATCH at a time: the string tensors of one
         # call take ~30 bytes per token, so small calls bound transient memory.
@@ -156,12 +157,13 @@ class TextClassifier:
         """The most probable label of each text.
 
         Args:
-            texts: Sequence of `str`.
+            texts: A list, tuple, NumPy array or pandas Series of `str` (a single `str` is refused).
             batch_size: Texts per batch.
 
         Returns:
             Array of labels (from `classes_`).
         """
+        texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
         return self.classes_[np.argmax(self.predict_proba(texts, batch_size), axis=1)]
 
     def save(self, directory):

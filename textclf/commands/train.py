@@ -128,9 +128,10 @@ def config_from_args(args):
 
 def run(args):
     """Trains, prints where the model is and its metrics; returns 0."""
+    from textclf.progress import keras_verbose
     from textclf.training import run_training
 
-    classifier = run_training(config_from_args(args), keras_verbose=0 if args.quiet else "auto",
+    classifier = run_training(config_from_args(args), keras_verbose=keras_verbose(args.quiet),
                               resume=getattr(args, "resume", False))
     metrics = classifier.metadata["metrics"]
     if not classifier.metadata.get("distribute", {}).get("is_chief", True):
