@@ -1,5 +1,6 @@
 # make install: .venv with textclf (editable) and its dependencies.
-# make demo:    install, then train on examples/ and print where the model is.
+# make demo:    install, then train on the emotions sample in examples/ with the defaults; prints where
+#               the model and reports are, the test accuracy, and a command to try.
 # make test:    install, then run the whole test suite (slow tests included).
 PYTHON ?= python3
 VENV := .venv
@@ -17,8 +18,10 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/textclf train --train examples/demo_train.csv --test examples/demo_test.csv \
-		--output models/demo --epochs 30
+	$(VENV)/bin/textclf train --train examples/emotions_train.csv --test examples/emotions_test.csv --output models/demo
+	@echo
+	@echo "Now try it on comments it has never seen (predictions written to the terminal):"
+	@echo "  $(VENV)/bin/textclf predict examples/emotions_unlabeled.csv --model models/demo --output -"
 
 test: install
 	$(PY) -m pytest

@@ -1,77 +1,81 @@
 #!/usr/bin/env python
-"""Writes the demo data: short texts about four topics (text,label columns).
+"""Writes the demo data: a small sample of GoEmotions (Reddit comments labelled with emotions).
 
-The texts are assembled from templates and word lists with a fixed seed, so
-the files are reproducible; `make demo` trains on them. Run from the
-repository root: `python examples/make_demo_data.py`.
+GoEmotions (Demszky et al., ACL 2020) is distributed under the Apache License 2.0; see
+examples/README.md for the source and the attribution. The sample keeps the comments
+that carry exactly one of six emotions and draws, with a fixed seed, the same number
+of comments per emotion from the official train and test splits, plus a few comments
+of the validation split without their label. Run from the repository root with the
+directory holding GoEmotions' `train.csv.gz`, `validation.csv.gz` and `test.csv.gz`
+(columns `text,labels`; several labels joined by `|`):
+
+    python examples/make_demo_data.py ../shared/data/goemotions
+
+The output is the same on every run (sorted input, seeded sampling).
 """
 
+import argparse
 import csv
+import gzip
 import random
+import re
 from pathlib import Path
 
-TOPICS = {
-    "sports": {
-        "subjects": ["the team", "our striker", "the coach", "the goalkeeper", "the home side", "the champions",
-                     "the young midfielder", "the referee", "the captain", "the visitors"],
-        "verbs": ["won the match", "scored twice", "lost the final", "missed a penalty", "trained hard",
-                  "signed a new contract", "broke the record", "played a great game", "drew the derby"],
-        "extras": ["in the second half", "after extra time", "at the stadium", "in front of the fans",
-                   "this season", "in the league", "before the playoffs"],
-    },
-    "weather": {
-        "subjects": ["heavy rain", "a cold front", "the storm", "strong wind", "morning fog", "the heatwave",
-                     "light snow", "thunder", "the forecast", "a sunny spell"],
-        "verbs": ["is expected tomorrow", "hit the coast", "will bring showers", "cleared by noon",
-                  "kept temperatures low", "caused flooding", "moved north", "warned of frost"],
-        "extras": ["across the region", "over the weekend", "in the mountains", "near the coast",
-                   "during the night", "for most of the week", "in the valley"],
-    },
-    "food": {
-        "subjects": ["this recipe", "the chef", "fresh pasta", "the soup", "grilled fish", "the bakery",
-                     "a spicy curry", "the salad", "chocolate cake", "the new restaurant"],
-        "verbs": ["tastes delicious", "needs more salt", "was served warm", "uses ripe tomatoes",
-                  "bakes in twenty minutes", "won a cooking prize", "goes well with rice", "smells of garlic"],
-        "extras": ["with olive oil", "for dinner", "at the market", "with fresh herbs", "in the oven",
-                   "for the whole family", "on sunday"],
-    },
-    "technology": {
-        "subjects": ["the new phone", "this laptop", "the software update", "the startup", "our server",
-                     "the app", "the processor", "a security patch", "the database", "the network"],
-        "verbs": ["crashed again", "runs much faster", "fixed the bug", "launched a new feature",
-                  "needs more memory", "supports wireless charging", "was hacked", "installs in seconds"],
-        "extras": ["after the upgrade", "on every device", "in the cloud", "for developers",
-                   "with the latest version", "on linux", "this quarter"],
-    },
-}
+EMOTIONS = ("anger", "fear", "gratitude", "joy", "love", "sadness")
+PER_EMOTION = {"train": 100, "test": 60, "unlabeled": 1}
+SEED = 20
+# The unlabeled rows are printed on the terminal by `make demo`'s last command: no swearing or violence there.
+UNPRINTABLE = re.compile(r"fuck|shit|bitch|cunt|dick|\bass\b|rape|kill|murder|suicid|psycho|attack", re.IGNORECASE)
+OUT = Path(__file__).resolve().parent
 
 
-def make_rows(count, rng):
-    """`count` (text, label) pairs, classes in turn, words drawn with `rng`."""
+def single_label_rows(path):
+    """`{emotion: [text, ...]}` of the rows whose only label is one of EMOTIONS (texts stripped, unique)."""
+    by_emotion = {emotion: [] for emotion in EMOTIONS}
+    seen = set()
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            text = " ".join(row["text"].split())
+            if row["labels"] in by_emotion and text and text not in seen:
+                seen.add(text)
+                by_emotion[row["labels"]].append(text)
+    return by_emotion
+
+
+def sample(by_emotion, per_emotion, rng, exclude=()):
+    """`per_emotion` (text, emotion) rows of each emotion, drawn without replacement, then shuffled."""
     rows = []
-    labels = sorted(TOPICS)
-    for i in range(count):
-        label = labels[i % len(labels)]
-        words = TOPICS[label]
-        text = f"{rng.choice(words['subjects']).capitalize()} {rng.choice(words['verbs'])}"
-        if rng.random() < 0.7:
-            text += f" {rng.choice(words['extras'])}"
-        text += rng.choice([".", "!", ".", "..."])
-        rows.append((text, label))
+    for emotion in EMOTIONS:
+        candidates = sorted(set(by_emotion[emotion]) - set(exclude))
+        rows += [(text, emotion) for text in rng.sample(candidates, per_emotion)]
     rng.shuffle(rows)
     return rows
 
 
-def write(path, rows):
+def write(path, header, rows):
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["text", "label"])
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
         writer.writerows(rows)
+    print(f"{path.relative_to(OUT.parent)}: {len(rows)} rows, {path.stat().st_size:,} bytes")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("goemotions", type=Path, help="directory with GoEmotions' {train,validation,test}.csv.gz")
+    source = parser.parse_args().goemotions
+    rng = random.Random(SEED)
+    test = sample(single_label_rows(source / "test.csv.gz"), PER_EMOTION["test"], rng)
+    test_texts = {text for text, _ in test}
+    train = sample(single_label_rows(source / "train.csv.gz"), PER_EMOTION["train"], rng, exclude=test_texts)
+    seen = test_texts | {text for text, _ in train}
+    validation = single_label_rows(source / "validation.csv.gz")
+    clean = {emotion: [text for text in texts if not UNPRINTABLE.search(text)] for emotion, texts in validation.items()}
+    unlabeled = sample(clean, PER_EMOTION["unlabeled"], rng, exclude=seen)
+    write(OUT / "emotions_train.csv", ("text", "label"), train)
+    write(OUT / "emotions_test.csv", ("text", "label"), test)
+    write(OUT / "emotions_unlabeled.csv", ("id", "text"), [(i + 1, text) for i, (text, _) in enumerate(unlabeled)])
 
 
 if __name__ == "__main__":
-    here = Path(__file__).parent
-    rng = random.Random(20261122)
-    write(here / "demo_train.csv", make_rows(400, rng))
-    write(here / "demo_test.csv", make_rows(120, rng))
-    print(f"wrote {here / 'demo_train.csv'} and {here / 'demo_test.csv'}")
+    main()

@@ -1,8 +1,8 @@
 """Every mistake gets one clear line: the real CLI on bad inputs.
 
 Each case runs `textclf.cli.main([...])` in-process and checks: exit status 2,
-exactly one `textclf: error: ...` line on stderr (TensorFlow's own log lines
-are ignored), no "Traceback", the message names the file and, where it
+exactly one line on stderr, `textclf: error: ...` (every line counts, TensorFlow's
+own included), no "Traceback", the message names the file and, where it
 applies, the row (1-based, as a spreadsheet shows it: the header is row 1)
 and the column, and no file under the test directory was created or changed.
 A few cases run as true subprocesses to prove no traceback reaches a terminal.
@@ -58,9 +58,10 @@ def _tree(directory):
 
 
 def _one_error(err):
+    """The one line on standard error; every line counts (TensorFlow's too)."""
     assert "Traceback" not in err, err
-    lines = [line for line in err.splitlines() if line.startswith("textclf: error:")]
-    assert len(lines) == 1, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("textclf: error:"), err
     return lines[0]
 
 
@@ -227,8 +228,17 @@ def _validation_case(d, m):
 CASES = [(cid, _validation_case if cid == "validation-unseen-label" else build, pattern)
          for cid, build, pattern in CASES]
 
+# Found after the embeddings are loaded, so the "embeddings: ..." progress line precedes it. Strict: once the
+# check moves ahead of training's first log line this passes, fails as XPASS, and the mark must go.
+_LATE_CHECKS = {"validation-unseen-label": "training checks validation labels after logging the embeddings"}
 
-@pytest.mark.parametrize("build, pattern", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+
+def _case(cid, build, pattern):
+    marks = [pytest.mark.xfail(strict=True, reason=_LATE_CHECKS[cid])] if cid in _LATE_CHECKS else []
+    return pytest.param(build, pattern, id=cid, marks=marks)
+
+
+@pytest.mark.parametrize("build, pattern", [_case(*c) for c in CASES])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, model_dir, capsys, build, pattern):
     argv = build(tmp_path, model_dir)
     before = _tree(tmp_path)

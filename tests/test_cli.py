@@ -1,6 +1,8 @@
 """The command line through `main([...])`: success, and one-line errors with exit 2."""
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -108,3 +110,74 @@ def test_import_textclf_registers_for_plain_keras_load():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "True", result.stderr[-2000:]
+
+
+# --- quiet by default: TensorFlow's C++ lines stay off stderr; logs without terminal control codes ----------
+
+TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} |absl|oneDNN|cuda|cuInit", re.IGNORECASE)
+
+
+def _noisy_module(directory, name, fails):
+    """A stand-in for `tensorflow`: writes to file descriptor 2 (as C++ code does) when imported."""
+    body = f"import os\nos.write(2, b'{name}: C++ noise\\n')\n"
+    if fails:
+        body += "raise ImportError('libsomething.so: cannot open shared object file')\n"
+    (directory / f"{name}.py").write_text(body)
+
+
+def test_quiet_import_drops_what_a_module_writes_to_fd_2(tmp_path, monkeypatch, capfd):
+    from textclf.quiet import LOG_LEVEL_VARIABLE, quiet_tensorflow
+
+    _noisy_module(tmp_path, "noisy_ok", fails=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv(LOG_LEVEL_VARIABLE, "1")
+    with quiet_tensorflow(module="noisy_ok"):
+        assert os.environ[LOG_LEVEL_VARIABLE] == "3"
+        print("textclf's own line", file=sys.stderr)
+        import noisy_ok  # noqa: F401
+    assert capfd.readouterr().err == "textclf's own line\n"
+    assert os.environ[LOG_LEVEL_VARIABLE] == "1" and "noisy_ok" in sys.modules
+    assert not any(type(f).__name__ == "QuietImport" for f in sys.meta_path)
+
+
+def test_quiet_import_shows_what_was_captured_when_the_import_fails(tmp_path, monkeypatch, capfd):
+    from textclf.quiet import quiet_tensorflow
+
+    _noisy_module(tmp_path, "noisy_broken", fails=True)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with quiet_tensorflow(module="noisy_broken"), pytest.raises(ImportError, match="libsomething"):
+        import noisy_broken  # noqa: F401
+    assert capfd.readouterr().err == "noisy_broken: C++ noise\n"
+
+
+def test_verbose_leaves_imports_alone(tmp_path, monkeypatch, capfd):
+    from textclf.quiet import quiet_tensorflow
+
+    _noisy_module(tmp_path, "noisy_verbose", fails=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with quiet_tensorflow(enabled=False, module="noisy_verbose"):
+        import noisy_verbose  # noqa: F401
+    assert capfd.readouterr().err == "noisy_verbose: C++ noise\n"
+
+
+@pytest.mark.parametrize("argv", [["--verbose", "info"], ["info", "--verbose"]])
+def test_verbose_is_accepted_before_and_after_the_command(argv):
+    from textclf.cli import build_parser
+
+    assert build_parser().parse_args(argv + ["--model", "m"]).verbose is True
+    assert build_parser().parse_args(["info", "--model", "m"]).verbose is False
+
+
+def test_training_log_in_a_pipe_is_plain_and_tensorflow_is_silent(tmp_path, tiny_train):
+    """stdout to a pipe: one summary line per epoch, no ANSI codes or carriage returns; stderr: textclf's lines."""
+    result = subprocess.run(
+        [sys.executable, "-m", "textclf", "train", "--train", str(tiny_train), "--output", str(tmp_path / "m"),
+         *_fast_args()],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    summaries = [line for line in result.stdout.splitlines() if " - loss: " in line]
+    assert len(summaries) == len(re.findall(r"^Epoch \d+/\d+$", result.stdout, re.MULTILINE)) >= 2
+    assert all(re.match(r"^\d+/\d+ - \d+s - ", line) for line in summaries), summaries
+    assert not [line for line in result.stderr.splitlines() if TF_LOG_LINE.search(line)], result.stderr

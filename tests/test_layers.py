@@ -113,14 +113,14 @@ def test_saved_model_takes_what_keras_users_pass(saved_model_path):
 
 def test_saved_model_refuses_other_inputs(trained_model_dir):
     import textclf
-    from textclf.errors import InputDataError
+    from textclf.errors import InputDataError, InputTypeError
 
     model = textclf.load(trained_model_dir).model
-    with pytest.raises(InputDataError, match="got one string"):
+    with pytest.raises(InputTypeError, match="not a single str"):
         model.predict("one text")
-    with pytest.raises(InputDataError, match=r"expected texts \(str\), got float nan"):
+    with pytest.raises(InputDataError, match=r"texts\[1\] is nan \(a missing text\)"):
         model.predict(["a text", float("nan")])
-    with pytest.raises(InputDataError, match=r"1-D array of texts, got shape \(1, 2\)"):
+    with pytest.raises(InputDataError, match=r"1-D array of texts. Received: an array of shape \(1, 2\)"):
         model(np.array([["a", "b"]]))
 
 

@@ -16,6 +16,7 @@ from textclf.errors import (  # noqa: E402
     ConfigError,
     EmbeddingsError,
     InputDataError,
+    InputTypeError,
     ModelFileError,
     TextclfError,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigError",
     "EmbeddingsError",
     "InputDataError",
+    "InputTypeError",
     "ModelFileError",
     "TextClassifier",
     "TextclfError",

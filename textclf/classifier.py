@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from textclf.errors import ModelFileError
+from textclf.inputs import check_texts
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
@@ -63,8 +64,8 @@ class TextClassifier:
         graph state each time, and memory would grow over the chunks of a file.
 
         Args:
-            texts: Sequence of `str`.
-            batch_size: Texts per batch.
+            texts: A list, tuple, NumPy array or pandas Series of `str` (a single `str` is refused).
+            batch_size: Texts per batch of the recurrent model.
 
         Returns:
             float32 array of shape `(len(texts), len(classes_))`.
@@ -73,7 +74,7 @@ class TextClassifier:
 
         from textclf.models.text_model import length_batches
 
-        texts = list(texts)
+        texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
         if self._predict_batch is None:
             model = self.model
             self._predict_batch = tf.function(lambda batch: model(batch, training=False),
@@ -89,12 +90,13 @@ class TextClassifier:
         """The most probable label of each text.
 
         Args:
-            texts: Sequence of `str`.
+            texts: A list, tuple, NumPy array or pandas Series of `str` (a single `str` is refused).
             batch_size: Texts per batch.
 
         Returns:
             Array of labels (from `classes_`).
         """
+        texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
         return self.classes_[np.argmax(self.predict_proba(texts, batch_size), axis=1)]
 
     def save(self, directory):

@@ -5,18 +5,20 @@ Each subcommand lives in `textclf/commands/<name>.py` and defines `HELP`,
 TensorFlow, so `textclf --help` answers at once; commands import it lazily.
 
 Errors textclf raises on purpose (`TextclfError`) are printed as one line on
-standard error and exit with status 2, without a traceback.
+standard error and exit with status 2, without a traceback. TensorFlow's own
+C++ log lines are kept off standard error unless `--verbose` is given
+(`textclf.quiet`).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from textclf import __version__
 from textclf.errors import TextclfError
+from textclf.quiet import quiet_tensorflow
 
 COMMANDS = ("train", "predict", "evaluate", "export", "info", "merge-predictions")
 EXIT_USAGE = 2
@@ -40,6 +42,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"textclf: error: {command}{message} (see `{self.prog} --help`)\n")
 
 
+def _add_verbose(parser, default):
+    parser.add_argument("--verbose", action="store_true", default=default,
+                        help="also show TensorFlow's own log lines on standard error")
+
+
 def build_parser():
     """The argument parser of `textclf` with every subcommand."""
     parser = _Parser(
@@ -47,6 +54,7 @@ def build_parser():
         description="Text classification with GloVe embeddings and recurrent heads (Keras 3).",
     )
     parser.add_argument("--version", action="version", version=f"textclf {__version__}")
+    _add_verbose(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in _available_commands():
@@ -55,6 +63,7 @@ def build_parser():
             formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         )
         module.add_arguments(command)
+        _add_verbose(command, default=argparse.SUPPRESS)  # `textclf train ... --verbose` works too
         command.set_defaults(_run=module.run)
     return parser
 
@@ -65,14 +74,14 @@ def main(argv=None):
     Returns:
         The exit status: 0 on success, 2 on bad input or usage.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ chatter off stderr
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        return args._run(args) or 0
+        with quiet_tensorflow(enabled=not args.verbose):
+            return args._run(args) or 0
     except TextclfError as exc:
         print(f"textclf: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

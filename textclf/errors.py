@@ -18,6 +18,10 @@ class ConfigError(TextclfError, ValueError):
     """A parameter has a value outside its allowed set or range."""
 
 
+class InputTypeError(TextclfError, TypeError):
+    """An argument has the wrong type, e.g. one string where a list of texts is expected."""
+
+
 class InputDataError(TextclfError, ValueError):
     """A data file cannot be used: missing, unreadable, or a bad cell.
 

@@ -1,15 +1,39 @@
-"""A one-line progress display on standard error for long batch jobs.
+"""Progress displays: a one-line display on standard error for long batch jobs, and Keras' for training.
 
-Shown only when standard error is a terminal (never in logs or pipes) and
-not silenced with `--quiet`. It reports rows done, rows per second and, when
-the input's size is known, the share done and the time left, estimated from
-the bytes consumed so far.
+`Progress` is shown only when standard error is a terminal (never in logs or
+pipes) and not silenced with `--quiet`. It reports rows done, rows per second
+and, when the input's size is known, the share done and the time left,
+estimated from the bytes consumed so far.
+
+`keras_verbose` chooses how `Model.fit` reports epochs: Keras' progress bars
+on a terminal, plain lines (no ANSI colours, no carriage returns) in a log
+file or a pipe.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+
+
+KERAS_SILENT, KERAS_BARS, KERAS_EPOCH_LINES = 0, 1, 2
+
+
+def keras_verbose(quiet=False, stream=None):
+    """The `verbose` argument of `keras.Model.fit` for output going to `stream`.
+
+    Args:
+        quiet: Nothing at all (`--quiet`).
+        stream: Where Keras writes (default `sys.stdout`).
+
+    Returns:
+        0 when quiet; 1 (progress bars redrawn in place) when `stream` is a
+        terminal; else 2: one summary line per epoch (after Keras' "Epoch i/n").
+    """
+    if quiet:
+        return KERAS_SILENT
+    stream = stream or sys.stdout
+    return KERAS_BARS if getattr(stream, "isatty", lambda: False)() else KERAS_EPOCH_LINES
 
 
 def _duration(seconds):

@@ -145,10 +145,11 @@ def config_from_args(args):
 
 def run(args):
     """Trains, prints where the model is and its metrics; returns 0."""
+    from textclf.progress import keras_verbose
     from textclf.training import run_training
 
     config = config_from_args(args)
-    classifier = run_training(config, keras_verbose=0 if args.quiet else "auto", resume=getattr(args, "resume", False))
+    classifier = run_training(config, keras_verbose=keras_verbose(args.quiet), resume=getattr(args, "resume", False))
     fitted = classifier.metadata["fitted"]
     if not fitted["distribute"]["is_chief"]:
         print(f"worker {fitted['distribute']['task_type']}:{fitted['distribute']['task_index']}: done "

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from textclf.errors import InputDataError
+from textclf.inputs import check_texts
 from textclf.tokenize import KERAS_PACKAGE
 
 
@@ -32,25 +33,22 @@ def as_text_tensor(texts):
         What the model's graph takes.
 
     Raises:
-        InputDataError: a single `str`, or an array of other things than strings.
+        InputTypeError: a single `str` or `bytes` (also a `TypeError`).
+        InputDataError: an item that is not a string, named by its position.
     """
     import tensorflow as tf
 
-    if isinstance(texts, str):
-        raise InputDataError(f"expected a list of texts, got one string: {texts[:40]!r}; wrap it in a list")
     if hasattr(texts, "to_numpy") and not isinstance(texts, tf.Tensor):  # pandas Series, Index, one-column frame
         texts = texts.to_numpy()
-    if isinstance(texts, (list, tuple)):
-        texts = np.asarray(texts, dtype=object)
-    if not isinstance(texts, np.ndarray):
-        return texts
-    texts = texts.reshape(-1) if texts.ndim == 2 and texts.shape[1] == 1 else texts
-    if texts.ndim != 1:
-        raise InputDataError(f"expected a 1-D array of texts, got shape {texts.shape}")
-    if texts.dtype.kind not in "USO" or not all(isinstance(t, (str, bytes)) for t in texts.tolist()):
-        bad = next((t for t in texts.tolist() if not isinstance(t, (str, bytes))), None)
-        raise InputDataError(f"expected texts (str), got {type(bad).__name__} {bad!r} (dtype {texts.dtype})")
-    return tf.constant(texts.astype(object) if texts.dtype.kind != "O" else texts, dtype=tf.string)
+    if not isinstance(texts, (str, bytes, bytearray, list, tuple, np.ndarray)):
+        return texts  # tensors, KerasTensors, datasets: Keras' own business
+    if isinstance(texts, np.ndarray) and texts.ndim == 2 and texts.shape[1] == 1:
+        texts = texts.reshape(-1)
+    if isinstance(texts, np.ndarray) and texts.ndim != 1:
+        raise InputDataError(f"expected a 1-D array of texts. Received: an array of shape {texts.shape}")
+    # The one check of texts (textclf.inputs): a bare str is refused, None and non-strings named by position.
+    items = check_texts(texts)
+    return tf.constant(items, dtype=tf.string, shape=[len(items)])
 
 
 def length_batches(lengths, batch_size):
