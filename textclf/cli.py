@@ -18,7 +18,7 @@ import sys
 from textclf import __version__
 from textclf.errors import TextclfError
 
-COMMANDS = ("train", "predict", "evaluate", "export", "info", "merge-predictions")
+COMMANDS = ("train", "predict", "evaluate", "export", "info", "merge-predictions", "explain", "compare")
 EXIT_USAGE = 2
 
 
