@@ -54,7 +54,8 @@ def join_tokens(tokens):
     """A string the model's tokenizer splits back into `tokens`.
 
     Tokens are joined with spaces, except clitics ('s, 're ...), which are
-    glued to the token before them as the tokenizer found them.
+    glued to the token before them as the tokenizer found them. A clitic that
+    starts the text has no word to lean on: it comes back as ' and s.
     """
     parts = []
     for token in tokens:
