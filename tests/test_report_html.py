@@ -123,6 +123,18 @@ def test_the_page_holds_no_external_url(tmp_path):
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
 
 
+def test_train_writes_the_page_with_curves_calibration_and_data(trained_model_dir):
+    reports = trained_model_dir / "reports"
+    page = (reports / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 2  # training curves and reliability diagram
+    summary = json.loads((reports / "data_summary.json").read_text())
+    assert summary["training"]["length"]["unit"] == "tokens" and "token_coverage" in summary["training"]["coverage"]
+    metadata = json.loads((trained_model_dir / "metadata.json").read_text())
+    assert metadata["metrics"]["expected_calibration_error"] >= 0
+    assert (reports / "errors.csv").is_file()
+    assert_self_contained(reports / "report.html")
+
+
 @pytest.fixture(scope="module")
 def evaluated(trained_model_dir, tmp_path_factory):
     """`textclf evaluate` of the shared model on rows where every fourth label is wrong on purpose."""

@@ -263,15 +263,22 @@ def _run_training(config, *, log, keras_verbose, checkpoint):
     classifier_obj = TextClassifier(model, metadata)
     if test_data is not None:
         # Test metrics come from the saved model's own prediction path (both branches, mixed).
-        eval_labels, evaluated_on = test_data.labels, f"test ({config.test})"
-        eval_pred = classifier_obj.predict(test_data.texts)
+        eval_labels, eval_texts, evaluated_on = test_data.labels, test_data.texts, f"test ({config.test})"
+        eval_proba = classifier_obj.predict_proba(test_data.texts)
     else:
-        eval_labels, evaluated_on = val_labels, f"validation ({validation_source})"
-        eval_pred = np.asarray(labels, dtype=object)[val_pred]
+        eval_labels, eval_texts, evaluated_on = val_labels, val_texts, f"validation ({validation_source})"
+        eval_proba = val_probabilities
+    eval_pred = np.asarray(labels, dtype=object)[eval_proba.argmax(axis=1)]
+    from textclf.reports import summarize_data
+
+    data_summary = {"training": summarize_data(train_labels, stats.lengths, coverage=cover),
+                    "evaluated": summarize_data(eval_labels)}
 
     with distribute.output_directory(output, config.distribute) as tmp:  # only the chief writes `output`
         metrics = write_reports(
-            tmp / "reports", list(eval_labels), list(eval_pred), labels, evaluated_on=evaluated_on, history=history
+            tmp / "reports", list(eval_labels), list(eval_pred), labels, evaluated_on=evaluated_on, history=history,
+            texts=eval_texts, confidence=eval_proba.max(axis=1), metadata=metadata, data_summary=data_summary,
+            classifier=classifier_obj,
         )
         metadata["metrics"] = {
             **metrics,
