@@ -38,7 +38,8 @@ def test_scores_are_the_probability_drop_of_the_predicted_class_when_a_token_is_
         assert explanation.label == classifier.classes_[target]
         assert explanation.probability == pytest.approx(float(p[target]), abs=1e-6)
         assert len(explanation.scores) == len(explanation.tokens) == len(text.split())
-        without = [" ".join(explanation.tokens[:i] + explanation.tokens[i + 1:]) for i in range(len(explanation.tokens))]
+        tokens = explanation.tokens
+        without = [" ".join(tokens[:i] + tokens[i + 1:]) for i in range(len(tokens))]
         expected = p[target] - classifier.predict_proba(without)[:, target]
         np.testing.assert_allclose(explanation.scores, expected, atol=1e-5)
 

@@ -78,8 +78,9 @@ def plot_reliability(table, path, title=""):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=(3, 1), sharex=True,
                                       constrained_layout=True)
     top.bar(lower, accuracy, width=width, align="edge", color="#4c78a8", edgecolor="white", label="accuracy")
-    top.bar(lower, np.nan_to_num(mean_conf) - accuracy, bottom=accuracy, width=width, align="edge",
-            color="#e45756", alpha=0.35, edgecolor="white", label="gap to confidence")
+    # The bin's mean confidence as a tick: above the bar overconfident, inside it underconfident.
+    top.scatter(lower + width / 2, mean_conf, marker="_", s=(width * 300) ** 2 / 4, linewidths=2.5,
+                color="#e45756", label="mean confidence", zorder=3)
     top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
     top.set_ylim(0, 1)
     top.set_ylabel("accuracy")

@@ -69,7 +69,8 @@ def per_class_f1_html(runs):
     labels = []
     for run in runs:
         labels.extend(label for label in class_labels(run["report"]) if label not in labels)
-    header = ["class"] + [f"F1 {esc(run['name'])}" for run in runs] + [f"&Delta; {esc(run['name'])}" for run in runs[1:]]
+    header = (["class"] + [f"F1 {esc(run['name'])}" for run in runs]
+              + [f"&Delta; {esc(run['name'])}" for run in runs[1:]])
     rows = []
     for label in labels:
         scores = [run["report"].get(label, {}).get("f1-score") for run in runs]

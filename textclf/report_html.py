@@ -17,7 +17,8 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 main{max-width:1180px;margin:0 auto;padding:18px 28px 60px}
-h1{font-size:22px;margin:8px 0 2px}h2{font-size:18px;margin:30px 0 8px;border-bottom:1px solid #d8dce3;padding-bottom:4px}
+h1{font-size:22px;margin:8px 0 2px}
+h2{font-size:18px;margin:30px 0 8px;border-bottom:1px solid #d8dce3;padding-bottom:4px}
 h3{font-size:15px;margin:16px 0 6px}.muted{color:#667085}nav a{margin-right:12px;color:#2a5bd7;text-decoration:none}
 table{border-collapse:collapse;background:#fff;margin:6px 0 10px;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #e1e4ea;padding:3px 8px;text-align:left;vertical-align:top}th{background:#eef1f5;font-weight:600}
@@ -190,7 +191,8 @@ def metadata_html(metadata):
     first = [key for key in ("fitted", "requested", "config") if isinstance(metadata.get(key), dict)]
     skip = {"labels", "metrics"}
     general = {k: v for k, v in metadata.items() if not isinstance(v, dict) and k not in skip}
-    parts = [f"<p>{len(metadata.get('labels', []))} classes: {esc(', '.join(map(str, metadata.get('labels', []))))}</p>"]
+    labels = [str(label) for label in metadata.get("labels", [])]
+    parts = [f"<p>{len(labels)} classes: {esc(', '.join(labels))}</p>"]
     for key in first + [k for k, v in metadata.items() if isinstance(v, dict) and k not in first and k not in skip]:
         opened = " open" if key == (first[0] if first else None) else ""
         parts.append(f"<details{opened}><summary>{esc(key)}</summary>{key_value_table(metadata[key])}</details>")
@@ -238,7 +240,8 @@ def calibration_html(calibration, report_dir):
     return (
         f"<p>Expected calibration error <b>{calibration['ece']:.4f}</b>: on average over "
         f"{calibration['predictions']:,} predictions, the stated confidence and the share of right answers "
-        "differ by this much (0 is perfect). Bars below the diagonal: overconfident.</p>"
+        "differ by this much (0 is perfect). A bar (accuracy) below its red tick (mean confidence): "
+        "overconfident; above it: underconfident.</p>"
         + image(report_dir / "reliability_diagram.png", "reliability diagram")
         + "<details><summary>bins</summary>" + table(["confidence", "predictions", "mean confidence", "accuracy"], rows)
         + "</details>"
@@ -265,7 +268,8 @@ def examples_html(examples):
         if "tokens" in e:
             order = sorted(range(len(e["scores"])), key=lambda k: -e["scores"][k])[:5]
             strongest = ", ".join(f"{esc(e['tokens'][k])} ({e['scores'][k]:+.3f})" for k in order)
-            body = highlight(e["tokens"], e["scores"]) + f'<div class="muted">strongest for the prediction: {strongest}</div>'
+            body = (highlight(e["tokens"], e["scores"])
+                    + f'<div class="muted">strongest for the prediction: {strongest}</div>')
         else:
             body = f"<div>{esc(shorten(e['text'], 2000))}</div>"
         cards.append(f'<div class="card"><div>{head}</div>{body}</div>')
@@ -287,8 +291,8 @@ def summary_html(summary):
     if length:
         counts, edges = length["histogram"]["counts"], length["histogram"]["edges"]
         largest = max(counts, default=0) or 1
-        columns = "".join(f'<div style="height:{100 * n / largest:.0f}%" title="{edges[k]}&ndash;{edges[k + 1]}: {n:,}">'
-                          "</div>" for k, n in enumerate(counts))
+        columns = "".join(f'<div style="height:{100 * n / largest:.0f}%" '
+                          f'title="{edges[k]}&ndash;{edges[k + 1]}: {n:,}"></div>' for k, n in enumerate(counts))
         parts.append(
             f"<p>Length in {esc(length['unit'])}: mean {length['mean']:.1f}, median {length['p50']:.0f}, "
             f"90th percentile {length['p90']:.0f}, 95th {length['p95']:.0f}, max {length['max']:,}</p>"
