@@ -44,6 +44,19 @@ def test_scores_are_the_probability_drop_of_the_predicted_class_when_a_token_is_
         np.testing.assert_allclose(explanation.scores, expected, atol=1e-5)
 
 
+def test_long_texts_are_occluded_in_runs_of_tokens(classifier):
+    text = "the dog and my cat like the cheese and bread"  # 10 tokens, at most 4 variants: runs of 3
+    (explanation,) = classifier.explain([text], max_spans=4)
+    scores, tokens = explanation.scores, explanation.tokens
+    assert len(scores) == 10 and all(scores[i] == scores[i - i % 3] for i in range(10))
+    runs = [" ".join(tokens[:i] + tokens[i + 3:]) for i in range(0, 10, 3)]
+    p = classifier.predict_proba([text] + runs)
+    target = int(np.argmax(p[0]))
+    np.testing.assert_allclose(scores[::3], p[0, target] - p[1:, target], atol=1e-5)
+    (exact,) = classifier.explain([text], max_spans=10)
+    np.testing.assert_allclose(exact.scores, classifier.explain([text])[0].scores)
+
+
 def test_the_topic_word_explains_the_prediction(classifier):
     rows = make_texts(30, seed=7)
     explanations = classifier.explain([text for text, _ in rows])

@@ -164,7 +164,7 @@ class TextClassifier:
         """
         return self.classes_[np.argmax(self.predict_proba(texts, batch_size), axis=1)]
 
-    def explain(self, texts, batch_size=256):
+    def explain(self, texts, batch_size=256, max_spans=None):
         """Per-token contributions to each text's predicted class (see `textclf.explain.explain`).
 
         Returns:
@@ -172,7 +172,7 @@ class TextClassifier:
         """
         from textclf.explain import explain
 
-        return explain(self, texts, batch_size=batch_size)
+        return explain(self, texts, batch_size=batch_size, max_spans=max_spans)
 
     def save(self, directory):
         """Writes `model.keras` and `metadata.json` into `directory` (must exist)."""

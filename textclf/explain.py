@@ -66,12 +66,17 @@ def join_tokens(tokens):
     return " ".join(parts)
 
 
-def occlusion_variants(tokens):
-    """The texts `tokens` minus one token each, in token order."""
-    return [join_tokens(tokens[:i] + tokens[i + 1:]) for i in range(len(tokens))]
+def occlusion_variants(tokens, span=1):
+    """The texts `tokens` minus `span` consecutive tokens each (one token by default), in token order."""
+    return [join_tokens(tokens[:i] + tokens[i + span:]) for i in range(0, len(tokens), span)]
 
 
-def explain(classifier, texts, *, targets=None, batch_size=256):
+def span_for(length, max_spans):
+    """Tokens occluded together so that a text of `length` tokens has at most `max_spans` variants."""
+    return 1 if max_spans is None or length <= max_spans else -(-length // max_spans)
+
+
+def explain(classifier, texts, *, targets=None, batch_size=256, max_spans=None):
     """Per-token contributions to each text's predicted (or given) class.
 
     Args:
@@ -81,6 +86,9 @@ def explain(classifier, texts, *, targets=None, batch_size=256):
         targets: Optional class index per text to explain; default: the
             predicted class of each text.
         batch_size: Passed to `predict_proba`.
+        max_spans: Optional bound on the variants per text: a longer text is
+            occluded in runs of consecutive tokens and each token gets its
+            run's score (the cost of one text is quadratic in its length).
 
     Returns:
         A list of `Explanation`, one per text.
@@ -95,19 +103,22 @@ def explain(classifier, texts, *, targets=None, batch_size=256):
     targets = np.asarray(targets, dtype=np.int64)
     if targets.shape != (len(texts),):
         raise ValueError(f"targets must hold one class index per text ({len(texts)}). Received shape {targets.shape}")
-    variants = [variant for tokens in token_lists for variant in occlusion_variants(tokens)]
-    owner = np.repeat(np.arange(len(texts)), [len(tokens) for tokens in token_lists])
+    spans = [span_for(len(tokens), max_spans) for tokens in token_lists]
+    variants = [variant for tokens, span in zip(token_lists, spans) for variant in occlusion_variants(tokens, span)]
+    counts = [-(-len(tokens) // span) for tokens, span in zip(token_lists, spans)]
+    owner = np.repeat(np.arange(len(texts)), counts)
     occluded = np.empty(len(variants), dtype=np.float32)
     for begin in range(0, len(variants), VARIANTS_PER_CALL):
         rows = slice(begin, begin + VARIANTS_PER_CALL)
         probabilities = classifier.predict_proba(variants[rows], batch_size=batch_size)
         occluded[rows] = probabilities[np.arange(len(probabilities)), targets[owner[rows]]]
     baseline = whole[np.arange(len(texts)), targets]
-    scores = baseline[owner] - occluded
-    bounds = np.concatenate([[0], np.cumsum([len(tokens) for tokens in token_lists])])
+    drops = baseline[owner] - occluded
+    bounds = np.concatenate([[0], np.cumsum(counts)])
     classes = [str(label) for label in classifier.classes_]
     return [
-        Explanation(text, tokens, scores[bounds[i]:bounds[i + 1]], classes[targets[i]], float(baseline[i]))
+        Explanation(text, tokens, np.repeat(drops[bounds[i]:bounds[i + 1]], spans[i])[:len(tokens)],
+                    classes[targets[i]], float(baseline[i]))
         for i, (text, tokens) in enumerate(zip(texts, token_lists))
     ]
 

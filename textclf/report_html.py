@@ -22,7 +22,8 @@ h2{font-size:18px;margin:30px 0 8px;border-bottom:1px solid #d8dce3;padding-bott
 h3{font-size:15px;margin:16px 0 6px}.muted{color:#667085}nav a{margin-right:12px;color:#2a5bd7;text-decoration:none}
 table{border-collapse:collapse;background:#fff;margin:6px 0 10px;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #e1e4ea;padding:3px 8px;text-align:left;vertical-align:top}th{background:#eef1f5;font-weight:600}
-td.num{text-align:right}.cm td{text-align:center;min-width:2.4em}.cm th{font-size:12px}
+td.num{text-align:right}.cm td{text-align:center;min-width:1.8em}.cm td,.cm th{padding:2px 4px}.cm th{font-size:12px}
+.cm thead th+th{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left}.scroll{overflow-x:auto}
 .kv td:first-child{color:#475467;white-space:nowrap}.card{background:#fff;border:1px solid #e1e4ea;border-radius:6px;
 padding:10px 14px;margin:10px 0}.tokens{line-height:2;max-height:16em;overflow:auto}
 .tokens span{padding:1px 2px;border-radius:3px}.bar{display:inline-block;height:10px;background:#4c78a8;
@@ -210,12 +211,14 @@ def confusion_html(matrix, labels):
         for j in range(len(labels)):
             n = int(matrix[i, j])
             share = n / total
-            colour = "76,120,168" if i == j else "228,87,86"
-            style = f'style="background:rgba({colour},{min(1.0, share) * 0.8:.2f})" title="{share:.1%} of {esc(label)}"'
+            # Mistakes are rarer than hits: their shade is stretched (x3) so that a 10% confusion shows.
+            colour, alpha = ("76,120,168", share) if i == j else ("228,87,86", min(1.0, 3 * share))
+            style = f'style="background:rgba({colour},{alpha * 0.8:.2f})" title="{share:.1%} of {esc(label)}"'
             cells.append((f"{n:,}" if n else "", style))
         rows.append(cells)
-    return ('<p class="muted">Rows: true class; columns: predicted. Shading: share of the true class\'s rows.</p>'
-            + table(["true \\ predicted"] + [esc(label) for label in labels], rows, "cm"))
+    return ('<p class="muted">Rows: true class; columns: predicted. Shading: share of the true class\'s rows (mistakes three times stronger).</p>'
+            + '<div class="scroll">' + table(["true \\ predicted"] + [esc(label) for label in labels], rows, "cm")
+            + "</div>")
 
 
 def per_class_html(report, labels):

@@ -36,6 +36,7 @@ def compute_metrics(y_true, y_pred, labels):
 
 
 WRONG_EXAMPLES = 10  # most confidently wrong rows explained on the page
+EXPLAINED_SPANS = 200  # longer examples are occluded in runs of tokens (20newsgroups: 57 s -> a few s for 10)
 CONFUSED_PAIRS = 10  # class pairs listed in confused_pairs.csv
 PAIR_EXAMPLES = 3  # example texts per confused pair
 
@@ -66,8 +67,9 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
         metadata: Optional model metadata; the page shows it as "what was trained".
         data_summary: Optional dict of named `summarize_data` results (e.g.
             "training", "evaluated"); default: the evaluated rows' labels.
-        classifier: Optional model with `explain(texts)`; its token contributions
-            highlight the most confidently wrong examples on the page.
+        classifier: Optional model with `explain(texts, max_spans=...)` (a
+            `TextClassifier`); its token contributions highlight the most
+            confidently wrong examples on the page.
 
     Returns:
         The dict of `compute_metrics`, plus `evaluated_on` and, with
@@ -218,7 +220,8 @@ def wrong_examples(rows, texts, y_true, y_pred, confidence, classifier=None):
     examples = [{"text": str(texts[i]), "true_label": y_true[i], "predicted_label": y_pred[i],
                  "confidence": None if confidence is None else float(confidence[i])} for i in rows]
     if classifier is not None:
-        for example, explanation in zip(examples, classifier.explain([e["text"] for e in examples])):
+        explanations = classifier.explain([e["text"] for e in examples], max_spans=EXPLAINED_SPANS)
+        for example, explanation in zip(examples, explanations):
             example["tokens"] = list(explanation.tokens)
             example["scores"] = [float(s) for s in explanation.scores]
     return examples

@@ -26,6 +26,9 @@ def add_arguments(parser):
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="standard output: shaded tokens on a terminal (auto), token<TAB>score lines, or CSV")
     parser.add_argument("--batch-size", type=int, default=256, help="texts per model batch")
+    parser.add_argument("--max-spans", type=int, default=None, metavar="N",
+                        help="texts longer than N tokens are occluded in runs of consecutive tokens, each token "
+                             "scored with its run (the cost of a text grows with the square of its length)")
 
 
 def run(args):
@@ -37,8 +40,10 @@ def run(args):
     if bool(args.texts) == bool(args.input):
         raise ConfigError(f"give either TEXT arguments or --input FILE. Received: {len(args.texts)} texts and "
                           f"--input {args.input!r}")
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be a positive integer. Received: {args.batch_size}")
+    for name in ("batch_size", "max_spans"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer. Received: {value}")
     if args.input:
         from textclf.data import check_readable_file
 
@@ -50,14 +55,14 @@ def run(args):
         from textclf.outputs import atomic_file
 
         with atomic_file(args.output, "w", encoding="utf-8", newline="") as handle:
-            _write_csv(handle, classifier, texts, args.batch_size, delimiter_for(args.output))
+            _write_csv(handle, classifier, texts, args, delimiter_for(args.output))
         print(f"explained {len(texts):,} texts: {args.output}", file=sys.stderr)
         return 0
     style = args.format if args.format != "auto" else ("color" if sys.stdout.isatty() else "tsv")
     if style == "csv":
-        _write_csv(sys.stdout, classifier, texts, args.batch_size, ",")
+        _write_csv(sys.stdout, classifier, texts, args, ",")
         return 0
-    for explanation in _explanations(classifier, texts, args.batch_size):
+    for explanation in _explanations(classifier, texts, args):
         print(_render(explanation, style))
     return 0
 
@@ -72,9 +77,9 @@ def _read_texts(args, classifier):
     return texts
 
 
-def _explanations(classifier, texts, batch_size):
+def _explanations(classifier, texts, args):
     for begin in range(0, len(texts), GROUP):
-        yield from classifier.explain(texts[begin:begin + GROUP], batch_size=batch_size)
+        yield from classifier.explain(texts[begin:begin + GROUP], batch_size=args.batch_size, max_spans=args.max_spans)
 
 
 def _render(explanation, style):
@@ -86,12 +91,12 @@ def _render(explanation, style):
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(handle, classifier, texts, batch_size, delimiter):
+def _write_csv(handle, classifier, texts, args, delimiter):
     """One row per token: row (0-based text index), predicted label, its probability, position, token, score."""
     import csv
 
     writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
     writer.writerow(["row", "predicted_label", "confidence", "position", "token", "score"])
-    for row, explanation in enumerate(_explanations(classifier, texts, batch_size)):
+    for row, explanation in enumerate(_explanations(classifier, texts, args)):
         for position, (token, score) in enumerate(zip(explanation.tokens, explanation.scores)):
             writer.writerow([row, explanation.label, f"{explanation.probability:.6f}", position, token, f"{score:.6f}"])
