@@ -87,7 +87,10 @@ def per_class_f1_html(runs):
 
 
 def config_differences_html(runs):
-    """The metadata settings whose values differ between runs (metrics and labels left out)."""
+    """The metadata settings whose values differ between the runs that record them (metrics and labels left out).
+
+    A reports directory records no configuration: its column stays empty rather than making every setting differ.
+    """
     from textclf.report_html import flatten
 
     flat = [dict(flatten({k: v for k, v in (run["metadata"] or {}).items() if k not in ("metrics", "labels")}))
@@ -95,7 +98,10 @@ def config_differences_html(runs):
     keys = []
     for settings in flat:
         keys.extend(key for key in settings if key not in keys)
-    differing = [key for key in keys if len({json.dumps(s.get(key), default=str) for s in flat}) > 1]
+    recorded = [settings for settings, run in zip(flat, runs) if run["metadata"]]
+    if len(recorded) < 2:
+        return "<p>Fewer than two of these runs record their configuration (reports directories do not).</p>"
+    differing = [key for key in keys if len({json.dumps(s.get(key), default=str) for s in recorded}) > 1]
     if not differing:
         return "<p>No differences in the recorded configuration.</p>"
     rows = [[esc(key)] + [fmt(settings.get(key)) if not isinstance(settings.get(key), str)
