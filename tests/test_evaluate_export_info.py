@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import make_texts, write_csv
@@ -44,7 +45,12 @@ def test_evaluate_reports_and_unseen_labels(tmp_path, model_dir, capsys):
     assert f"eval.csv: accuracy {accuracy:.4f}, macro F1" in out
     assert "labels the model never saw (counted as errors): 'vehicles' (2 rows)" in out
     assert sorted(p.name for p in reports.iterdir()) == [
-        "classification_report.json", "classification_report.txt", "confusion_matrix.csv", "confusion_matrix.png"]
+        "calibration.json", "classification_report.json", "classification_report.txt", "confused_pairs.csv",
+        "confusion_matrix.csv", "confusion_matrix.png", "data_summary.json", "errors.csv", "reliability_diagram.png",
+        "report.html"]
+    wrong = [(t, label) for (t, label), p in zip(rows, predicted) if label != p]  # across chunks of 25 rows
+    errors = pd.read_csv(reports / "errors.csv")
+    assert sorted(zip(errors["text"], errors["true_label"])) == sorted(wrong)
     report = json.loads((reports / "classification_report.json").read_text())
     assert report["labels_unknown_to_model"] == ["vehicles"]
     assert report["accuracy"] == pytest.approx(accuracy)

@@ -37,8 +37,9 @@ def test_output_directory_contents(tmp_path, tiny_train, tiny_test):
     textclf.train(tiny_train, test=str(tiny_test), output=str(out), **FAST_OPTIONS)
     assert sorted(p.name for p in out.iterdir()) == ["metadata.json", "model.keras", "reports"]
     assert sorted(p.name for p in (out / "reports").iterdir()) == [
-        "classification_report.json", "classification_report.txt", "confusion_matrix.csv",
-        "confusion_matrix.png", "history.csv", "training_curves.png",
+        "calibration.json", "classification_report.json", "classification_report.txt", "confused_pairs.csv",
+        "confusion_matrix.csv", "confusion_matrix.png", "data_summary.json", "errors.csv", "history.csv",
+        "reliability_diagram.png", "report.html", "training_curves.png",
     ]
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["schema_version"] == 2

@@ -99,6 +99,16 @@ class TextClassifier:
         texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
         return self.classes_[np.argmax(self.predict_proba(texts, batch_size), axis=1)]
 
+    def explain(self, texts, batch_size=256, max_spans=None):
+        """Per-token contributions to each text's predicted class (see `textclf.explain.explain`).
+
+        Returns:
+            A list of `textclf.explain.Explanation` (tokens, scores, label, probability).
+        """
+        from textclf.explain import explain
+
+        return explain(self, texts, batch_size=batch_size, max_spans=max_spans)
+
     def save(self, directory):
         """Writes `model.keras` and `metadata.json` into `directory` (must exist)."""
         directory = Path(directory)

@@ -33,6 +33,7 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
     reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column, label_column))
     codes = {label: i for i, label in enumerate(labels)}  # true labels; unseen ones appended
     true_parts, pred_parts = [], []
+    confidence_parts, length_parts, error_texts = [], [], {}  # error analysis: only misclassified texts are kept
     rows = skipped = 0
     for chunk, probabilities, bad in predict_chunks(
         reader, classifier, text_column=text_column, batch_size=batch_size, on_bad_rows=on_bad_rows,
@@ -50,6 +51,10 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
         skipped += int((~keep).sum())
         true_parts.append(np.array([codes.setdefault(t, len(codes)) for t in truth[keep]], dtype=np.int32))
         pred_parts.append(np.argmax(probabilities[keep], axis=1).astype(np.int32))
+        texts, wrong = chunk.frame[text_column][keep], np.flatnonzero(true_parts[-1] != pred_parts[-1])
+        error_texts.update(zip((sum(map(len, length_parts)) + wrong).tolist(), texts.iloc[wrong]))
+        confidence_parts.append(np.max(probabilities[keep], axis=1))
+        length_parts.append(texts.str.split().str.len().to_numpy(np.int32))
         if progress is not None:
             progress.update(rows, reader.bytes_read)
     if progress is not None:
@@ -62,6 +67,11 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
     unseen_counts = np.bincount(y_true, minlength=len(names))[len(labels):]
     unseen = {str(names[len(labels) + i]): int(n) for i, n in enumerate(unseen_counts) if n}
     evaluated_on = "standard input" if os.fspath(input_path) == "-" else os.path.basename(os.fspath(input_path))
+    from textclf.reports import summarize_data
+
+    summary = {"evaluated": summarize_data(names[y_true], np.concatenate(length_parts), unit="words")}
     with atomic_directory(report_dir, kind="reports") as tmp:
-        metrics = write_reports(tmp, names[y_true], names[y_pred], labels, evaluated_on=evaluated_on)
+        metrics = write_reports(tmp, names[y_true], names[y_pred], labels, evaluated_on=evaluated_on,
+                                texts=error_texts, confidence=np.concatenate(confidence_parts),
+                                metadata=classifier.metadata, data_summary=summary, classifier=classifier)
     return {"metrics": metrics, "unseen": unseen, "skipped": skipped}

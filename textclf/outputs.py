@@ -59,7 +59,8 @@ OWN_ENTRIES = {
     "model": {"model.keras", "metadata.json", "reports"},
     "reports": {
         "confusion_matrix.csv", "confusion_matrix.png", "classification_report.json",
-        "classification_report.txt", "history.csv", "training_curves.png",
+        "classification_report.txt", "history.csv", "training_curves.png", "errors.csv", "confused_pairs.csv",
+        "calibration.json", "reliability_diagram.png", "data_summary.json", "report.html",
     },
     "saved_model": {"saved_model.pb", "variables", "assets", "assets.extra", "fingerprint.pb"},
 }

@@ -1,6 +1,9 @@
-"""Evaluation reports: confusion matrix, classification report, training curves.
+"""Evaluation reports: metrics, confusion matrix, error analysis, calibration, curves, report.html.
 
-Metrics come from scikit-learn and plots from matplotlib (headless backend).
+Metrics come from scikit-learn, plots from matplotlib (headless backend) and
+the page from `textclf.report_html`. Errors and confused pairs are computed
+from label arrays (single-label rows); a multi-label variant would pass its
+(row, label) decisions to the same calibration and page functions.
 """
 
 from __future__ import annotations
@@ -32,8 +35,19 @@ def compute_metrics(y_true, y_pred, labels):
     }
 
 
-def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=None):
-    """Writes the confusion matrix and classification report (and curves).
+WRONG_EXAMPLES = 10  # most confidently wrong rows explained on the page
+EXPLAINED_SPANS = 200  # longer examples are occluded in runs of tokens (20newsgroups: 57 s -> a few s for 10)
+CONFUSED_PAIRS = 10  # class pairs listed in confused_pairs.csv
+PAIR_EXAMPLES = 3  # example texts per confused pair
+
+
+def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=None, texts=None, confidence=None,
+                  metadata=None, data_summary=None, classifier=None):
+    """Writes the metrics, error analysis, calibration and `report.html` of one evaluation.
+
+    Always written: `confusion_matrix.csv/.png`, `classification_report.json/.txt`,
+    `confused_pairs.csv`, `data_summary.json` and `report.html`; the other
+    files when their inputs are given.
 
     Args:
         report_dir: Directory to write into (created if needed).
@@ -45,45 +59,205 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
             written into every report.
         history: Optional list of per-epoch dicts (epoch, loss, accuracy,
             val_loss, val_accuracy, ...) for `history.csv` and the curves.
+        texts: Optional text of each row, for `errors.csv` and the examples;
+            only misclassified rows' texts are read (others may be None).
+        confidence: Optional probability the model gave each row's predicted
+            label: ranks the errors and gives the reliability diagram
+            (`reliability_diagram.png`, `calibration.json`) and the ECE.
+        metadata: Optional model metadata; the page shows it as "what was trained".
+        data_summary: Optional dict of named `summarize_data` results (e.g.
+            "training", "evaluated"); default: the evaluated rows' labels.
+        classifier: Optional model with `explain(texts, max_spans=...)` (a
+            `TextClassifier`); its token contributions highlight the most
+            confidently wrong examples on the page.
 
     Returns:
-        The dict of `compute_metrics`, plus `evaluated_on`.
+        The dict of `compute_metrics`, plus `evaluated_on` and, with
+        `confidence`, `expected_calibration_error`.
     """
-    import pandas as pd
-    from sklearn.metrics import classification_report, confusion_matrix
-
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     labels = list(labels)
-    unseen = sorted(set(y_true) - set(labels))
-    all_labels = labels + unseen
+    all_labels = labels + sorted(set(y_true) - set(labels))
+    matrix = _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on)
+    metrics = {**compute_metrics(y_true, y_pred, labels), "evaluated_on": evaluated_on}
+    calibration = None
+    if confidence is not None:
+        calibration = write_calibration(report_dir, confidence, y_true == y_pred, title=evaluated_on)
+        metrics["expected_calibration_error"] = calibration["ece"]
+    per_class = _write_classification_report(report_dir, y_true, y_pred, labels, all_labels, metrics)
+    wrong = np.flatnonzero(y_true != y_pred)
+    if confidence is not None:
+        wrong = wrong[np.argsort(-np.asarray(confidence)[wrong], kind="stable")]  # most confident first
+    if texts is not None:
+        write_errors(report_dir / "errors.csv", wrong, texts, y_true, y_pred, confidence)
+    pairs = confused_pairs(matrix, all_labels, wrong, y_true, y_pred, texts)
+    _write_pairs(report_dir / "confused_pairs.csv", pairs)
+    if data_summary is None:
+        data_summary = {"evaluated": summarize_data(y_true)}
+    (report_dir / "data_summary.json").write_text(json.dumps(data_summary, indent=2) + "\n")
+    if history:
+        import pandas as pd
+
+        pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
+        plot_history(history, report_dir / "training_curves.png")
+    examples = wrong_examples(wrong[:WRONG_EXAMPLES], texts, y_true, y_pred, confidence, classifier)
+    from textclf.report_html import write_run_page
+
+    write_run_page(report_dir, metrics=metrics, per_class=per_class, matrix=matrix, labels=all_labels,
+                   calibration=calibration, pairs=pairs, examples=examples, data_summary=data_summary,
+                   metadata=metadata)
+    return metrics
+
+
+def _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
+    """`confusion_matrix.csv` and `.png`; returns the count matrix (true rows, predicted columns)."""
+    import pandas as pd
+    from sklearn.metrics import confusion_matrix
 
     matrix = confusion_matrix(y_true, y_pred, labels=all_labels)
     frame = pd.DataFrame(matrix, index=pd.Index(all_labels, name="true \\ predicted"), columns=all_labels)
     frame.to_csv(report_dir / "confusion_matrix.csv")
     plot_confusion_matrix(matrix, all_labels, report_dir / "confusion_matrix.png", title=evaluated_on)
+    return matrix
 
-    report = classification_report(
-        y_true, y_pred, labels=all_labels, output_dict=True, zero_division=0
-    )
-    metrics = compute_metrics(y_true, y_pred, labels)
-    report["evaluated_on"] = evaluated_on
+
+def _write_classification_report(report_dir, y_true, y_pred, labels, all_labels, metrics):
+    """`classification_report.json` and `.txt`; returns sklearn's report dict (per class and averages)."""
+    from sklearn.metrics import classification_report
+
+    report = classification_report(y_true, y_pred, labels=all_labels, output_dict=True, zero_division=0)
+    report["evaluated_on"] = metrics["evaluated_on"]
     # With labels= given, sklearn reports "micro avg" instead of accuracy.
     report["accuracy"] = metrics["accuracy"]
     report.pop("micro avg", None)
+    unseen = all_labels[len(labels):]
     if unseen:
         report["labels_unknown_to_model"] = unseen
+    if "expected_calibration_error" in metrics:
+        report["expected_calibration_error"] = metrics["expected_calibration_error"]
     (report_dir / "classification_report.json").write_text(json.dumps(report, indent=2) + "\n")
     text = classification_report(y_true, y_pred, labels=all_labels, zero_division=0, digits=4)
-    header = f"Evaluated on: {evaluated_on} ({len(y_true)} rows)\nAccuracy: {metrics['accuracy']:.4f}\n"
+    header = f"Evaluated on: {metrics['evaluated_on']} ({len(y_true)} rows)\nAccuracy: {metrics['accuracy']:.4f}\n"
+    if "expected_calibration_error" in metrics:
+        header += f"Expected calibration error: {metrics['expected_calibration_error']:.4f}\n"
     if unseen:
         header += f"Labels the model never saw (always wrong): {', '.join(unseen)}\n"
     (report_dir / "classification_report.txt").write_text(header + "\n" + text)
+    return report
 
-    if history:
-        pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
-        plot_history(history, report_dir / "training_curves.png")
-    return {**metrics, "evaluated_on": evaluated_on}
+
+def write_calibration(report_dir, confidence, correct, title=""):
+    """`calibration.json` (reliability table, ECE) and `reliability_diagram.png`; returns the table."""
+    from textclf.calibration import plot_reliability, reliability
+
+    table = reliability(confidence, correct)
+    (report_dir / "calibration.json").write_text(json.dumps(table, indent=2) + "\n")
+    plot_reliability(table, report_dir / "reliability_diagram.png", title=title)
+    return table
+
+
+def write_errors(path, wrong, texts, y_true, y_pred, confidence):
+    """`errors.csv`: one row per misclassified row (`wrong`, in that order).
+
+    Columns: text, true_label, predicted_label, confidence (empty when unknown).
+    """
+    import pandas as pd
+
+    pd.DataFrame({
+        "text": [texts[i] for i in wrong],
+        "true_label": y_true[wrong],
+        "predicted_label": y_pred[wrong],
+        "confidence": np.asarray(confidence, dtype=np.float64)[wrong] if confidence is not None else np.nan,
+    }).to_csv(path, index=False, float_format="%.6f")
+
+
+def confused_pairs(matrix, labels, wrong, y_true, y_pred, texts=None, top=CONFUSED_PAIRS):
+    """The most frequent (true, predicted) mistakes, with example texts.
+
+    Args:
+        matrix: Confusion counts, rows true and columns predicted, in `labels` order.
+        labels: Labels of the rows and columns.
+        wrong: Indices of the misclassified rows, in the order examples are taken.
+        y_true, y_pred: Labels per row.
+        texts: Optional texts per row (for examples).
+        top: How many pairs.
+
+    Returns:
+        A list of dicts: `true_label`, `predicted_label`, `count`,
+        `share_of_true_label`, `examples` (up to `PAIR_EXAMPLES` texts).
+    """
+    off = [(int(matrix[i, j]), i, j) for i in range(len(labels)) for j in range(len(labels))
+           if i != j and matrix[i, j] > 0]
+    off.sort(key=lambda item: (-item[0], item[1], item[2]))
+    pairs = [{"true_label": labels[i], "predicted_label": labels[j], "count": n,
+              "share_of_true_label": n / int(matrix[i].sum()), "examples": []} for n, i, j in off[:top]]
+    if texts is not None and pairs:
+        slots = {(p["true_label"], p["predicted_label"]): p["examples"] for p in pairs}
+        for i in wrong:
+            examples = slots.get((y_true[i], y_pred[i]))
+            if examples is not None and len(examples) < PAIR_EXAMPLES:
+                examples.append(str(texts[i]))
+    return pairs
+
+
+def _write_pairs(path, pairs):
+    import pandas as pd
+
+    columns = ["true_label", "predicted_label", "count", "share_of_true_label"]
+    rows = [{**{c: p[c] for c in columns},
+             **{f"example_{k + 1}": (p["examples"][k] if k < len(p["examples"]) else "") for k in range(PAIR_EXAMPLES)}}
+            for p in pairs]
+    pd.DataFrame(rows, columns=columns + [f"example_{k + 1}" for k in range(PAIR_EXAMPLES)]).to_csv(
+        path, index=False, float_format="%.4f")
+
+
+def wrong_examples(rows, texts, y_true, y_pred, confidence, classifier=None):
+    """The given misclassified rows as dicts for the page, with token contributions when `classifier` is given."""
+    if texts is None or not len(rows):
+        return []
+    examples = [{"text": str(texts[i]), "true_label": y_true[i], "predicted_label": y_pred[i],
+                 "confidence": None if confidence is None else float(confidence[i])} for i in rows]
+    if classifier is not None:
+        explanations = classifier.explain([e["text"] for e in examples], max_spans=EXPLAINED_SPANS)
+        for example, explanation in zip(examples, explanations):
+            example["tokens"] = list(explanation.tokens)
+            example["scores"] = [float(s) for s in explanation.scores]
+    return examples
+
+
+def summarize_data(labels, lengths=None, *, unit="tokens", coverage=None):
+    """Rows, class counts and length distribution of a set of rows, for `data_summary.json` and the page.
+
+    Args:
+        labels: Label of each row.
+        lengths: Optional length of each row (in `unit`).
+        unit: What `lengths` counts ("tokens", "words").
+        coverage: Optional dict of embedding coverage figures (shown as given).
+
+    Returns:
+        A JSON-ready dict: `rows`, `classes` (label -> rows, most frequent
+        first), and `length` (unit, mean, percentiles, histogram) and
+        `coverage` when given.
+    """
+    import pandas as pd
+
+    counts = pd.Series(np.asarray(labels, dtype=object), dtype=object).astype(str).value_counts(sort=True)
+    summary = {"rows": int(counts.sum()), "classes": {str(k): int(v) for k, v in counts.items()}}
+    if lengths is not None and len(lengths):
+        lengths = np.asarray(lengths, dtype=np.int64)
+        top = int(np.percentile(lengths, 99)) + 1
+        edges = np.unique(np.linspace(0, max(top, 1), 21).astype(np.int64))
+        hist, _ = np.histogram(np.minimum(lengths, edges[-1]), bins=edges)
+        summary["length"] = {
+            "unit": unit, "mean": float(lengths.mean()), "min": int(lengths.min()), "max": int(lengths.max()),
+            **{f"p{q}": float(np.percentile(lengths, q)) for q in (50, 90, 95, 99)},
+            "histogram": {"edges": edges.tolist(), "counts": hist.astype(int).tolist()},
+        }
+    if coverage:
+        summary["coverage"] = dict(coverage)
+    return summary
 
 
 def plot_confusion_matrix(matrix, labels, path, title=""):

@@ -57,6 +57,7 @@ class Prepared:
     ids_train: object
     ids_val: object
     training_tokens: int
+    train_lengths: np.ndarray
     sample_weights: object
 
 
@@ -196,5 +197,6 @@ def prepare(config, tables, log):
         ids_train=vectorize(split.train_texts, vocabulary, max_length),
         ids_val=vectorize(split.val_texts, vocabulary, max_length),
         training_tokens=int(np.minimum(stats.lengths, max_length).sum()),
+        train_lengths=np.asarray(stats.lengths),
         sample_weights=balanced_sample_weights(config, y_train, len(tables.labels)),
     )

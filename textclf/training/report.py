@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass
 class Evaluation:
     """The rows the reports describe and the validation metrics.
 
     Attributes:
-        y_true: True labels of the reported rows (test, else validation).
-        y_pred: The model's labels for them.
+        texts: The reported rows (test, else validation).
+        y_true: Their true labels.
+        probabilities: The model's probabilities for them.
         evaluated_on: What those rows are, for the reports.
         validation: `compute_metrics` on the validation rows.
+        data_summary: `reports.summarize_data` of the training and reported rows.
     """
 
+    texts: list
     y_true: list
-    y_pred: list
+    probabilities: np.ndarray
     evaluated_on: str
     validation: dict
+    data_summary: dict
 
 
 def evaluate(classifier, prepared, test, test_path):
@@ -34,22 +40,32 @@ def evaluate(classifier, prepared, test, test_path):
     Returns:
         An `Evaluation`.
     """
-    from textclf.reports import compute_metrics
+    from textclf.reports import compute_metrics, summarize_data
 
     split = prepared.split
-    val_pred = list(classifier.predict(split.val_texts))
-    validation = compute_metrics(split.val_labels, val_pred, prepared.labels)
+    val_probabilities = classifier.predict_proba(split.val_texts)
+    validation = compute_metrics(split.val_labels, list(classifier.classes_[val_probabilities.argmax(axis=1)]),
+                                 prepared.labels)
     if test is None:
-        return Evaluation(split.val_labels, val_pred, f"validation ({split.record['description']})", validation)
-    return Evaluation(list(test.labels), list(classifier.predict(test.texts)), f"test ({test_path})", validation)
+        texts, y_true, probabilities = split.val_texts, split.val_labels, val_probabilities
+        evaluated_on = f"validation ({split.record['description']})"
+    else:
+        texts, y_true, probabilities = list(test.texts), list(test.labels), classifier.predict_proba(test.texts)
+        evaluated_on = f"test ({test_path})"
+    summary = {"training": summarize_data(split.train_labels, prepared.train_lengths, coverage=prepared.coverage),
+               "evaluated": summarize_data(y_true)}
+    return Evaluation(texts, y_true, probabilities, evaluated_on, validation, summary)
 
 
-def write(report_dir, evaluation, labels, history):
-    """Writes the reports; returns the `fitted.metrics` of the metadata."""
+def write(report_dir, evaluation, classifier, history):
+    """Writes the reports, error analysis and `report.html`; returns the `fitted.metrics` of the metadata."""
     from textclf.reports import write_reports
 
-    metrics = write_reports(report_dir, evaluation.y_true, evaluation.y_pred, labels,
-                            evaluated_on=evaluation.evaluated_on, history=history)
+    y_pred = list(classifier.classes_[evaluation.probabilities.argmax(axis=1)])
+    metrics = write_reports(report_dir, evaluation.y_true, y_pred, list(classifier.classes_),
+                            evaluated_on=evaluation.evaluated_on, history=history, texts=evaluation.texts,
+                            confidence=evaluation.probabilities.max(axis=1), metadata=classifier.metadata,
+                            data_summary=evaluation.data_summary, classifier=classifier)
     return {**metrics, "validation_accuracy": evaluation.validation["accuracy"],
             "validation_macro_f1": evaluation.validation["macro_f1"]}
 

@@ -46,7 +46,7 @@ def save(classifier, evaluation, history, output, runtime):
     from textclf.training import report
 
     with runtime.output_directory(output) as tmp:
-        metrics = report.write(tmp / "reports", evaluation, list(classifier.classes_), history)
+        metrics = report.write(tmp / "reports", evaluation, classifier, history)
         classifier.metadata["fitted"]["metrics"] = metrics
         classifier.save(tmp)
     return metrics

@@ -1,0 +1,24 @@
+"""Compare runs side by side on one self-contained HTML page.
+
+Each DIR is a model directory written by `textclf train` or a reports
+directory written by `textclf evaluate`. The page shows the metrics of every
+run, per-class F1 with each run's difference to the first, and the recorded
+settings that differ.
+"""
+
+from __future__ import annotations
+
+HELP = "compare runs (model or reports directories) side by side in one HTML page"
+
+
+def add_arguments(parser):
+    parser.add_argument("runs", nargs="+", metavar="DIR", help="model directories or reports directories")
+    parser.add_argument("--output", "-o", required=True, metavar="FILE", help="HTML page to write, e.g. compare.html")
+
+
+def run(args):
+    from textclf.compare import write_comparison
+
+    runs = write_comparison(args.runs, args.output)
+    print(f"compared {len(runs)} runs: {args.output}")
+    return 0
