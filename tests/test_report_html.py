@@ -130,7 +130,7 @@ def test_train_writes_the_page_with_curves_calibration_and_data(trained_model_di
     summary = json.loads((reports / "data_summary.json").read_text())
     assert summary["training"]["length"]["unit"] == "tokens" and "token_coverage" in summary["training"]["coverage"]
     metadata = json.loads((trained_model_dir / "metadata.json").read_text())
-    assert metadata["metrics"]["expected_calibration_error"] >= 0
+    assert metadata["fitted"]["metrics"]["expected_calibration_error"] >= 0
     assert (reports / "errors.csv").is_file()
     assert_self_contained(reports / "report.html")
 

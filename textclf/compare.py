@@ -86,6 +86,11 @@ def per_class_f1_html(runs):
     return table(header, rows)
 
 
+# Metadata that differs between any two runs without being a choice: results, timings, provenance.
+NOT_SETTINGS = ("metrics", "labels", "fitted.metrics", "fitted.training", "created", "fitted.output",
+                "requested.output")
+
+
 def config_differences_html(runs):
     """The metadata settings whose values differ between the runs that record them (metrics and labels left out).
 
@@ -93,7 +98,7 @@ def config_differences_html(runs):
     """
     from textclf.report_html import flatten
 
-    flat = [dict(flatten({k: v for k, v in (run["metadata"] or {}).items() if k not in ("metrics", "labels")}))
+    flat = [{key: value for key, value in flatten(run["metadata"] or {}) if not key.startswith(NOT_SETTINGS)}
             for run in runs]
     keys = []
     for settings in flat:
