@@ -60,7 +60,7 @@ def test_ensemble_metadata_history_and_info(single_and_ensemble):
     history = (root / "ensemble" / "reports" / "history.csv").read_text().splitlines()
     assert history[0].split(",")[0] == "member" and {row.split(",")[0] for row in history[1:]} == {"1", "2"}
     assert (root / "ensemble" / "reports" / "training_curves.png").stat().st_size > 0
-    assert "ensemble: 2 models averaged (seeds 5, 6)" in describe(meta, root / "ensemble")
+    assert "ensemble: 2 models averaged (seeds 5, 6), by --ensemble" in describe(meta, root / "ensemble")
     single_meta = json.loads((root / "single" / "metadata.json").read_text())
     assert len(single_meta["fitted"]["members"]) == 1
     assert "member" not in (root / "single" / "reports" / "history.csv").read_text().splitlines()[0]
@@ -126,7 +126,8 @@ def test_members_take_the_listed_heads_in_turn(tmp_path):
     meta = json.loads((tmp_path / "mixed" / "metadata.json").read_text())
     assert [member["head"] for member in meta["fitted"]["members"]] == ["bigru", "cnn", "bigru"]
     assert meta["requested"]["head"] == "bigru,cnn"
-    assert "ensemble: 3 models averaged (seeds 5, 6, 7; heads bigru, cnn, bigru)" in describe(meta, tmp_path / "mixed")
+    assert "ensemble: 3 models averaged (seeds 5, 6, 7; heads bigru, cnn, bigru), by --ensemble" in describe(
+        meta, tmp_path / "mixed")
     texts = ["i like my dog", "pizza and cheese today"]
     there = predict_with_plain_keras(tmp_path / "mixed" / "model.keras", texts)
     np.testing.assert_allclose(there, mixed.predict_proba(texts), atol=1e-6)
