@@ -228,17 +228,7 @@ def _validation_case(d, m):
 CASES = [(cid, _validation_case if cid == "validation-unseen-label" else build, pattern)
          for cid, build, pattern in CASES]
 
-# Found after the embeddings are loaded, so the "embeddings: ..." progress line precedes it. Strict: once the
-# check moves ahead of training's first log line this passes, fails as XPASS, and the mark must go.
-_LATE_CHECKS = {"validation-unseen-label": "training checks validation labels after logging the embeddings"}
-
-
-def _case(cid, build, pattern):
-    marks = [pytest.mark.xfail(strict=True, reason=_LATE_CHECKS[cid])] if cid in _LATE_CHECKS else []
-    return pytest.param(build, pattern, id=cid, marks=marks)
-
-
-@pytest.mark.parametrize("build, pattern", [_case(*c) for c in CASES])
+@pytest.mark.parametrize("build, pattern", [pytest.param(build, pattern, id=cid) for cid, build, pattern in CASES])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, model_dir, capsys, build, pattern):
     argv = build(tmp_path, model_dir)
     before = _tree(tmp_path)
