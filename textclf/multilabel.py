@@ -162,3 +162,24 @@ def multilabel_metrics(y_true, y_pred, labels):
         "hamming_loss": float(hamming_loss(y_true, y_pred)),
         "labels": len(labels), "rows": int(len(y_true)),
     }
+
+
+def stratification_keys(label_sets):
+    """A stratum per row for a validation split of label sets: its rarest label seen at least twice.
+
+    Stratifying by the whole set would fail on combinations seen once; by the
+    rarest label, rare labels still reach both sides. Rows whose labels are
+    all unique share one stratum, "", or when that has a single row, the largest.
+    """
+    from collections import Counter
+
+    counts = Counter(name for names in label_sets for name in names)
+    keys = []
+    for names in label_sets:
+        common = [name for name in names if counts[name] >= 2]
+        keys.append(min(common, key=lambda name: (counts[name], name)) if common else "")
+    strata = Counter(keys)
+    if strata.get("", 2) < 2:
+        largest = strata.most_common(1)[0][0]
+        keys = [key or largest for key in keys]
+    return keys

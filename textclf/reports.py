@@ -35,6 +35,16 @@ def compute_metrics(y_true, y_pred, labels):
     }
 
 
+def metrics_line(metrics):
+    """The one-line summary of `metrics`: accuracy and macro F1, or for several labels per text micro and
+    macro F1, subset accuracy and Hamming loss."""
+    where = f"{metrics['evaluated_on']}: "
+    if "micro_f1" in metrics:
+        return (where + f"micro F1 {metrics['micro_f1']:.4f}, macro F1 {metrics['macro_f1']:.4f}, subset accuracy "
+                f"{metrics['subset_accuracy']:.4f}, Hamming loss {metrics['hamming_loss']:.4f}")
+    return where + f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
+
+
 WRONG_EXAMPLES = 10  # most confidently wrong rows explained on the page
 EXPLAINED_SPANS = 200  # longer examples are occluded in runs of tokens (20newsgroups: 57 s -> a few s for 10)
 CONFUSED_PAIRS = 10  # class pairs listed in confused_pairs.csv
@@ -231,7 +241,8 @@ def summarize_data(labels, lengths=None, *, unit="tokens", coverage=None):
     """Rows, class counts and length distribution of a set of rows, for `data_summary.json` and the page.
 
     Args:
-        labels: Label of each row.
+        labels: Label of each row, or a tuple of labels per row (several
+            labels per text: each label counts the rows holding it).
         lengths: Optional length of each row (in `unit`).
         unit: What `lengths` counts ("tokens", "words").
         coverage: Optional dict of embedding coverage figures (shown as given).
@@ -243,8 +254,12 @@ def summarize_data(labels, lengths=None, *, unit="tokens", coverage=None):
     """
     import pandas as pd
 
-    counts = pd.Series(np.asarray(labels, dtype=object), dtype=object).astype(str).value_counts(sort=True)
-    summary = {"rows": int(counts.sum()), "classes": {str(k): int(v) for k, v in counts.items()}}
+    labels = list(labels)
+    rows = len(labels)
+    if rows and isinstance(labels[0], tuple):
+        labels = [name for names in labels for name in names]
+    counts = pd.Series(labels, dtype=object).astype(str).value_counts(sort=True)
+    summary = {"rows": rows, "classes": {str(k): int(v) for k, v in counts.items()}}
     if lengths is not None and len(lengths):
         lengths = np.asarray(lengths, dtype=np.int64)
         top = int(np.percentile(lengths, 99)) + 1

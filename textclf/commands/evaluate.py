@@ -49,7 +49,9 @@ def run(args):
         on_bad_rows=args.on_bad_rows, progress=progress,
     )
     m = outcome["metrics"]
-    print(f"{m['evaluated_on']}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} ({m['rows']:,} rows)")
+    from textclf.reports import metrics_line
+
+    print(f"{metrics_line(m)} ({m['rows']:,} rows)")
     if outcome["unseen"]:
         counts = ", ".join(f"{label!r} ({n:,} rows)" for label, n in outcome["unseen"].items())
         print(f"labels the model never saw (counted as errors): {counts}")
