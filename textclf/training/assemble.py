@@ -15,7 +15,7 @@ class Assembled:
         model: The model that is saved, and that every metric is computed with.
         ngram: `fitted.ngram` of the metadata: the branch's summary, its weight,
             whether it was kept, and the validation accuracy (or, with several
-            labels per text, log loss) of each branch.
+            labels per text, binary log loss: `validation_branch_log_loss`) of each branch.
         thresholds: With several labels per text, `{label: threshold}` chosen
             on validation (`choose_decision_thresholds`); else None.
     """
@@ -52,13 +52,14 @@ def choose_mixing(prepared, recurrent_val, ngram, log):
         return log_loss(probabilities[scored], y_val[scored])
 
     # Several labels per text: no argmax accuracy, the branches compare by binary log loss.
-    score, what = (loss, "log loss") if prepared.multi_label else (accuracy, "accuracy")
+    score, what, key = ((loss, "log loss", "validation_branch_log_loss") if prepared.multi_label
+                        else (accuracy, "accuracy", "validation_accuracy"))
     branches = {"recurrent": score(recurrent_val), "ngram": score(ngram.val_probabilities), "mixed": score(mixed)}
     over = "" if scored.all() else f" over the {int(scored.sum())} documents"
     log(f"validation {what}{over}: recurrent {branches['recurrent']:.4f}, n-gram {branches['ngram']:.4f}, "
         f"mixed {branches['mixed']:.4f} (n-gram weight {weight:g}, chosen on validation log loss)")
     return {**ngram.summary, "weight": weight, "kept": weight > 0, "validation_rows_scored": int(np.sum(scored)),
-            f"validation_{what.replace(' ', '_')}": branches}
+            key: branches}
 
 
 def choose_decision_thresholds(prepared, val_probabilities, log):
