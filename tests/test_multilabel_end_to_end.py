@@ -253,3 +253,18 @@ def test_threshold_options_are_refused_for_single_label_models(trained_model_dir
     result = _cli("predict", tmp_path / "in.csv", "--model", trained_model_dir, "-o", tmp_path / "o.csv",
                   "--threshold", "0.3")
     assert result.returncode == 2 and "multi-label" in result.stderr and not (tmp_path / "o.csv").exists()
+
+
+def test_weighted_binary_crossentropy():
+    import keras
+
+    from textclf.training.recurrent import WeightedBinaryCrossentropy
+
+    y_true = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    y_pred = np.array([[0.8, 0.3], [0.4, 0.6]], dtype=np.float32)
+    plain = float(keras.losses.BinaryCrossentropy()(y_true, y_pred))
+    assert float(WeightedBinaryCrossentropy([1.0, 1.0])(y_true, y_pred)) == pytest.approx(plain, rel=1e-5)
+    expected = -np.mean([[3 * np.log(0.8), np.log(0.7)], [np.log(0.6), 3 * np.log(0.6)]])
+    assert float(WeightedBinaryCrossentropy([3.0, 3.0])(y_true, y_pred)) == pytest.approx(expected, rel=1e-5)
+    config = WeightedBinaryCrossentropy([2.0, 1.0]).get_config()
+    assert WeightedBinaryCrossentropy.from_config(config).positive_weights == [2.0, 1.0]

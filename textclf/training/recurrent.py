@@ -98,21 +98,40 @@ def training_loss(prepared):
 
     With `--class-weight balanced` and several labels, each label's positive
     terms are weighted by its negatives/positives ratio (`positive_weights`).
-    The loss lives only in the compiled training model: the saved model is an
-    uncompiled copy (`inference_copy`), so it needs no registration.
+    The loss lives only in the compiled training models; the saved model is
+    built from uncompiled layers and never refers to it.
     """
     if not prepared.multi_label:
         return "sparse_categorical_crossentropy"
     if prepared.label_weights is None:
         return "binary_crossentropy"
-    weights = keras.ops.convert_to_tensor(np.asarray(prepared.label_weights, dtype=np.float32))
+    return WeightedBinaryCrossentropy([float(w) for w in prepared.label_weights])
 
-    def weighted_binary_crossentropy(y_true, y_pred):
+
+@keras.saving.register_keras_serializable(package="textclf")
+class WeightedBinaryCrossentropy(keras.losses.Loss):
+    """Binary cross-entropy averaged over labels, each label's positive terms multiplied by its weight.
+
+    Registered because `keras.models.clone_model` (ensemble members, `inference_copy`)
+    recompiles a compiled model's copy from its config.
+
+    Args:
+        positive_weights: One weight per label (output column).
+    """
+
+    def __init__(self, positive_weights, name="weighted_binary_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.positive_weights = [float(w) for w in positive_weights]
+
+    def call(self, y_true, y_pred):
+        weights = keras.ops.convert_to_tensor(np.asarray(self.positive_weights, dtype=np.float32))
         p = keras.ops.clip(y_pred, keras.config.epsilon(), 1.0 - keras.config.epsilon())
+        y_true = keras.ops.cast(y_true, p.dtype)
         terms = weights * y_true * keras.ops.log(p) + (1.0 - y_true) * keras.ops.log(1.0 - p)
         return -keras.ops.mean(terms, axis=-1)
 
-    return weighted_binary_crossentropy
+    def get_config(self):
+        return {**super().get_config(), "positive_weights": self.positive_weights}
 
 
 def phase_plan(config):
