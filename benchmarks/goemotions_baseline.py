@@ -27,28 +27,32 @@ def read_split(data, name):
     return frame["text"].tolist(), split_label_cells(frame["labels"], file=name, column="labels")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "goemotions")
-    parser.add_argument("--C", type=float, default=4.0)
-    args = parser.parse_args()
+def run_baseline(data, C=4.0):
+    """Trains the baseline on train (thresholds on validation) and scores test; returns the metrics and seconds."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
-    (train_x, train_y), (val_x, val_y), (test_x, test_y) = (read_split(args.data, s)
+    (train_x, train_y), (val_x, val_y), (test_x, test_y) = (read_split(data, s)
                                                             for s in ("train", "validation", "test"))
     labels = sorted({name for names in train_y for name in names})
     started = time.time()
     tfidf = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    model = OneVsRestClassifier(LogisticRegression(C=args.C, max_iter=1000), n_jobs=2)
+    model = OneVsRestClassifier(LogisticRegression(C=C, max_iter=1000), n_jobs=2)
     model.fit(tfidf.fit_transform(train_x), indicator_matrix(train_y, labels))
     thresholds = choose_thresholds(indicator_matrix(val_y, labels), model.predict_proba(tfidf.transform(val_x)))
     seconds = time.time() - started
     predicted = apply_thresholds(model.predict_proba(tfidf.transform(test_x)), thresholds)
     metrics = multilabel_metrics(indicator_matrix(test_y, labels), predicted, labels)
-    print(json.dumps({"model": f"tfidf-1-2gram + ovr-lr C={args.C}", **metrics, "train_seconds": round(seconds, 1)},
-                     indent=2))
+    return {"model": f"tfidf-1-2gram + ovr-lr C={C}", **metrics, "train_seconds": round(seconds, 1)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "goemotions")
+    parser.add_argument("--C", type=float, default=4.0)
+    args = parser.parse_args()
+    print(json.dumps(run_baseline(args.data, args.C), indent=2))
 
 
 if __name__ == "__main__":

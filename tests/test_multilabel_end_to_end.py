@@ -268,3 +268,25 @@ def test_weighted_binary_crossentropy():
     assert float(WeightedBinaryCrossentropy([3.0, 3.0])(y_true, y_pred)) == pytest.approx(expected, rel=1e-5)
     config = WeightedBinaryCrossentropy([2.0, 1.0]).get_config()
     assert WeightedBinaryCrossentropy.from_config(config).positive_weights == [2.0, 1.0]
+
+
+GOEMOTIONS_MACRO_F1_FLOOR = None  # set below from a measured run
+
+
+@pytest.mark.slow
+def test_goemotions_subset_reaches_its_floor(tmp_path):
+    """4,000 training rows of GoEmotions, the official validation and test splits, one member (a few minutes)."""
+    import pandas as pd
+
+    import textclf
+    from conftest import SHARED_DATA
+
+    data = SHARED_DATA / "goemotions"
+    train = pd.read_csv(data / "train.csv.gz", dtype=str, keep_default_na=False).iloc[:4000]
+    train.to_csv(tmp_path / "train.csv", index=False)
+    classifier = textclf.train(str(tmp_path / "train.csv"), validation=str(data / "validation.csv.gz"),
+                               test=str(data / "test.csv.gz"), label_column="labels", multi_label=True, ensemble=1,
+                               output=str(tmp_path / "model"))
+    metrics = classifier.metadata["fitted"]["metrics"]
+    assert metrics["evaluated_on"].startswith("test")
+    assert metrics["macro_f1"] >= GOEMOTIONS_MACRO_F1_FLOOR, metrics

@@ -60,7 +60,8 @@ def write_multilabel_reports(report_dir, y_true, y_pred, probabilities, labels, 
         `multilabel_metrics` plus `evaluated_on` and `expected_calibration_error`.
     """
     from textclf.multilabel import multilabel_metrics
-    from textclf.reports import plot_history, summarize_data, wrong_examples, write_calibration
+    from textclf.reports import (WRONG_EXAMPLES, summarize_data, write_calibration, write_summary_and_history,
+                                 wrong_examples)
 
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -81,14 +82,7 @@ def write_multilabel_reports(report_dir, y_true, y_pred, probabilities, labels, 
         _write_errors(report_dir / "errors.csv", wrong, texts, true_names, predicted_names, confidence)
     if data_summary is None:
         data_summary = {"evaluated": summarize_data(label_sets(y_true, labels))}
-    (report_dir / "data_summary.json").write_text(json.dumps(data_summary, indent=2) + "\n")
-    if history:
-        import pandas as pd
-
-        pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
-        plot_history(history, report_dir / "training_curves.png")
-    from textclf.reports import WRONG_EXAMPLES
-
+    write_summary_and_history(report_dir, data_summary, history)
     examples = wrong_examples(wrong[:WRONG_EXAMPLES], texts, true_names, predicted_names, confidence, classifier)
     from textclf.report_html import write_run_page
 

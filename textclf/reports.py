@@ -2,8 +2,9 @@
 
 Metrics come from scikit-learn, plots from matplotlib (headless backend) and
 the page from `textclf.report_html`. Errors and confused pairs are computed
-from label arrays (single-label rows); a multi-label variant would pass its
-(row, label) decisions to the same calibration and page functions.
+from label arrays (single-label rows); the multi-label reports
+(`textclf.multilabel_reports`) pass their (row, label) probabilities to the
+same calibration, summary, example and page functions.
 """
 
 from __future__ import annotations
@@ -106,12 +107,7 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
     _write_pairs(report_dir / "confused_pairs.csv", pairs)
     if data_summary is None:
         data_summary = {"evaluated": summarize_data(y_true)}
-    (report_dir / "data_summary.json").write_text(json.dumps(data_summary, indent=2) + "\n")
-    if history:
-        import pandas as pd
-
-        pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
-        plot_history(history, report_dir / "training_curves.png")
+    write_summary_and_history(report_dir, data_summary, history)
     examples = wrong_examples(wrong[:WRONG_EXAMPLES], texts, y_true, y_pred, confidence, classifier)
     from textclf.report_html import write_run_page
 
@@ -119,6 +115,16 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
                    calibration=calibration, pairs=pairs, examples=examples, data_summary=data_summary,
                    metadata=metadata)
     return metrics
+
+
+def write_summary_and_history(report_dir, data_summary, history):
+    """`data_summary.json`, and with a training `history` `history.csv` and `training_curves.png`."""
+    (report_dir / "data_summary.json").write_text(json.dumps(data_summary, indent=2) + "\n")
+    if history:
+        import pandas as pd
+
+        pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
+        plot_history(history, report_dir / "training_curves.png")
 
 
 def _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):

@@ -235,6 +235,7 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     log(f"n-gram branch: {len(vocabulary)} {'words and word pairs' if order > 1 else 'words'}, "
         f"{' or '.join(candidates)} features; {kind}, C from {C_START:g} along {list(c_grid)}")
     fits, presence = {}, None
+    weights_of_examples = label_weights if multi_label else sample_weights
     for name in candidates:
         if name == "idf":
             weights = idf_weights(frequencies, len(train_texts))
@@ -251,7 +252,7 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
         if presence is None:
             presence = x_train  # every weight is positive: the same nonzero pattern
         fits[name] = (model, *_fit_regression(x_train, y_train, ngram_features(vectorizer, model, val_texts), y_val,
-                                              num_classes, c_grid, label_weights if multi_label else sample_weights, log))
+                                              num_classes, c_grid, weights_of_examples, log))
     chosen = min(fits, key=lambda name: fits[name][2][fits[name][1][0]])
     model, best, losses = fits[chosen]
     model.get_layer("ngram_probabilities").set_weights([best[1], best[2]])
