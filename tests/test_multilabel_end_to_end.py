@@ -270,7 +270,7 @@ def test_weighted_binary_crossentropy():
     assert WeightedBinaryCrossentropy.from_config(config).positive_weights == [2.0, 1.0]
 
 
-GOEMOTIONS_MACRO_F1_FLOOR = None  # set below from a measured run
+GOEMOTIONS_MACRO_F1_FLOOR = 0.30  # measured 0.3358 (test macro-F1, 157 s on a shared 2-core machine)
 
 
 @pytest.mark.slow
