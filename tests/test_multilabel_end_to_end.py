@@ -155,6 +155,9 @@ def test_cli_predict_evaluate_info_export(multilabel_model, tmp_path):
     result = _cli("evaluate", root / "test.csv", "--model", model, "--report-dir", tmp_path / "reports", "-q")
     assert result.returncode == 0, result.stderr
     assert "micro F1" in result.stdout and (tmp_path / "reports" / "multilabel_confusion.csv").is_file()
+    result = _cli("compare", tmp_path / "reports", model, "--output", tmp_path / "compare.html")
+    assert result.returncode == 0, result.stderr
+    assert "subset accuracy" in (tmp_path / "compare.html").read_text()
     info = _cli("info", "--model", model)
     assert "multi-label" in info.stdout and "decision thresholds" in info.stdout
     result = _cli("export", "--model", model, "--saved-model", tmp_path / "saved")

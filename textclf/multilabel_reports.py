@@ -109,7 +109,7 @@ def _write_classification_report(report_dir, y_true, y_pred, labels, metrics):
 
     report = classification_report(y_true, y_pred, target_names=labels, output_dict=True, zero_division=0)
     summary = {k: metrics[k] for k in ("evaluated_on", "micro_f1", "macro_f1", "weighted_f1", "samples_f1",
-                                       "subset_accuracy", "hamming_loss", "expected_calibration_error")}
+                                       "subset_accuracy", "hamming_loss", "expected_calibration_error", "rows")}
     (report_dir / "classification_report.json").write_text(json.dumps({**report, **summary}, indent=2) + "\n")
     text = classification_report(y_true, y_pred, target_names=labels, zero_division=0, digits=4)
     header = (f"Evaluated on: {metrics['evaluated_on']} ({metrics['rows']} rows, several labels per text)\n"
