@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textclf.errors import ModelFileError
+from textclf.errors import ConfigError, ModelFileError
 from textclf.inputs import check_texts
 
 MODEL_FILE = "model.keras"
@@ -18,6 +18,9 @@ class TextClassifier:
     """A trained text classifier with `predict`, `predict_proba` and `classes_`.
 
     Every prediction is a call of `model`, the saved end-to-end Keras model.
+    A multi-label model (`multi_label`) outputs one independent probability per
+    label; `decide` turns them into label sets with the per-label thresholds
+    stored in `metadata.json` (`fitted.thresholds`).
 
     Args:
         model: The end-to-end Keras model (raw strings in, probabilities out).
@@ -29,6 +32,47 @@ class TextClassifier:
         self.metadata = metadata
         self.classes_ = np.asarray(metadata["labels"], dtype=object)
         self._predict_batch = None
+
+    @property
+    def multi_label(self):
+        """Whether the model gives each text a set of labels (sigmoid outputs) rather than one."""
+        return bool((self.metadata.get("requested") or {}).get("multi_label", False))
+
+    @property
+    def label_separator(self):
+        """What joins the labels of one text in label cells (multi-label models)."""
+        from textclf.multilabel import DEFAULT_SEPARATOR
+
+        return (self.metadata.get("requested") or {}).get("label_separator") or DEFAULT_SEPARATOR
+
+    @property
+    def thresholds(self):
+        """float array of the per-label decision thresholds chosen on validation (0.5 where none is stored)."""
+        stored = (self.metadata.get("fitted") or {}).get("thresholds") or {}
+        return np.array([float(stored.get(str(label), 0.5)) for label in self.classes_])
+
+    def decide(self, probabilities, threshold=None, at_least_one=None):
+        """The 0/1 label decisions of a multi-label model's probabilities.
+
+        Args:
+            probabilities: `(rows, labels)` from `predict_proba`.
+            threshold: One threshold for every label, overriding the stored per-label ones.
+            at_least_one: A row where no label passes takes its most probable
+                label; None: as recorded at training (`--at-least-one`).
+
+        Returns:
+            int8 array `(rows, labels)`.
+        """
+        from textclf.multilabel import apply_thresholds
+
+        if not self.multi_label:
+            raise ConfigError("decide() applies to multi-label models; this one predicts one label per text")
+        if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+            raise ConfigError(f"threshold must be in [0, 1]. Received: threshold={threshold!r}")
+        if at_least_one is None:
+            at_least_one = bool((self.metadata.get("fitted") or {}).get("at_least_one", False))
+        return apply_thresholds(probabilities, self.thresholds if threshold is None else float(threshold),
+                                at_least_one=at_least_one)
 
     @property
     def vocabulary(self):
@@ -86,18 +130,26 @@ class TextClassifier:
             out[rows] = self._predict_batch(tf.constant([texts[row] for row in rows], dtype=tf.string)).numpy()
         return out
 
-    def predict(self, texts, batch_size=256):
-        """The most probable label of each text.
+    def predict(self, texts, batch_size=256, *, threshold=None, at_least_one=None):
+        """The most probable label of each text; for a multi-label model, its set of labels.
 
         Args:
             texts: A list, tuple, NumPy array or pandas Series of `str` (a single `str` is refused).
             batch_size: Texts per batch.
+            threshold, at_least_one: Multi-label models only: see `decide`.
 
         Returns:
-            Array of labels (from `classes_`).
+            Array of labels (from `classes_`); for a multi-label model, a list
+            with a tuple of labels per text, in the order of `classes_` (maybe empty).
         """
         texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
-        return self.classes_[np.argmax(self.predict_proba(texts, batch_size), axis=1)]
+        probabilities = self.predict_proba(texts, batch_size)
+        if not self.multi_label:
+            if threshold is not None or at_least_one is not None:
+                raise ConfigError("threshold and at_least_one apply to multi-label models only")
+            return self.classes_[np.argmax(probabilities, axis=1)]
+        decided = self.decide(probabilities, threshold, at_least_one)
+        return [tuple(self.classes_[np.flatnonzero(row)]) for row in decided]
 
     def explain(self, texts, batch_size=256, max_spans=None):
         """Per-token contributions to each text's predicted class (see `textclf.explain.explain`).

@@ -53,6 +53,10 @@ def load_run(directory):
 def run_metrics(report):
     """The overall metrics of a classification report, named as `compute_metrics` names them."""
     macro, weighted = report.get("macro avg", {}), report.get("weighted avg", {})
+    if "micro_f1" in report:  # multi-label (textclf.multilabel_reports): its own summary, rows included
+        return {key: report.get(key) for key in ("micro_f1", "macro_f1", "weighted_f1", "samples_f1",
+                                                 "subset_accuracy", "hamming_loss", "expected_calibration_error",
+                                                 "rows", "evaluated_on")}
     return {"accuracy": report.get("accuracy"), "macro_f1": macro.get("f1-score"),
             "weighted_f1": weighted.get("f1-score"),
             "expected_calibration_error": report.get("expected_calibration_error"),
@@ -61,7 +65,8 @@ def run_metrics(report):
 
 def class_labels(report):
     return [key for key, value in report.items()
-            if isinstance(value, dict) and "f1-score" in value and key not in ("macro avg", "weighted avg")]
+            if isinstance(value, dict) and "f1-score" in value
+            and key not in ("macro avg", "weighted avg", "micro avg", "samples avg")]
 
 
 def per_class_f1_html(runs):

@@ -36,6 +36,9 @@ class TrainConfig:
     validation_split_by: str = "documents"
     text_column: str = "text"
     label_column: str = "label"
+    multi_label: bool = False
+    label_separator: str = "|"
+    at_least_one: bool = False
     encoding: str = "utf-8"
     embeddings: str = DEFAULT_EMBEDDINGS
     embedding_dim: Optional[int] = None
@@ -102,6 +105,15 @@ class TrainConfig:
             value = getattr(self, field)
             if value is not None and not value > 0:
                 raise ConfigError(f"{field} must be > 0. Received: {field}={value}")
+        if not isinstance(self.label_separator, str) or not self.label_separator:
+            raise ConfigError(f"label_separator must be a non-empty string. Received: "
+                              f"label_separator={self.label_separator!r}")
+        for field in ("multi_label", "at_least_one"):
+            if not isinstance(getattr(self, field), bool):
+                raise ConfigError(f"{field} must be True or False. Received: {field}={getattr(self, field)!r}")
+        if self.at_least_one and not self.multi_label:
+            raise ConfigError("at_least_one applies to multi-label models only; pass multi_label=True "
+                              "(--multi-label) as well")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ConfigError(f"seed must be an integer. Received: seed={self.seed!r}")
         return self

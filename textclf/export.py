@@ -6,8 +6,14 @@ standardization is plain `tf.strings` ops, the vocabularies lookup tables and
 textclf's layers TensorFlow ops, all traced into the graph. Its `serve` signature takes a 1-D string tensor
 and returns `probabilities` (float32, `[batch, classes]`, columns in label
 order), `label` (string, `[batch]`, the most probable label) and
-`confidence` (float32, `[batch]`). The labels are also in the model's
-`classes` variable and in `assets.extra/labels.json`.
+`confidence` (float32, `[batch]`). A multi-label model's `serve` returns
+`probabilities` (one independent probability per label), `decisions` (int8,
+`[batch, labels]`: each label's probability against its threshold chosen on
+validation, with `--at-least-one` as trained) and `labels` (string,
+`[batch]`: the decided labels joined by the model's separator, in label
+order), as `TextClassifier.decide` and `textclf predict` give them. The
+labels are also in the model's `classes` variable and in
+`assets.extra/labels.json`.
 
     import tensorflow as tf
     m = tf.saved_model.load("exported")
@@ -33,6 +39,8 @@ def build_serving_module(classifier):
     import tensorflow as tf
 
     labels = [str(label) for label in classifier.classes_]
+    if classifier.multi_label:
+        return _multilabel_serving_module(classifier, labels)
 
     class Serving(tf.Module):
         def __init__(self):
@@ -48,6 +56,37 @@ def build_serving_module(classifier):
                 "probabilities": probabilities,
                 "label": tf.gather(self.classes, best),
                 "confidence": tf.reduce_max(probabilities, axis=1),
+            }
+
+    return Serving()
+
+
+def _multilabel_serving_module(classifier, labels):
+    """`serve` for a multi-label model: probabilities, thresholded decisions and the joined labels."""
+    import tensorflow as tf
+
+    at_least_one = bool((classifier.metadata.get("fitted") or {}).get("at_least_one", False))
+    separator = classifier.label_separator
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__(name="textclf")
+            self.model = classifier.model
+            self.classes = tf.Variable(labels, dtype=tf.string, trainable=False, name="classes")
+            self.thresholds = tf.Variable(classifier.thresholds.astype("float32"), trainable=False, name="thresholds")
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            probabilities = self.model(text, training=False)
+            decided = probabilities >= self.thresholds
+            if at_least_one:  # as `multilabel.apply_thresholds`: an empty row takes its most probable label
+                best = tf.one_hot(tf.argmax(probabilities, axis=1), len(labels), on_value=True, off_value=False)
+                decided = tf.logical_or(decided, tf.logical_and(best, ~tf.reduce_any(decided, axis=1, keepdims=True)))
+            names = tf.ragged.boolean_mask(tf.broadcast_to(self.classes, tf.shape(decided)), decided)
+            return {
+                "probabilities": probabilities,
+                "decisions": tf.cast(decided, tf.int8),
+                "labels": tf.strings.reduce_join(names, axis=1, separator=separator),
             }
 
     return Serving()

@@ -9,8 +9,9 @@ only its name and config are stored, never code.
                             once for both branches' `TextVectorization` layers
     FirstTokens             token ids padded to the batch's longest row -> at most
                             `max_length` of them
-    NgramLogisticRegression n-gram ids -> class probabilities, computed on the
-                            distinct ids of each row (never a dense multi-hot row)
+    NgramLogisticRegression n-gram ids -> class probabilities (softmax), or one
+                            probability per label (sigmoid, several labels per text),
+                            computed on the distinct ids of each row (never a dense multi-hot row)
     MixProbabilities        `weight * ngram + (1 - weight) * recurrent`
 
 This module imports Keras and TensorFlow: import it only where they are
@@ -101,20 +102,27 @@ def normalized_ngram_features(ids, feature_weights):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class NgramLogisticRegression(keras.layers.Layer):
-    """Multinomial logistic regression on weighted, L2-normalized multi-hot n-gram features.
+    """Logistic regression on weighted, L2-normalized multi-hot n-gram features.
 
-    `softmax(normalize(multi_hot(ids) * feature_weights) @ kernel + bias)`,
+    `softmax(normalize(multi_hot(ids) * feature_weights) @ kernel + bias)`
+    (multinomial), or with `activation="sigmoid"` one independent probability
+    per output (one-vs-rest, several labels per text);
     computed from the distinct ids of each row: a dense multi-hot row of a
     200,000 n-gram vocabulary would be 800 kB per text for a few hundred nonzeros.
 
     Args:
         num_features: Feature count (the n-gram vocabulary plus its out-of-vocabulary entry).
         num_classes: Output classes.
+        activation: "softmax" or "sigmoid".
     """
 
-    def __init__(self, num_features, num_classes, **kwargs):
+    ACTIVATIONS = ("softmax", "sigmoid")
+
+    def __init__(self, num_features, num_classes, activation="softmax", **kwargs):
         super().__init__(**kwargs)
-        self.num_features, self.num_classes = int(num_features), int(num_classes)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {self.ACTIVATIONS}. Received: activation={activation!r}")
+        self.num_features, self.num_classes, self.activation = int(num_features), int(num_classes), activation
 
     def build(self, input_shape):
         self.feature_weights = self.add_weight(shape=(self.num_features,), initializer="ones", trainable=False,
@@ -126,13 +134,14 @@ class NgramLogisticRegression(keras.layers.Layer):
         rows, columns, values = normalized_ngram_features(ids, tf.convert_to_tensor(self.feature_weights))
         weighted = tf.gather(tf.convert_to_tensor(self.kernel), columns) * values[:, None]
         logits = tf.math.unsorted_segment_sum(weighted, rows, tf.shape(ids, out_type=tf.int64)[0])
-        return tf.nn.softmax(logits + self.bias)
+        return (tf.nn.sigmoid if self.activation == "sigmoid" else tf.nn.softmax)(logits + self.bias)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)
 
     def get_config(self):
-        return {**super().get_config(), "num_features": self.num_features, "num_classes": self.num_classes}
+        return {**super().get_config(), "num_features": self.num_features, "num_classes": self.num_classes,
+                "activation": self.activation}
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

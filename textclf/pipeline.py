@@ -81,7 +81,7 @@ def training_dataset(ids, labels, *, batch_size, max_length, shuffle, seed, samp
 
     Args:
         ids: `tf.RaggedTensor` of token ids.
-        labels: int array of class indices.
+        labels: int array of class indices, or a float `(rows, labels)` 0/1 matrix (several labels per text).
         batch_size: Examples per batch.
         max_length: Longest sequence.
         shuffle: Shuffle each epoch (deterministically from `seed` and the epoch).
@@ -96,7 +96,7 @@ def training_dataset(ids, labels, *, batch_size, max_length, shuffle, seed, samp
     import tensorflow as tf
 
     lengths = ids.row_lengths().numpy()
-    labels = tf.constant(np.asarray(labels, dtype=np.int64))
+    labels = tf.constant(np.asarray(labels, dtype=np.float32 if np.ndim(labels) == 2 else np.int64))
     weights = None if sample_weights is None else tf.constant(np.asarray(sample_weights, dtype=np.float32))
     row = _row_getter(ids)
     boundaries = _boundaries(max_length)

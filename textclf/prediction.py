@@ -340,9 +340,9 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
         yield chunk, probabilities, bad
 
 
-def prediction_columns(labels, *, probabilities=False, top_k=0):
-    """Names of the columns prediction appends, in order."""
-    names = ["predicted_label", "confidence"]
+def prediction_columns(labels, *, probabilities=False, top_k=0, multi_label=False):
+    """Names of the columns prediction appends, in order (a multi-label model: `predicted_labels` first)."""
+    names = ["predicted_labels"] if multi_label else ["predicted_label", "confidence"]
     if probabilities:
         names += [f"proba_{label}" for label in labels]
     for k in range(1, top_k + 1):
@@ -350,20 +350,33 @@ def prediction_columns(labels, *, probabilities=False, top_k=0):
     return names
 
 
-def add_predictions(frame, probabilities, bad, labels, *, probabilities_columns=False, top_k=0):
-    """`frame` with the prediction columns appended (skipped rows left empty)."""
+def add_predictions(frame, probabilities, bad, labels, *, probabilities_columns=False, top_k=0, decide=None,
+                    separator="|"):
+    """`frame` with the prediction columns appended (skipped rows left empty).
+
+    Args:
+        decide: For a multi-label model, its `TextClassifier.decide` (thresholds
+            bound): `predicted_labels` holds the labels it gives each row, joined
+            by `separator` in label order (empty when none passes).
+    """
     import pandas as pd
 
     labels = np.asarray(labels, dtype=object)
     best = np.argmax(np.nan_to_num(probabilities, nan=-1.0), axis=1)
-    predicted = labels[best]
+    if decide is not None:
+        from textclf.multilabel import join_labels
+
+        predicted = np.asarray(join_labels(decide(np.nan_to_num(probabilities, nan=0.0)), labels, separator),
+                               dtype=object)
+        columns = {"predicted_labels": predicted}
+    else:
+        predicted = labels[best]
+        columns = {
+            "predicted_label": predicted,
+            "confidence": probabilities[np.arange(len(best)), best] if len(best) else np.zeros(0, np.float32),
+        }
     if bad is not None and bad.any():
-        predicted = predicted.copy()
-        predicted[bad] = ""
-    columns = {
-        "predicted_label": predicted,
-        "confidence": probabilities[np.arange(len(best)), best] if len(best) else np.zeros(0, np.float32),
-    }
+        predicted[bad] = ""  # a fresh array either way
     if probabilities_columns:
         for j, label in enumerate(labels):
             columns[f"proba_{label}"] = probabilities[:, j]
@@ -413,7 +426,7 @@ def parse_shard(value):
 
 def predict_file(classifier, input_path, output, *, text_column=None, encoding="utf-8",
                  chunk_size=DEFAULT_CHUNK_SIZE, batch_size=DEFAULT_BATCH_SIZE, probabilities=False, top_k=0,
-                 on_bad_rows="error", shard=None, progress=None):
+                 on_bad_rows="error", shard=None, progress=None, threshold=None, at_least_one=None):
     """Predicts every row of `input_path` and writes `output` (see module doc).
 
     Args:
@@ -431,6 +444,9 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
         shard: Optional `(i, n)`: only chunks i-1, i-1+n, ... (1-based i);
             writes a part file and its `<output>.shard.json` index.
         progress: A `textclf.progress.Progress`, or None.
+        threshold, at_least_one: Multi-label models only (`TextClassifier.decide`):
+            one threshold for every label instead of the stored ones, and
+            whether a row with no label passing gets its most probable one.
 
     Returns:
         A `PredictResult`.
@@ -449,9 +465,10 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
             raise ConfigError("--shard needs --output FILE (a part file), not standard output")
         if output.lower().endswith((".gz", ".bz2", ".xz", ".zst", ".zip")):
             raise ConfigError("--shard writes uncompressed part files; compress the merged file instead")
+    decide = decision_function(classifier, threshold, at_least_one)
     reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column,))
     try:
-        added = prediction_columns(labels, probabilities=probabilities, top_k=top_k)
+        added = prediction_columns(labels, probabilities=probabilities, top_k=top_k, multi_label=decide is not None)
         clash = [name for name in added if name in reader.columns]
         if clash:
             raise InputDataError(
@@ -464,6 +481,7 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
         run = lambda handle: _write_predictions(  # noqa: E731
             classifier, reader, handle, header, sep, text_column=text_column, batch_size=batch_size,
             probabilities=probabilities, top_k=top_k, on_bad_rows=on_bad_rows, keep=keep, progress=progress,
+            decide=decide,
         )
         if output == "-":
             result = run(sys.stdout.buffer)
@@ -480,6 +498,22 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
         return result
     finally:
         reader.close()
+
+
+def decision_function(classifier, threshold=None, at_least_one=None):
+    """A multi-label model's `decide` with `threshold` and `at_least_one` bound; None for a single-label model.
+
+    Raises:
+        ConfigError: `threshold` or `at_least_one` given for a single-label model, or a threshold outside [0, 1].
+    """
+    if not classifier.multi_label:
+        if threshold is not None or at_least_one is not None:
+            raise ConfigError("--threshold and --at-least-one apply to multi-label models (trained with "
+                              "--multi-label); this model predicts one label per text")
+        return None
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--threshold must be between 0 and 1, got {threshold}")
+    return lambda probabilities: classifier.decide(probabilities, threshold, at_least_one)
 
 
 def _check_options(labels, *, chunk_size, batch_size, top_k, on_bad_rows):
@@ -500,7 +534,7 @@ def _empty_frame(columns):
 
 
 def _write_predictions(classifier, reader, handle, header, sep, *, text_column, batch_size, probabilities, top_k,
-                       on_bad_rows, keep, progress):
+                       on_bad_rows, keep, progress, decide):
     result = PredictResult(header_bytes=len(header))
     labels = [str(label) for label in classifier.classes_]
     writer = BackgroundWriter(handle, depth=1)
@@ -517,7 +551,8 @@ def _write_predictions(classifier, reader, handle, header, sep, *, text_column, 
 
                 def job(frame=chunk.frame, probs=probs, bad=bad):
                     data = to_csv_bytes(
-                        add_predictions(frame, probs, bad, labels, probabilities_columns=probabilities, top_k=top_k),
+                        add_predictions(frame, probs, bad, labels, probabilities_columns=probabilities, top_k=top_k,
+                                        decide=decide, separator=classifier.label_separator),
                         sep, header=False,
                     )
                     result.chunks.append((len(frame), len(data)))

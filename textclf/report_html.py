@@ -147,7 +147,8 @@ def write_run_page(report_dir, *, metrics, per_class, matrix, labels, calibratio
         report_dir: The reports directory (its PNGs are inlined).
         metrics: Overall metrics (`compute_metrics` plus `evaluated_on`, ECE).
         per_class: scikit-learn's classification report dict.
-        matrix: Confusion counts in `labels` order.
+        matrix: Confusion counts in `labels` order; None for a multi-label
+            evaluation, whose per-label 2x2 counts and label co-occurrence PNGs are shown instead.
         labels: Row and column labels of `matrix`.
         calibration: `calibration.reliability` table, if any.
         pairs: `reports.confused_pairs` result.
@@ -156,16 +157,20 @@ def write_run_page(report_dir, *, metrics, per_class, matrix, labels, calibratio
         metadata: The model's metadata, shown generically.
     """
     report_dir = Path(report_dir)
+    confusion = ("confusion", "Confusion matrix", confusion_html(matrix, labels)) if matrix is not None else (
+        "confusion", "Per-label confusion and co-occurrence",
+        image(report_dir / "multilabel_confusion.png", "per-label confusion counts")
+        + image(report_dir / "label_cooccurrence.png", "label co-occurrence"))
     sections = [
         ("metrics", "Metrics", metrics_table([metrics], [""])),
         ("trained", "What was trained", metadata_html(metadata)),
-        ("confusion", "Confusion matrix", confusion_html(matrix, labels)),
+        confusion,
         ("classes", "Per class", per_class_html(per_class, labels)),
         ("curves", "Training curves",
          image(report_dir / "training_curves.png", "training curves")
          or '<p class="muted">No training history (written by <code>textclf train</code>).</p>'),
         ("calibration", "Calibration", calibration_html(calibration, report_dir)),
-        ("confused", "Most confused classes", pairs_html(pairs)),
+        *([("confused", "Most confused classes", pairs_html(pairs))] if matrix is not None else []),
         ("wrong", "Most confidently wrong", examples_html(examples)),
         ("data", "Data", data_html(data_summary or {})),
     ]
@@ -173,7 +178,9 @@ def write_run_page(report_dir, *, metrics, per_class, matrix, labels, calibratio
     (report_dir / "report.html").write_text(page("textclf report", subtitle, sections), encoding="utf-8")
 
 
-METRIC_NAMES = (("accuracy", "accuracy"), ("macro_f1", "macro F1"), ("weighted_f1", "weighted F1"),
+METRIC_NAMES = (("accuracy", "accuracy"), ("micro_f1", "micro F1"), ("macro_f1", "macro F1"),
+                ("weighted_f1", "weighted F1"), ("samples_f1", "samples F1"), ("subset_accuracy", "subset accuracy"),
+                ("hamming_loss", "Hamming loss"),
                 ("expected_calibration_error", "expected calibration error"), ("rows", "rows"),
                 ("evaluated_on", "evaluated on"))
 
@@ -223,7 +230,7 @@ def confusion_html(matrix, labels):
 
 def per_class_html(report, labels):
     rows = []
-    for label in list(labels) + ["macro avg", "weighted avg"]:
+    for label in list(labels) + ["micro avg", "macro avg", "weighted avg", "samples avg"]:
         entry = report.get(label)
         if not isinstance(entry, dict):
             continue

@@ -2,8 +2,9 @@
 
 Metrics come from scikit-learn, plots from matplotlib (headless backend) and
 the page from `textclf.report_html`. Errors and confused pairs are computed
-from label arrays (single-label rows); a multi-label variant would pass its
-(row, label) decisions to the same calibration and page functions.
+from label arrays (single-label rows); the multi-label reports
+(`textclf.multilabel_reports`) pass their (row, label) probabilities to the
+same calibration, summary, example and page functions.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ def compute_metrics(y_true, y_pred, labels):
         "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
         "rows": int(len(y_true)),
     }
+
+
+def metrics_line(metrics):
+    """The one-line summary of `metrics`: accuracy and macro F1, or for several labels per text micro and
+    macro F1, subset accuracy and Hamming loss."""
+    where = f"{metrics['evaluated_on']}: "
+    if "micro_f1" in metrics:
+        return (where + f"micro F1 {metrics['micro_f1']:.4f}, macro F1 {metrics['macro_f1']:.4f}, subset accuracy "
+                f"{metrics['subset_accuracy']:.4f}, Hamming loss {metrics['hamming_loss']:.4f}")
+    return where + f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
 
 
 WRONG_EXAMPLES = 10  # most confidently wrong rows explained on the page
@@ -96,12 +107,7 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
     _write_pairs(report_dir / "confused_pairs.csv", pairs)
     if data_summary is None:
         data_summary = {"evaluated": summarize_data(y_true)}
-    (report_dir / "data_summary.json").write_text(json.dumps(data_summary, indent=2) + "\n")
-    if history:
-        import pandas as pd
-
-        pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
-        plot_history(history, report_dir / "training_curves.png")
+    write_summary_and_history(report_dir, data_summary, history)
     examples = wrong_examples(wrong[:WRONG_EXAMPLES], texts, y_true, y_pred, confidence, classifier)
     from textclf.report_html import write_run_page
 
@@ -109,6 +115,16 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
                    calibration=calibration, pairs=pairs, examples=examples, data_summary=data_summary,
                    metadata=metadata)
     return metrics
+
+
+def write_summary_and_history(report_dir, data_summary, history):
+    """`data_summary.json`, and with a training `history` `history.csv` and `training_curves.png`."""
+    (report_dir / "data_summary.json").write_text(json.dumps(data_summary, indent=2) + "\n")
+    if history:
+        import pandas as pd
+
+        pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
+        plot_history(history, report_dir / "training_curves.png")
 
 
 def _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
@@ -231,7 +247,8 @@ def summarize_data(labels, lengths=None, *, unit="tokens", coverage=None):
     """Rows, class counts and length distribution of a set of rows, for `data_summary.json` and the page.
 
     Args:
-        labels: Label of each row.
+        labels: Label of each row, or a tuple of labels per row (several
+            labels per text: each label counts the rows holding it).
         lengths: Optional length of each row (in `unit`).
         unit: What `lengths` counts ("tokens", "words").
         coverage: Optional dict of embedding coverage figures (shown as given).
@@ -243,8 +260,12 @@ def summarize_data(labels, lengths=None, *, unit="tokens", coverage=None):
     """
     import pandas as pd
 
-    counts = pd.Series(np.asarray(labels, dtype=object), dtype=object).astype(str).value_counts(sort=True)
-    summary = {"rows": int(counts.sum()), "classes": {str(k): int(v) for k, v in counts.items()}}
+    labels = list(labels)
+    rows = len(labels)
+    if rows and isinstance(labels[0], tuple):
+        labels = [name for names in labels for name in names]
+    counts = pd.Series(labels, dtype=object).astype(str).value_counts(sort=True)
+    summary = {"rows": rows, "classes": {str(k): int(v) for k, v in counts.items()}}
     if lengths is not None and len(lengths):
         lengths = np.asarray(lengths, dtype=np.int64)
         top = int(np.percentile(lengths, 99)) + 1

@@ -2,7 +2,10 @@
 
 Writes confusion_matrix.csv/.png and classification_report.json/.txt into
 --report-dir (replaced atomically) and prints accuracy and macro F1. Labels
-the model never saw are reported (they count as errors), not a crash.
+the model never saw are reported (they count as errors), not a crash. A
+multi-label model reads label cells joined by its separator and writes the
+multi-label reports (`textclf.multilabel_reports`); there a label unknown to
+the model is a one-line error.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ def add_arguments(parser):
     parser.add_argument("--text-column", default=None, help="column of texts (default: the model's)")
     parser.add_argument("--label-column", default=None, help="column of true labels (default: the model's)")
     parser.add_argument("--encoding", default="utf-8", help="text encoding of INPUT")
+    from textclf.commands.predict import add_decision_arguments
+
+    add_decision_arguments(parser)
     parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
                         help="rows with an empty text or label: stop with an error, or leave them out of the metrics")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per model batch")
@@ -46,10 +52,12 @@ def run(args):
     outcome = evaluate_file(
         classifier, args.input, args.report_dir, text_column=args.text_column, label_column=args.label_column,
         encoding=args.encoding, chunk_size=args.chunk_size, batch_size=args.batch_size,
-        on_bad_rows=args.on_bad_rows, progress=progress,
+        on_bad_rows=args.on_bad_rows, progress=progress, threshold=args.threshold, at_least_one=args.at_least_one,
     )
     m = outcome["metrics"]
-    print(f"{m['evaluated_on']}: accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} ({m['rows']:,} rows)")
+    from textclf.reports import metrics_line
+
+    print(f"{metrics_line(m)} ({m['rows']:,} rows)")
     if outcome["unseen"]:
         counts = ", ".join(f"{label!r} ({n:,} rows)" for label, n in outcome["unseen"].items())
         print(f"labels the model never saw (counted as errors): {counts}")

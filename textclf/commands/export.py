@@ -2,7 +2,10 @@
 
 Signature `serve`: input `text`, a 1-D tf.string tensor; outputs
 `probabilities` (float32 [batch, classes], columns in label order), `label`
-(tf.string [batch]) and `confidence` (float32 [batch]). Load it with
+(tf.string [batch]) and `confidence` (float32 [batch]); a multi-label model's
+`probabilities` (one per label), `decisions` (int8 [batch, labels], the
+thresholds of metadata.json applied) and `labels` (tf.string [batch], joined by
+its separator). Load it with
 `tf.saved_model.load(DIR).signatures["serve"](tf.constant([...]))`.
 """
 
@@ -26,6 +29,6 @@ def run(args):
     classifier = TextClassifier.load(args.model)
     export_saved_model(classifier, args.saved_model)
     labels = ", ".join(str(c) for c in classifier.classes_)
-    print(f"SavedModel: {args.saved_model} (signature 'serve': strings -> probabilities, label, confidence; "
-          f"labels {labels})")
+    outputs = "probabilities, decisions, labels" if classifier.multi_label else "probabilities, label, confidence"
+    print(f"SavedModel: {args.saved_model} (signature 'serve': strings -> {outputs}; labels {labels})")
     return 0

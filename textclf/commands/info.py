@@ -27,6 +27,7 @@ def describe(metadata, directory):
     labels = metadata.get("labels", [])
     lines = [f"model: {directory}", f"labels ({len(labels)}): {', '.join(str(label) for label in labels)}",
              f"columns: text {metadata.get('text_column', '?')!r}, label {metadata.get('label_column', '?')!r}"]
+    lines += _multilabel(requested, fitted)
     if requested:
         lines.append(
             f"head: {requested.get('head', '?')} (units {requested.get('units', '?')}, layers "
@@ -47,6 +48,19 @@ def describe(metadata, directory):
     if versions:
         lines.append(f"trained with: {', '.join(versions)}" + (f" on {metadata['created']}" if "created" in metadata else ""))
     return lines
+
+
+def _multilabel(requested, fitted):
+    """Multi-label models: the separator, the thresholds in short, and --at-least-one."""
+    if not requested.get("multi_label"):
+        return []
+    thresholds = fitted.get("thresholds") or {}
+    values = sorted(thresholds.values())
+    summary = (f"median {values[len(values) // 2]:.2f}, range {values[0]:.2f}-{values[-1]:.2f}; "
+               + ", ".join(f"{label} {t:.2f}" for label, t in thresholds.items())) if values else "none stored"
+    return [f"multi-label: several labels per text, joined by {requested.get('label_separator', '|')!r}; "
+            f"at least one label per text: {'yes' if fitted.get('at_least_one') else 'no'}",
+            f"decision thresholds (chosen on validation F1 per label): {summary}"]
 
 
 def _members(fitted):
@@ -83,13 +97,19 @@ def _embeddings(requested, fitted):
 def _ngram(ngram):
     if ngram.get("mode", "none") == "none":
         return ["n-gram branch: none"]
-    accuracy = ngram.get("validation_accuracy", {})
+    if "validation_branch_log_loss" in ngram:  # multi-label
+        loss = ngram["validation_branch_log_loss"]
+        scores = (f"log loss recurrent {loss.get('recurrent', 0):.4f}, n-gram {loss.get('ngram', 0):.4f}, "
+                  f"mixed {loss.get('mixed', 0):.4f}")
+    else:
+        accuracy = ngram.get("validation_accuracy", {})
+        scores = (f"accuracy recurrent {_pct(accuracy.get('recurrent'))}, n-gram {_pct(accuracy.get('ngram'))}, "
+                  f"mixed {_pct(accuracy.get('mixed'))}")
     return [
         f"n-gram branch: {ngram['mode']} ({ngram.get('vocabulary_size', '?'):,} n-grams, "
         f"{ngram.get('weighting', 'binary')} features, C {ngram.get('C', '?')}), weight "
         f"{ngram.get('weight', '?')}{' (left out: weight 0)' if ngram.get('weight') == 0 else ''}; validation "
-        f"accuracy recurrent {_pct(accuracy.get('recurrent'))}, n-gram {_pct(accuracy.get('ngram'))}, "
-        f"mixed {_pct(accuracy.get('mixed'))}"
+        + scores
     ]
 
 
@@ -127,7 +147,9 @@ def _metrics(metrics):
     text = f"metrics ({metrics.get('evaluated_on', '?')}): "
     text += ", ".join(
         f"{name.replace('_', ' ')} {metrics[name]:.4f}"
-        for name in ("accuracy", "macro_f1", "weighted_f1", "validation_accuracy") if isinstance(metrics.get(name), (int, float))
+        for name in ("accuracy", "micro_f1", "macro_f1", "weighted_f1", "samples_f1", "subset_accuracy", "hamming_loss",
+                     "validation_accuracy", "validation_micro_f1", "validation_macro_f1")
+        if isinstance(metrics.get(name), (int, float))
     )
     if "rows" in metrics:
         text += f" ({metrics['rows']} rows)"

@@ -3,7 +3,9 @@
 The output holds every input row, in order, with all its columns (cells kept
 as written, so an id `007` stays `007`), plus `predicted_label` and
 `confidence` (and, on request, one `proba_<label>` column per class and the
-top-k labels). It is written under a temporary name and renamed when
+top-k labels). A multi-label model writes `predicted_labels` instead: the
+labels passing their thresholds, joined by the model's label separator in
+label order (empty when none passes). It is written under a temporary name and renamed when
 complete: an interrupted run never leaves a truncated file.
 """
 
@@ -24,6 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--probabilities", action="store_true", help="add one proba_<label> column per class")
     parser.add_argument("--top-k", type=int, default=0, metavar="K",
                         help="add top1_label, top1_proba, ... topK_label, topK_proba")
+    add_decision_arguments(parser)
     parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
                         help="empty or missing texts: stop with an error, or write the row with an empty prediction")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per model batch")
@@ -33,6 +36,18 @@ def add_arguments(parser):
                         help="process only every N-th chunk starting with the I-th (1-based) and write a part file "
                              "for `textclf merge-predictions`; all shards must use the same --chunk-size")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+
+
+def add_decision_arguments(parser):
+    """`--threshold` and `--at-least-one` (multi-label models; `evaluate` takes them too)."""
+    import argparse
+
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="multi-label models: one decision threshold for every label instead of the per-label "
+                             "thresholds chosen on validation")
+    parser.add_argument("--at-least-one", action=argparse.BooleanOptionalAction, default=None,
+                        help="multi-label models: give a text for which no label passes its most probable label "
+                             "(default: as at training)")
 
 
 def run(args):
@@ -56,7 +71,8 @@ def run(args):
     result = predict_file(
         classifier, args.input, args.output, text_column=args.text_column, encoding=args.encoding,
         chunk_size=args.chunk_size, batch_size=args.batch_size, probabilities=args.probabilities, top_k=args.top_k,
-        on_bad_rows=args.on_bad_rows, shard=shard, progress=progress,
+        on_bad_rows=args.on_bad_rows, shard=shard, progress=progress, threshold=args.threshold,
+        at_least_one=args.at_least_one,
     )
     if not args.quiet:
         seconds = time.monotonic() - started

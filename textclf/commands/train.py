@@ -62,6 +62,14 @@ def _data_arguments(data):
                            "Either way the n-gram weight and default max length are chosen on documents")
     data.add_argument("--text-column", default=d.text_column)
     data.add_argument("--label-column", default=d.label_column)
+    data.add_argument("--multi-label", action="store_true",
+                      help="several labels per text, joined by --label-separator in the label column: one sigmoid "
+                           "output per label, decision thresholds chosen per label on validation")
+    data.add_argument("--label-separator", default=d.label_separator, metavar="SEP",
+                      help="what joins the labels of one text with --multi-label (default: %(default)s)")
+    data.add_argument("--at-least-one", action="store_true",
+                      help="with --multi-label: a text for which no label passes its threshold gets its most "
+                           "probable label (recorded in metadata.json; `textclf predict` may override it)")
     data.add_argument("--encoding", default=d.encoding, help="text encoding of CSV/TSV files (e.g. latin-1)")
 
 
@@ -158,5 +166,8 @@ def run(args):
     metrics = fitted["metrics"]
     print(f"model: {config.output}/model.keras (metadata.json beside it)")
     print(f"reports: {config.output}/reports/")
-    print(f"{metrics['evaluated_on']}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}")
+    from textclf.reports import metrics_line
+
+    print(metrics_line(metrics))
     return 0
+

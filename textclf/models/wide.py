@@ -111,9 +111,9 @@ def nb_weights(presence, y, num_classes, alpha=1.0, floor=1e-3):
 
     Args:
         presence: `(texts, features)` SciPy sparse matrix, nonzero where a text holds the n-gram.
-        y: Class index of each text.
-        num_classes: Number of classes; with more than two, each feature's
-            largest one-vs-rest ratio is kept.
+        y: Class index of each text, or a `(texts, labels)` 0/1 matrix (several labels per text).
+        num_classes: Number of classes; with more than two (or several labels
+            per text), each feature's largest one-vs-rest ratio is kept.
         alpha: Add-alpha smoothing of the counts.
         floor: Smallest weight (features with a ratio of 0 still keep a trace,
             as the scaling layer needs positive weights).
@@ -124,9 +124,10 @@ def nb_weights(presence, y, num_classes, alpha=1.0, floor=1e-3):
     presence = (presence != 0).astype(np.float64).tocsr()
     y = np.asarray(y)
     ratios = np.zeros(presence.shape[1])
-    for c in range(num_classes if num_classes > 2 else 1):
-        inside = np.asarray(presence[y == c].sum(axis=0)).ravel() + alpha
-        outside = np.asarray(presence[y != c].sum(axis=0)).ravel() + alpha
+    for c in range(num_classes if num_classes > 2 or y.ndim == 2 else 1):
+        members = y[:, c] == 1 if y.ndim == 2 else y == c
+        inside = np.asarray(presence[members].sum(axis=0)).ravel() + alpha
+        outside = np.asarray(presence[~members].sum(axis=0)).ravel() + alpha
         ratios = np.maximum(ratios, np.abs(np.log((inside / inside.sum()) / (outside / outside.sum()))))
     return np.maximum(ratios, floor).astype(np.float32)
 
@@ -157,7 +158,7 @@ def make_ngram_vectorizer(vocabulary, order, *, output_mode="multi_hot", standar
     )
 
 
-def build_ngram_classifier(num_features, num_classes, feature_weights=None):
+def build_ngram_classifier(num_features, num_classes, feature_weights=None, multi_label=False):
     """Multi-hot n-grams [-> x weights] -> L2 normalization -> softmax (multinomial logistic regression).
 
     Args:
@@ -165,6 +166,7 @@ def build_ngram_classifier(num_features, num_classes, feature_weights=None):
         num_classes: Output classes.
         feature_weights: Optional `(num_features,)` positive weights (`idf_weights`,
             `nb_weights`); None keeps binary features.
+        multi_label: Sigmoid outputs (one-vs-rest logistic regressions) instead of a softmax.
     """
     import keras
 
@@ -182,12 +184,13 @@ def build_ngram_classifier(num_features, num_classes, feature_weights=None):
         compat.set_feature_scale(scale, weights)
         x = scale(x)
     x = keras.layers.UnitNormalization(axis=-1, name="ngram_l2_normalization")(x)
-    probabilities = keras.layers.Dense(num_classes, activation="softmax", name="ngram_probabilities")(x)
+    activation = "sigmoid" if multi_label else "softmax"
+    probabilities = keras.layers.Dense(num_classes, activation=activation, name="ngram_probabilities")(x)
     return keras.Model(ngrams, probabilities, name=MODEL_NAME)
 
 
 def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes, order, max_tokens,
-                         weighting="auto", c_grid=C_GRID, sample_weights=None, log=print):
+                         weighting="auto", c_grid=C_GRID, sample_weights=None, label_weights=None, log=print):
     """Trains the wide branch: scikit-learn's logistic regression, its C chosen on validation log loss.
 
     C starts at `C_START` and walks `c_grid` up while the validation log loss
@@ -202,14 +205,17 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     the Keras model, which computes the same function on raw strings.
 
     Args:
-        train_texts, y_train: Training texts and class indices.
-        val_texts, y_val: Validation texts and class indices (choose C and the weighting).
+        train_texts, y_train: Training texts and class indices, or `(texts, labels)` 0/1
+            matrices for several labels per text: one-vs-rest regressions with
+            sigmoid outputs, C chosen on the mean binary log loss.
+        val_texts, y_val: Validation texts and labels, the same way (choose C and the weighting).
         num_classes: Number of classes of the whole model.
         order: 1 for words, 2 for words and word pairs.
         max_tokens: N-gram vocabulary size.
         weighting: One of `WEIGHTINGS`.
         c_grid: Inverse regularization strengths tried.
         sample_weights: Optional per-example weights (class balancing).
+        label_weights: Optional per-label weights of the positives (several labels per text).
         log: Progress messages.
 
     Returns:
@@ -222,10 +228,14 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     vocabulary, frequencies = ngram_statistics(train_texts, order, max_tokens)
     vectorizer = make_ngram_vectorizer(vocabulary, order)
     y_train, y_val = np.asarray(y_train), np.asarray(y_val)
-    candidates = {"auto": ["idf", "nb"] if num_classes == 2 else ["idf"]}.get(weighting, [weighting])
+    multi_label = y_train.ndim == 2
+    candidates = {"auto": ["idf", "nb"] if num_classes == 2 and not multi_label else ["idf"]}.get(weighting,
+                                                                                                 [weighting])
+    kind = "one-vs-rest logistic regressions" if multi_label else "logistic regression"
     log(f"n-gram branch: {len(vocabulary)} {'words and word pairs' if order > 1 else 'words'}, "
-        f"{' or '.join(candidates)} features; logistic regression, C from {C_START:g} along {list(c_grid)}")
+        f"{' or '.join(candidates)} features; {kind}, C from {C_START:g} along {list(c_grid)}")
     fits, presence = {}, None
+    weights_of_examples = label_weights if multi_label else sample_weights
     for name in candidates:
         if name == "idf":
             weights = idf_weights(frequencies, len(train_texts))
@@ -236,12 +246,13 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
             weights = nb_weights(presence, y_train, num_classes)
         else:
             weights = None
-        model = build_ngram_classifier(vectorizer.vocabulary_size(), num_classes, feature_weights=weights)
+        model = build_ngram_classifier(vectorizer.vocabulary_size(), num_classes, feature_weights=weights,
+                                       multi_label=multi_label)
         x_train = ngram_features(vectorizer, model, train_texts)
         if presence is None:
             presence = x_train  # every weight is positive: the same nonzero pattern
         fits[name] = (model, *_fit_regression(x_train, y_train, ngram_features(vectorizer, model, val_texts), y_val,
-                                              num_classes, c_grid, sample_weights, log))
+                                              num_classes, c_grid, weights_of_examples, log))
     chosen = min(fits, key=lambda name: fits[name][2][fits[name][1][0]])
     model, best, losses = fits[chosen]
     model.get_layer("ngram_probabilities").set_weights([best[1], best[2]])
@@ -255,33 +266,29 @@ def fit_ngram_classifier(train_texts, y_train, val_texts, y_val, *, num_classes,
     return vectorizer, model, summary, best[3]
 
 
-def _fit_regression(x_train, y_train, x_val, y_val, num_classes, c_grid, sample_weights, log):
+def _fit_regression(x_train, y_train, x_val, y_val, num_classes, c_grid, weights, log):
     """Logistic regression along `c_grid` from `C_START`, up (or down) while validation log loss falls.
+
+    Args:
+        weights: Per-example weights (class indices), or per-label weights of
+            the positives (a `(rows, labels)` 0/1 `y_train`), or None.
 
     Returns:
         `(best, losses)`: `best` is `(C, kernel, bias, val_probabilities)` of the
         C with the lowest loss; `losses` maps each C tried to its loss.
     """
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import log_loss
+    from sklearn import metrics
 
     grid = sorted(c_grid)
     fits = {}
+    multi_label = np.ndim(y_train) == 2
+    solve = _solve_one_vs_rest if multi_label else _solve_multinomial
 
     def fit(c):
-        regression = LogisticRegression(C=c, max_iter=1000)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ConvergenceWarning)
-            regression.fit(x_train, y_train, sample_weight=sample_weights)
-        if any(issubclass(w.category, ConvergenceWarning) for w in caught):
-            # The iterate is still a good model; say so in one line rather than a warning block.
-            log(f"n-gram branch: logistic regression with C={c:g} stopped at {regression.max_iter} iterations")
-        kernel, bias = _dense_weights(regression, x_train.shape[1], num_classes)
-        probabilities = _softmax(x_val @ kernel + bias).astype(np.float32)
-        fits[c] = (float(log_loss(y_val, probabilities, labels=list(range(num_classes)))), kernel, bias, probabilities)
+        kernel, bias, probabilities = solve(x_train, y_train, x_val, num_classes, c, weights, log)
+        loss = (log_loss(probabilities, y_val) if multi_label
+                else float(metrics.log_loss(y_val, probabilities, labels=list(range(num_classes)))))
+        fits[c] = (loss, kernel, bias, probabilities)
         return fits[c][0]
 
     start = grid.index(C_START) if C_START in grid else 0
@@ -295,6 +302,62 @@ def _fit_regression(x_train, y_train, x_val, y_val, num_classes, c_grid, sample_
     best = min(fits, key=lambda c: fits[c][0])
     loss, kernel, bias, probabilities = fits[best]
     return (best, kernel, bias, probabilities), {c: fits[c][0] for c in sorted(fits)}
+
+
+def _logistic_regression(x, y, c, sample_weight, log):
+    """scikit-learn's L-BFGS logistic regression at `C=c`; stopping at max_iter is one log line."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    regression = LogisticRegression(C=c, max_iter=1000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        regression.fit(x, y, sample_weight=sample_weight)
+    if any(issubclass(w.category, ConvergenceWarning) for w in caught):
+        # The iterate is still a good model; say so in one line rather than a warning block.
+        log(f"n-gram branch: logistic regression with C={c:g} stopped at {regression.max_iter} iterations")
+    return regression
+
+
+def _solve_multinomial(x_train, y_train, x_val, num_classes, c, sample_weights, log):
+    """`(kernel, bias, val_probabilities)` of one multinomial regression."""
+    regression = _logistic_regression(x_train, y_train, c, sample_weights, log)
+    kernel, bias = _dense_weights(regression, x_train.shape[1], num_classes)
+    return kernel, bias, _softmax(x_val @ kernel + bias).astype(np.float32)
+
+
+def _solve_one_vs_rest(x_train, y_train, x_val, num_classes, c, label_weights, log):
+    """`(kernel, bias, val_probabilities)` of one binary regression per label (sigmoid outputs).
+
+    A label without positives (or without negatives) in training gets zero
+    weights and a bias of -30 (or +30): never (or always) predicted.
+    """
+    kernel = np.zeros((x_train.shape[1], num_classes), dtype=np.float32)
+    bias = np.zeros(num_classes, dtype=np.float32)
+    for label in range(num_classes):
+        y = np.asarray(y_train[:, label]).astype(int)
+        if y.min() == y.max():
+            bias[label] = 30.0 if y[0] else -30.0
+            continue
+        weight = None if label_weights is None else np.where(y == 1, label_weights[label], 1.0)
+        regression = _logistic_regression(x_train, y, c, weight, log)
+        kernel[:, label], bias[label] = regression.coef_[0], regression.intercept_[0]
+    return kernel, bias, _sigmoid(x_val @ kernel + bias).astype(np.float32)
+
+
+def log_loss(probabilities, y):
+    """Mean log loss: of the true class (class indices), or binary over every label (a 0/1 matrix)."""
+    p, y = np.asarray(probabilities, dtype=np.float64), np.asarray(y)
+    if y.ndim == 2:
+        p = np.clip(p, 1e-7, 1.0 - 1e-7)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
+
+
+def _sigmoid(logits):
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
 
 
 def _softmax(logits):
@@ -398,12 +461,12 @@ def ngram_branch(vectorizer, model):
                          f"Received: output_mode={vectorizer.get_config().get('output_mode')!r}")
     weights = feature_weights(model)
     dense = model.layers[-1]
-    if dense.get_config().get("activation") != "softmax":
-        raise ValueError(f"the n-gram branch needs a softmax output. "
-                         f"Received: activation={dense.get_config().get('activation')!r}")
+    activation = dense.get_config().get("activation")
+    if activation not in NgramLogisticRegression.ACTIVATIONS:
+        raise ValueError(f"the n-gram branch needs a softmax or sigmoid output. Received: activation={activation!r}")
     ids = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], max(ngram_widths(vectorizer)), output_mode="int",
                                 standardize=False)
-    scores = NgramLogisticRegression(len(weights), dense.units, name=MODEL_NAME)
+    scores = NgramLogisticRegression(len(weights), dense.units, activation=activation, name=MODEL_NAME)
     scores.build((None, None))
     kernel, bias = dense.get_weights()
     scores.feature_weights.assign(weights)
@@ -423,16 +486,12 @@ def choose_weight(deep, wide, y):
     Args:
         deep: Validation probabilities of the recurrent model.
         wide: Validation probabilities of the n-gram model.
-        y: Validation class indices.
+        y: Validation class indices, or a `(rows, labels)` 0/1 matrix (binary log loss per label).
 
     Returns:
         `(weight, losses)`: the weight in `WEIGHT_GRID` and the loss at each grid point.
     """
-    rows = np.arange(len(y))
-    losses = []
-    for weight in WEIGHT_GRID:
-        p = mix(deep, wide, weight)[rows, y]
-        losses.append(float(-np.mean(np.log(np.clip(p, 1e-7, 1.0)))))
+    losses = [log_loss(mix(deep, wide, weight), y) for weight in WEIGHT_GRID]
     return float(WEIGHT_GRID[int(np.argmin(losses))]), losses
 
 

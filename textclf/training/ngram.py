@@ -43,7 +43,7 @@ def fit_ngram(config, prepared, log):
     vectorizer, model, summary, val_probabilities = fit_ngram_classifier(
         split.train_texts, prepared.y_train, split.val_texts, prepared.y_val, num_classes=len(prepared.labels),
         order=NGRAM_ORDER[config.wide], max_tokens=config.wide_max_tokens, weighting=config.wide_weighting,
-        sample_weights=prepared.sample_weights, log=log,
+        sample_weights=prepared.sample_weights, label_weights=prepared.label_weights, log=log,
     )
     return NgramFit(vectorizer=vectorizer, model=model, summary={"mode": config.wide, **summary},
                     val_probabilities=val_probabilities)

@@ -93,6 +93,47 @@ def fit_members(config, prepared, runtime, progress, log, verbose):
     return RecurrentFit(model=model, members=records, history=history, rule=rule)
 
 
+def training_loss(prepared):
+    """Cross-entropy over classes, or over each label (binary) with several labels per text.
+
+    With `--class-weight balanced` and several labels, each label's positive
+    terms are weighted by its negatives/positives ratio (`positive_weights`).
+    The loss lives only in the compiled training models; the saved model is
+    built from uncompiled layers and never refers to it.
+    """
+    if not prepared.multi_label:
+        return "sparse_categorical_crossentropy"
+    if prepared.label_weights is None:
+        return "binary_crossentropy"
+    return WeightedBinaryCrossentropy([float(w) for w in prepared.label_weights])
+
+
+@keras.saving.register_keras_serializable(package="textclf")
+class WeightedBinaryCrossentropy(keras.losses.Loss):
+    """Binary cross-entropy averaged over labels, each label's positive terms multiplied by its weight.
+
+    Registered because `keras.models.clone_model` (ensemble members, `inference_copy`)
+    recompiles a compiled model's copy from its config.
+
+    Args:
+        positive_weights: One weight per label (output column).
+    """
+
+    def __init__(self, positive_weights, name="weighted_binary_crossentropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.positive_weights = [float(w) for w in positive_weights]
+
+    def call(self, y_true, y_pred):
+        weights = keras.ops.convert_to_tensor(np.asarray(self.positive_weights, dtype=np.float32))
+        p = keras.ops.clip(y_pred, keras.config.epsilon(), 1.0 - keras.config.epsilon())
+        y_true = keras.ops.cast(y_true, p.dtype)
+        terms = weights * y_true * keras.ops.log(p) + (1.0 - y_true) * keras.ops.log(1.0 - p)
+        return -keras.ops.mean(terms, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "positive_weights": self.positive_weights}
+
+
 def phase_plan(config):
     """`[(embeddings, learning_rate), ...]`: one phase, or frozen then fine-tuned for "two-phase"."""
     plan = [("frozen" if config.embedding_mode != "finetune" else "finetune", config.learning_rate)]
@@ -114,7 +155,7 @@ def fit_member(config, prepared, runtime, store, log, verbose, name):
             embedding_matrix=prepared.embedding.matrix, num_classes=len(prepared.labels), head=config.head,
             units=config.units, layers=config.layers, dropout=config.dropout, pooling=config.pooling,
             embedding_dropout=config.embedding_dropout, trainable_embeddings=config.embedding_mode == "finetune",
-            name=name,
+            multi_label=prepared.multi_label, name=name,
         )
     state = store.restored()
     if state is not None:
@@ -136,7 +177,7 @@ def _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbos
     model.get_layer(EMBEDDING_NAME).trainable = phase == "finetune"
     with runtime.scope():
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                      loss=training_loss(prepared), metrics=["accuracy"])
     log(f"phase {phase_index + 1}/{len(plan)}: embeddings {phase}, learning rate {learning_rate:g}")
     phase_start = sum(p["epochs"] for p in state.phases)  # the history rows before this phase
     if state.variables is not None:  # resumed inside this phase

@@ -40,12 +40,11 @@ def evaluate(classifier, prepared, test, test_path):
     Returns:
         An `Evaluation`.
     """
-    from textclf.reports import compute_metrics, summarize_data
+    from textclf.reports import summarize_data
 
     split = prepared.split
     val_probabilities = classifier.predict_proba(split.val_texts)
-    validation = compute_metrics(split.val_labels, list(classifier.classes_[val_probabilities.argmax(axis=1)]),
-                                 prepared.labels)
+    validation = _metrics(classifier, split.val_labels, val_probabilities)
     if test is None:
         texts, y_true, probabilities = split.val_texts, split.val_labels, val_probabilities
         evaluated_on = f"validation ({split.record['description']})"
@@ -57,8 +56,22 @@ def evaluate(classifier, prepared, test, test_path):
     return Evaluation(texts, y_true, probabilities, evaluated_on, validation, summary)
 
 
+def _metrics(classifier, y_true, probabilities):
+    """Accuracy and macro F1, or with several labels per text `multilabel_metrics`, of the model's decisions."""
+    labels = list(classifier.classes_)
+    if classifier.multi_label:
+        from textclf.multilabel import indicator_matrix, multilabel_metrics
+
+        return multilabel_metrics(indicator_matrix(y_true, labels), classifier.decide(probabilities), labels)
+    from textclf.reports import compute_metrics
+
+    return compute_metrics(y_true, list(classifier.classes_[probabilities.argmax(axis=1)]), labels)
+
+
 def write(report_dir, evaluation, classifier, history):
     """Writes the reports, error analysis and `report.html`; returns the `fitted.metrics` of the metadata."""
+    if classifier.multi_label:
+        return _write_multilabel(report_dir, evaluation, classifier, history)
     from textclf.reports import write_reports
 
     y_pred = list(classifier.classes_[evaluation.probabilities.argmax(axis=1)])
@@ -70,9 +83,24 @@ def write(report_dir, evaluation, classifier, history):
             "validation_macro_f1": evaluation.validation["macro_f1"]}
 
 
+def _write_multilabel(report_dir, evaluation, classifier, history):
+    from textclf.multilabel import indicator_matrix
+    from textclf.multilabel_reports import write_multilabel_reports
+
+    labels = list(classifier.classes_)
+    metrics = write_multilabel_reports(
+        report_dir, indicator_matrix(evaluation.y_true, labels), classifier.decide(evaluation.probabilities),
+        evaluation.probabilities, labels, evaluated_on=evaluation.evaluated_on, separator=classifier.label_separator,
+        history=history, texts=evaluation.texts, metadata=classifier.metadata, data_summary=evaluation.data_summary,
+        classifier=classifier)
+    return {**metrics, "validation_micro_f1": evaluation.validation["micro_f1"],
+            "validation_macro_f1": evaluation.validation["macro_f1"]}
+
+
 def log_result(metrics, output, seconds, chief, log):
     """The closing lines: where the model is (on the chief) and its metrics."""
     if chief:
         log(f"saved model to {output}/ (model.keras, metadata.json, reports/)")
-    log(f"{metrics['evaluated_on']}: accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
-        f"({metrics['rows']} rows); trained in {seconds:.0f}s")
+    from textclf.reports import metrics_line
+
+    log(f"{metrics_line(metrics)} ({metrics['rows']} rows); trained in {seconds:.0f}s")

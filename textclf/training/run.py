@@ -100,7 +100,7 @@ def _run_stages(config, requested, progress, log, verbose):
     from textclf import distribute
     from textclf.training.prepare import prepare, read_tables
 
-    tables = read_tables(config)  # before the slow imports, so bad input fails fast
+    tables = read_tables(config, log)  # before the slow imports, so bad input fails fast
     started = time.time()
     runtime = distribute.setup(config, log)  # before any TensorFlow op: MultiWorkerMirroredStrategy requires it
     from textclf.classifier import TextClassifier

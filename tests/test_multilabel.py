@@ -1,0 +1,72 @@
+"""Several labels per text: parsing label cells, thresholds, metrics."""
+
+import numpy as np
+import pytest
+
+from textclf.errors import ConfigError, InputDataError
+from textclf.multilabel import (apply_thresholds, choose_thresholds, indicator_matrix, join_labels, looks_joined,
+                                multilabel_metrics, positive_weights, split_label_cells)
+
+
+def test_cells_split_into_label_sets_in_first_seen_order():
+    assert split_label_cells(["joy|surprise", " anger ", "joy|joy"]) == [("joy", "surprise"), ("anger",), ("joy",)]
+    assert split_label_cells(["a;b"], separator=";") == [("a", "b")]
+
+
+@pytest.mark.parametrize("cell, message", [("", "label is empty"), ("  ", "label is empty"),
+                                           ("a||b", "empty label between separators"),
+                                           ("a|", "empty label between separators")])
+def test_empty_cells_and_parts_name_file_row_and_column(cell, message):
+    with pytest.raises(InputDataError, match=rf"train.csv, row 3, column 'labels': {message}") as info:
+        split_label_cells(["ok", cell], file="train.csv", column="labels")
+    assert (info.value.row, info.value.column) == (3, "labels")
+
+
+def test_separator_must_be_a_non_empty_string():
+    with pytest.raises(ConfigError, match="Received: ''"):
+        split_label_cells(["a"], separator="")
+
+
+def test_joined_cells_are_noticed_only_when_common():
+    assert looks_joined(["a|b", "a", "b|c", "c", "a|c"] * 4)
+    assert not looks_joined(["a", "b", "c"] * 100 + ["a|b"])
+    assert not looks_joined(["x|y"] * 2)  # too few cells to tell
+
+
+def test_indicator_matrix_and_join_round_trip_in_label_order():
+    labels = ["anger", "joy", "surprise"]
+    matrix = indicator_matrix([("surprise", "joy"), ("anger",), ("unseen",)], labels)
+    assert matrix.tolist() == [[0, 1, 1], [1, 0, 0], [0, 0, 0]]
+    assert join_labels(matrix, labels) == ["joy|surprise", "anger", ""]
+
+
+def test_thresholds_maximize_each_labels_f1_and_rare_labels_keep_half():
+    rng = np.random.default_rng(0)
+    y = np.zeros((200, 3), dtype=int)
+    y[:50, 0] = 1  # label 0: positives score about 0.3, negatives about 0.1
+    y[:2, 2] = 1   # label 2: two positives only
+    probabilities = np.where(y == 1, 0.3, 0.1) + rng.uniform(-0.02, 0.02, y.shape)
+    thresholds = choose_thresholds(y, probabilities)
+    assert 0.12 <= thresholds[0] <= 0.28
+    assert thresholds[2] == 0.5 and thresholds[1] == 0.5
+    assert (apply_thresholds(probabilities, thresholds)[:, 0] == y[:, 0]).all()
+
+
+def test_at_least_one_takes_the_most_probable_label_when_none_passes():
+    probabilities = np.array([[0.2, 0.4, 0.1], [0.9, 0.1, 0.7]])
+    assert apply_thresholds(probabilities, 0.5).tolist() == [[0, 0, 0], [1, 0, 1]]
+    assert apply_thresholds(probabilities, 0.5, at_least_one=True).tolist() == [[0, 1, 0], [1, 0, 1]]
+
+
+def test_positive_weights_balance_each_label():
+    y = np.array([[1, 0], [0, 0], [0, 0], [0, 0]])
+    assert positive_weights(y).tolist() == [3.0, 1.0]
+
+
+def test_metrics_match_hand_counts():
+    y_true = np.array([[1, 0], [0, 1], [1, 1]])
+    y_pred = np.array([[1, 0], [0, 0], [1, 1]])
+    metrics = multilabel_metrics(y_true, y_pred, ["a", "b"])
+    assert metrics["subset_accuracy"] == pytest.approx(2 / 3)
+    assert metrics["hamming_loss"] == pytest.approx(1 / 6)
+    assert metrics["micro_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1))
