@@ -336,6 +336,20 @@ def test_subprocess_bad_data_after_tensorflow_import(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv", "vectors.txt"]
 
 
+def test_bad_embeddings_without_quiet_is_still_one_line(tmp_path):
+    """Without --quiet or --max-length, the lines training prints while it prepares wait for it to succeed."""
+    train_file = write_csv(tmp_path / "train.csv", GOOD)
+    emb = tmp_path / "vectors.txt"
+    emb.write_text(DIM3 + "horse 0.1 0.2\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "textclf", "train", "--train", str(train_file), "--embeddings", str(emb),
+         "--output", str(tmp_path / "out"), "--epochs", "1", "--ensemble", "1"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "vectors.txt, row 4" in _one_error(result.stderr)
+
+
 # Output paths holding the user's own things: refused, nothing touched (issue: never delete the user's files).
 def _foreign_file(path):
     path.write_bytes(b"important \x00 bytes\n")

@@ -111,7 +111,11 @@ def _run_stages(config, requested, progress, log, verbose):
     from textclf.training.save import describe_run, save
 
     set_determinism(config.seed)
-    prepared = prepare(config, tables, log)
+    # Its lines wait until it succeeds: bad input (an embeddings file found ragged) stays one line on stderr.
+    lines = []
+    prepared = prepare(config, tables, lines.append)
+    for line in lines:
+        log(line)
     recurrent = fit_members(config, prepared, runtime, progress, log, verbose)
     ngram = fit_ngram(config, prepared, log)
     assembled = assemble(prepared, recurrent, ngram, log)
