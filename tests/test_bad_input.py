@@ -321,33 +321,22 @@ def test_subprocess_prints_no_traceback(tmp_path, argv, pattern):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_subprocess_bad_data_after_tensorflow_import(tmp_path):
-    """An error raised after TensorFlow is imported (embeddings) is still one line."""
+@pytest.mark.parametrize("options", [["--quiet", *_fast_args()], ["--epochs", "1", "--ensemble", "1"]],
+                         ids=["quiet", "not-quiet"])
+def test_subprocess_bad_data_after_tensorflow_import(tmp_path, options):
+    """An error raised after TensorFlow is imported (embeddings) is still one line; without --quiet or
+    --max-length too, as the lines training prints while it prepares wait for it to succeed."""
     train_file = write_csv(tmp_path / "train.csv", GOOD)
     emb = tmp_path / "vectors.txt"
     emb.write_text(DIM3 + "horse 0.1 0.2\n")
     result = subprocess.run(
         [sys.executable, "-m", "textclf", "train", "--train", str(train_file), "--embeddings", str(emb),
-         "--output", str(tmp_path / "out"), "--quiet", *_fast_args()],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert "vectors.txt" in _one_error(result.stderr)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv", "vectors.txt"]
-
-
-def test_bad_embeddings_without_quiet_is_still_one_line(tmp_path):
-    """Without --quiet or --max-length, the lines training prints while it prepares wait for it to succeed."""
-    train_file = write_csv(tmp_path / "train.csv", GOOD)
-    emb = tmp_path / "vectors.txt"
-    emb.write_text(DIM3 + "horse 0.1 0.2\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "textclf", "train", "--train", str(train_file), "--embeddings", str(emb),
-         "--output", str(tmp_path / "out"), "--epochs", "1", "--ensemble", "1"],
+         "--output", str(tmp_path / "out"), *options],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 2, result.stderr[-3000:]
     assert "vectors.txt, row 4" in _one_error(result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv", "vectors.txt"]
 
 
 # Output paths holding the user's own things: refused, nothing touched (issue: never delete the user's files).
