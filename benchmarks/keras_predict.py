@@ -23,6 +23,12 @@ the baseline's.
 
     python benchmarks/keras_predict.py --baseline-src ../textclf-main --baseline-model models/imdb3000 \
         --sizes 20000,100000
+
+Without a baseline, `--model M` (a model saved by this checkout) times only
+this checkout's two sides, e.g. at sizes where the baseline was already
+measured:
+
+    python benchmarks/keras_predict.py --model models/imdb3000 --sizes 100000
 """
 
 from __future__ import annotations
@@ -87,12 +93,17 @@ def timed(command, src):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline-src", required=True, help="a checkout of the baseline textclf")
-    parser.add_argument("--baseline-model", required=True, help="a model directory saved by the baseline code")
+    parser.add_argument("--baseline-src", help="a checkout of the baseline textclf")
+    parser.add_argument("--baseline-model", help="a model directory saved by the baseline code")
+    parser.add_argument("--model", help="instead of a baseline: a model saved by this checkout (this side only)")
     parser.add_argument("--sizes", default="20000", help="comma-separated row counts")
     args = parser.parse_args(argv)
-    baseline_src, baseline_model = Path(args.baseline_src).resolve(), Path(args.baseline_model).resolve()
+    if bool(args.model) == bool(args.baseline_src and args.baseline_model):
+        parser.error("give either --baseline-src and --baseline-model, or --model")
     tmp = Path(tempfile.mkdtemp(prefix="textclf-keras-predict-"))
+    if args.model:
+        return compare(args.sizes, {"now": (ROOT, Path(args.model).resolve(), "0")}, tmp)
+    baseline_src, baseline_model = Path(args.baseline_src).resolve(), Path(args.baseline_model).resolve()
     model = tmp / "model"
     model.mkdir()
     subprocess.run([sys.executable, "-c", CONVERT, str(baseline_model), str(model)], check=True, env=run_env(ROOT),
@@ -101,9 +112,13 @@ def main(argv=None):
     print(f"model: {baseline_model} ({meta['ensemble']['members']} members, n-gram weight "
           f"{meta['wide'].get('weight')}, max_length {meta['max_length']}); rebuilt in this checkout's format",
           flush=True)
+    compare(args.sizes, {"now": (ROOT, model, "0"), "baseline": (baseline_src, baseline_model, "1")}, tmp)
+
+
+def compare(sizes, sides, tmp):
+    """Times plain Keras and `textclf predict` for each side `{name: (src, model_dir, as_tensor)}` and size."""
     reviews = read_imdb(IMDB / "test.csv.gz")
-    sides = {"now": (ROOT, model, "0"), "baseline": (baseline_src, baseline_model, "1")}
-    for rows in (int(s) for s in args.sizes.split(",")):
+    for rows in (int(s) for s in sizes.split(",")):
         big = build_csv(tmp / f"imdb_{rows}.csv", reviews, rows)
         figures = {}
         for side, (src, model_dir, as_tensor) in sides.items():
@@ -117,9 +132,12 @@ def main(argv=None):
                   f"({keras_run['seconds']:.0f}s, peak RSS {keras_run['peak_rss_mb']:,.0f} MB), textclf predict "
                   f"{figures[side]['textclf']:6.1f} rows/s ({cli_run['seconds']:.0f}s, peak RSS "
                   f"{cli_run['peak_rss_mb']:,.0f} MB); Keras/textclf {ratio:.2f}x", flush=True)
-        now, before = figures["now"], figures["baseline"]
-        print(f"{rows:>9,} rows: plain Keras now {now['keras'] / now['textclf']:.2f}x textclf predict "
-              f"(target >= 0.8x); textclf predict now {now['textclf'] / before['textclf']:.2f}x the baseline's "
+        now, before = figures["now"], figures.get("baseline")
+        print(f"{rows:>9,} rows: plain Keras now {now['keras'] / now['textclf']:.2f}x textclf predict (target >= 0.8x)",
+              flush=True)
+        if before is None:
+            continue
+        print(f"{rows:>9,} rows: textclf predict now {now['textclf'] / before['textclf']:.2f}x the baseline's "
               "(target >= 1.0x)", flush=True)
 
 

@@ -175,12 +175,24 @@ def _history(model_dir):
     return [{k: (float(v) if k not in ("epoch", "phase", "member") else v) for k, v in row.items()} for row in rows]
 
 
-def test_ensemble_killed_in_its_second_member_resumes_to_the_same_ensemble(tmp_path, data, capsys):
+# Members from scratch (one frozen phase each), and member 2 fine-tuning from
+# member 1's frozen phase (member 1: 2 phases, member 2: the second only), whose
+# start must survive the kill: member 1's checkpoint keeps its frozen-phase weights.
+MEMBER_STARTS = {
+    "scratch": ([], EPOCHS, 2 * EPOCHS),
+    "frozen": (["--embedding-mode", "two-phase", "--member-start", "frozen"], 2 * EPOCHS, 3 * EPOCHS),
+}
+
+
+@pytest.mark.parametrize("member_start", sorted(MEMBER_STARTS))
+def test_ensemble_killed_in_its_second_member_resumes_to_the_same_ensemble(tmp_path, data, capsys, member_start):
+    options, member_1_epochs, all_epochs = MEMBER_STARTS[member_start]
+    options = ["--ensemble", "2", *options]
     out, partial = tmp_path / "model", tmp_path / ".model.partial"
     marker = tmp_path / "marker"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", SLEEPER, str(marker), "member-2", *_train_args(data, out, "--ensemble", "2")],
+        [sys.executable, "-c", SLEEPER, str(marker), "member-2", *_train_args(data, out, *options)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     try:
@@ -189,19 +201,21 @@ def test_ensemble_killed_in_its_second_member_resumes_to_the_same_ensemble(tmp_p
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     # Member 1 finished (its last checkpoint kept), member 2 has its first epoch.
-    assert (partial / f"epoch-{EPOCHS:04d}" / "state.json").is_file()
+    assert (partial / f"epoch-{member_1_epochs:04d}" / "state.json").is_file()
     assert sorted(p.name for p in (partial / "member-2").iterdir()) == ["epoch-0001"]
 
-    assert main(_train_args(data, out, "--ensemble", "2", "--resume")) == 0
+    assert main(_train_args(data, out, *options, "--resume")) == 0
     assert "member 2/2: resume: continuing after epoch 1" in capsys.readouterr().err
     assert not partial.exists()
     reference_out = tmp_path / "reference"
-    assert main(_train_args(data, reference_out, "--ensemble", "2")) == 0
+    assert main(_train_args(data, reference_out, *options)) == 0
     resumed = json.loads((out / "metadata.json").read_text())["fitted"]
     reference = json.loads((reference_out / "metadata.json").read_text())["fitted"]
     assert resumed["metrics"] == reference["metrics"]
     assert resumed["members"] == reference["members"] and len(resumed["members"]) == 2
-    _assert_same_history(out, reference_out, 2 * EPOCHS)
+    assert resumed["members"][1]["start"] == ("member 1 after its frozen phase" if member_start == "frozen"
+                                              else "scratch")
+    _assert_same_history(out, reference_out, all_epochs)
 
 
 class _Killed(BaseException):

@@ -20,6 +20,7 @@ OOV_POLICIES = ("random", "zeros")
 DEFAULT_EMBEDDINGS = "glove-6b-50d"
 DISTRIBUTE_MODES = ("none", "mirrored", "multi-worker")
 SPLIT_BY = ("rows", "documents")
+MEMBER_STARTS = ("scratch", "frozen")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class TrainConfig:
     wide_max_tokens: int = 200000
     wide_weighting: str = "auto"
     ensemble: Optional[int] = None
+    member_start: str = "scratch"
     max_length: Optional[int] = None
     epochs: int = 20
     batch_size: int = 64
@@ -80,6 +82,7 @@ class TrainConfig:
         _choice("wide_weighting", self.wide_weighting, WEIGHTINGS)
         _choice("distribute", self.distribute, DISTRIBUTE_MODES)
         _choice("validation_split_by", self.validation_split_by, SPLIT_BY)
+        _choice("member_start", self.member_start, MEMBER_STARTS)
         for field in ("units", "layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))
         if self.max_length is not None:

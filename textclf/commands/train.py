@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from textclf.config import (
-    CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, OOV_POLICIES, SPLIT_BY, TrainConfig,
+    CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, MEMBER_STARTS, OOV_POLICIES, SPLIT_BY,
+    TrainConfig,
 )
 from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS
 from textclf.models.heads import HEADS, POOLINGS
@@ -111,6 +112,10 @@ def _model_arguments(model):
     model.add_argument("--ensemble", type=_members, default=d.ensemble, metavar="N",
                        help=f"models averaged, each with its own seed (and head, when --head names several), or 'auto' (the default: "
                             f"{AUTO_MEMBERS} when the training rows hold at most {AUTO_MAX_TOKENS:,} tokens, else 1)")
+    model.add_argument("--member-start", choices=MEMBER_STARTS, default=d.member_start,
+                       help="ensemble members 2..N: each trains both phases from its own initialization (scratch), "
+                            "or fine-tunes from member 1's weights after its frozen phase (frozen; with "
+                            "--embedding-mode two-phase and one head; about half the training time)")
     model.add_argument("--max-length", type=int, default=None,
                        help="tokens kept per text (default: 95th percentile of training document lengths, printed)")
 

@@ -58,8 +58,12 @@ def choose_mixing(prepared, recurrent_val, ngram, log):
     over = "" if scored.all() else f" over the {int(scored.sum())} documents"
     log(f"validation {what}{over}: recurrent {branches['recurrent']:.4f}, n-gram {branches['ngram']:.4f}, "
         f"mixed {branches['mixed']:.4f} (n-gram weight {weight:g}, chosen on validation log loss)")
-    return {**ngram.summary, "weight": weight, "kept": weight > 0, "validation_rows_scored": int(np.sum(scored)),
-            key: branches}
+    record = {**ngram.summary, "weight": weight, "kept": weight > 0, "validation_rows_scored": int(np.sum(scored)),
+              key: branches}
+    if not prepared.multi_label:  # a threshold-free score beside accuracy
+        record["validation_log_loss"] = {"recurrent": loss(recurrent_val), "ngram": loss(ngram.val_probabilities),
+                                         "mixed": loss(mixed)}
+    return record
 
 
 def choose_decision_thresholds(prepared, val_probabilities, log):

@@ -77,17 +77,24 @@ def fit_members(config, prepared, runtime, progress, log, verbose):
     if members > 1:
         log(f"ensemble: {members} models averaged ({rule}; here {prepared.training_tokens:,})")
     heads = member_heads(config.head, members)
-    trained, records, history = [], [], []
+    shared = members > 1 and shares_frozen_phase(config, heads)
+    if members > 1 and config.member_start == "frozen" and not shared:
+        log("--member-start frozen needs --embedding-mode two-phase and one head; members start from scratch")
+    trained, records, history, start = [], [], [], None
     for index in range(members):
         member_config = dataclasses.replace(config, seed=config.seed + index, head=heads[index])
         set_determinism(member_config.seed)
         member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))
         name = CLASSIFIER_NAME if members == 1 else member_name(index)
-        model, state = fit_member(member_config, prepared, runtime, progress.member(index), member_log, verbose, name)
+        model, state = fit_member(member_config, prepared, runtime, progress.member(index), member_log, verbose, name,
+                                  start=start)
+        if shared and index == 0:
+            start = (state.frozen_weights, state.phases[0])
         trained.append(runtime.local_copy(model))  # evaluate and save without collectives
         tag = {} if members == 1 else {"member": index + 1}
         history.extend({**tag, **row} for row in state.history)
         records.append({"head": heads[index], "seed": member_config.seed, "epochs": len(state.history),
+                        "start": "member 1 after its frozen phase" if shared and index else "scratch",
                         "phases": state.phases})
     model = trained[0] if members == 1 else build_ensemble(trained, CLASSIFIER_NAME)
     return RecurrentFit(model=model, members=records, history=history, rule=rule)
@@ -134,6 +141,15 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
         return {**super().get_config(), "positive_weights": self.positive_weights}
 
 
+def shares_frozen_phase(config, heads):
+    """Whether members 2..N fine-tune from member 1's frozen-phase weights (`--member-start frozen`).
+
+    That needs a frozen phase followed by fine-tuning and one head for all members.
+    """
+    phases = [phase for phase, _ in phase_plan(config)]
+    return config.member_start == "frozen" and phases == ["frozen", "finetune"] and len(set(heads)) == 1
+
+
 def phase_plan(config):
     """`[(embeddings, learning_rate), ...]`: one phase, or frozen then fine-tuned for "two-phase"."""
     plan = [("frozen" if config.embedding_mode != "finetune" else "finetune", config.learning_rate)]
@@ -142,8 +158,13 @@ def phase_plan(config):
     return plan
 
 
-def fit_member(config, prepared, runtime, store, log, verbose, name):
+def fit_member(config, prepared, runtime, store, log, verbose, name, start=None):
     """Builds one classifier and fits it phase by phase, continuing from `store.restored()` if any.
+
+    Args:
+        start: None, or `(weights, phase_summary)` of another member's finished
+            frozen phase: this member starts from those weights and runs only
+            the phases after it.
 
     Returns:
         `(model, progress)`: the model with its kept weights and its final `MemberProgress`.
@@ -160,12 +181,24 @@ def fit_member(config, prepared, runtime, store, log, verbose, name):
     state = store.restored()
     if state is not None:
         log(f"resume: continuing after epoch {state.epoch}")
+    elif start is not None:
+        state = _shared_start(start)
+        with runtime.scope():
+            model.set_weights(state.kept_weights)
+        log("starting from member 1's weights after its frozen phase")
     state = state or MemberProgress()
     plan = phase_plan(config)
     while len(state.phases) < len(plan):
         _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbose)
     model.get_layer(EMBEDDING_NAME).trainable = False
     return model, state
+
+
+def _shared_start(start):
+    """The progress of a member that takes over another's finished frozen phase (no epochs of its own)."""
+    weights, phase = start
+    return MemberProgress(phases=[{**phase, "epochs": 0, "shared_with_member": 1}], kept_loss=phase["best_val_loss"],
+                          kept_weights=weights)
 
 
 def _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbose):
@@ -196,6 +229,8 @@ def _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbos
                   shuffle=False)  # the dataset shuffles itself, by (seed, epoch)
     model.set_weights(stopper.best_weights)
     _finish_phase(model, state, phase, learning_rate, phase_start, log)
+    if phase == "frozen" and phase_index + 1 < len(plan):  # the start of members 2..N under --member-start frozen
+        state.frozen_weights = model.get_weights()
 
 
 def _datasets(config, prepared, runtime, first, stop):

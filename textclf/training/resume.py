@@ -54,7 +54,7 @@ class CheckpointProgress:
         return MemberProgress(
             epoch=state["epoch"], history=state["history"], phases=state["phases"], kept_loss=state["kept_loss"],
             kept_weights=arrays.get("kept"), stopping=StoppingState.from_json(state["stopping"]),
-            stopping_weights=arrays.get("stopping_best"),
+            stopping_weights=arrays.get("stopping_best"), frozen_weights=arrays.get("frozen"),
             variables={"model": arrays.get("model"), "optimizer": arrays.get("optimizer")},
         )
 
@@ -67,6 +67,7 @@ class CheckpointProgress:
             "optimizer": [v.numpy() for v in model.optimizer.variables],
             "stopping_best": progress.stopping_weights,
             "kept": progress.kept_weights,
+            "frozen": progress.frozen_weights,
         })
 
     def finish(self):

@@ -48,6 +48,8 @@ class MemberProgress:
         stopping_weights: the weights it keeps.
         variables: `{"model": [...], "optimizer": [...]}` values to restore
             (set only on a progress read back from a checkpoint).
+        frozen_weights: The weights at the end of a frozen phase followed by
+            fine-tuning: where members 2..N start under `--member-start frozen`.
     """
 
     epoch: int = 0
@@ -58,6 +60,7 @@ class MemberProgress:
     stopping: StoppingState = field(default_factory=StoppingState)
     stopping_weights: list | None = None
     variables: dict | None = None
+    frozen_weights: list | None = None
 
 
 class NoProgress:
