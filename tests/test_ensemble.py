@@ -23,7 +23,8 @@ def single_and_ensemble(tmp_path_factory, request):
 
     root = tmp_path_factory.mktemp("ensemble")
     train = write_csv(root / "train.csv", make_texts(150, seed=4))
-    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "seed": 5}
+    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "seed": 5,
+               "member_start": "scratch", "ensemble_combine": "probabilities"}
     single = textclf.train(train, output=str(root / "single"), **options)
     ensemble = textclf.train(train, output=str(root / "ensemble"), **{**options, "ensemble": 2})
     return root, single, ensemble
@@ -113,7 +114,8 @@ def test_members_take_the_listed_heads_in_turn(tmp_path):
     from textclf.commands.info import describe
 
     train = write_csv(tmp_path / "train.csv", make_texts(150, seed=4))
-    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "seed": 5}
+    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "seed": 5, "member_start": "scratch",
+               "ensemble_combine": "probabilities"}
     single = textclf.train(train, output=str(tmp_path / "single"), **options)
     mixed = textclf.train(train, output=str(tmp_path / "mixed"), **{**options, "ensemble": 3, "head": "bigru,cnn"})
     inner = mixed.model.get_layer("classifier")
@@ -131,3 +133,79 @@ def test_members_take_the_listed_heads_in_turn(tmp_path):
     texts = ["i like my dog", "pizza and cheese today"]
     there = predict_with_plain_keras(tmp_path / "mixed" / "model.keras", texts)
     np.testing.assert_allclose(there, mixed.predict_proba(texts), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def shared_start(tmp_path_factory):
+    """The same 3-member run, members 2-3 fine-tuned from member 1's frozen phase: probabilities and weights averaged."""
+    import textclf
+    from conftest import make_texts, write_csv
+
+    root = tmp_path_factory.mktemp("shared_start")
+    train = write_csv(root / "train.csv", make_texts(150, seed=4))
+    options = {**FAST_OPTIONS, "embedding_mode": "two-phase", "seed": 5, "ensemble": 3, "member_start": "frozen"}
+    by_probabilities = textclf.train(train, output=str(root / "probabilities"),
+                                     **options, ensemble_combine="probabilities")
+    by_weights = textclf.train(train, output=str(root / "weights"), **options, ensemble_combine="weights")
+    return root, by_probabilities, by_weights
+
+
+def test_members_after_the_first_fine_tune_from_its_frozen_phase(shared_start):
+    root, _, _ = shared_start
+    meta = json.loads((root / "probabilities" / "metadata.json").read_text())
+    first, *others = meta["fitted"]["members"]
+    assert first["start"] == "scratch" and [p["embeddings"] for p in first["phases"]] == ["frozen", "finetune"]
+    for member in others:
+        assert member["start"] == "member 1 after its frozen phase"
+        shared, own = member["phases"]
+        # Member 1's frozen phase, recorded as shared (no epochs of its own), then its own fine-tuning.
+        assert shared == {**first["phases"][0], "epochs": 0, "shared_with_member": 1}
+        assert own["embeddings"] == "finetune" and member["epochs"] == own["epochs"] > 0
+    rows = (root / "probabilities" / "reports" / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    phases_of = {}
+    for row in rows[1:]:
+        values = dict(zip(header, row.split(",")))
+        phases_of.setdefault(values["member"], set()).add(values["phase"])
+    assert phases_of == {"1": {"frozen", "finetune"}, "2": {"finetune"}, "3": {"finetune"}}
+
+
+def test_weights_averaged_into_one_model_as_fast_as_a_member(shared_start):
+    from textclf.commands.info import describe
+    from textclf.models.build import CLASSIFIER_NAME
+
+    root, by_probabilities, by_weights = shared_start
+    members = by_probabilities.model.get_layer(CLASSIFIER_NAME)
+    soup = by_weights.model.get_layer(CLASSIFIER_NAME)
+    # Same seeds, same data: the members are the same; the saved model holds their weights' mean, one member's size.
+    assert not any(layer.name.startswith("member_") for layer in soup.layers)
+    assert soup.count_params() * 3 == sum(members.get_layer(f"member_{i}").count_params() for i in (1, 2, 3))
+    for got, *each in zip(soup.get_weights(), *(members.get_layer(f"member_{i}").get_weights() for i in (1, 2, 3))):
+        np.testing.assert_allclose(got, np.mean(each, axis=0), atol=1e-6)
+    meta = json.loads((root / "weights" / "metadata.json").read_text())
+    assert meta["fitted"]["ensemble_combine"] == "weights" and len(meta["fitted"]["members"]) == 3
+    lines = describe(meta, root / "weights")
+    assert "ensemble: 3 models weights averaged into one model (seeds 5, 6, 7), by --ensemble" in lines
+    assert any(line.startswith("member 2: bigru, seed 6: frozen embeddings, member 1's") for line in lines)
+    texts = ["i like my dog", "pizza and cheese today"]
+    there = predict_with_plain_keras(root / "weights" / "model.keras", texts)
+    np.testing.assert_allclose(there, by_weights.predict_proba(texts), atol=1e-6)
+
+
+@pytest.mark.parametrize("options, why", [
+    ({"member_start": "scratch", "ensemble_combine": "weights"}, "--ensemble-combine weights needs members"),
+    ({"member_start": "frozen", "embedding_mode": "frozen"}, "--member-start frozen needs --embedding-mode two-phase"),
+])
+def test_shared_start_and_weight_average_fall_back_with_a_line(tmp_path, capsys, options, why):
+    """Where members cannot share a frozen phase, they train from scratch and their probabilities are averaged."""
+    import textclf
+    from conftest import make_texts, write_csv
+
+    train = write_csv(tmp_path / "train.csv", make_texts(60, seed=4))
+    trained = textclf.train(train, output=str(tmp_path / "m"), **{**FAST_OPTIONS, "wide": "none", "epochs": 1,
+                                                                  "ensemble": 2, **options})
+    assert why in capsys.readouterr().err
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())["fitted"]
+    assert meta["ensemble_combine"] == "probabilities"
+    assert [member["start"] for member in meta["members"]] == ["scratch", "scratch"]
+    assert trained.model.get_layer("classifier").get_layer("member_2") is not None

@@ -21,6 +21,7 @@ DEFAULT_EMBEDDINGS = "glove-6b-50d"
 DISTRIBUTE_MODES = ("none", "mirrored", "multi-worker")
 SPLIT_BY = ("rows", "documents")
 MEMBER_STARTS = ("scratch", "frozen")
+ENSEMBLE_COMBINES = ("probabilities", "weights")
 
 
 @dataclass
@@ -57,6 +58,7 @@ class TrainConfig:
     wide_weighting: str = "auto"
     ensemble: Optional[int] = None
     member_start: str = "scratch"
+    ensemble_combine: str = "probabilities"
     max_length: Optional[int] = None
     epochs: int = 20
     batch_size: int = 64
@@ -83,6 +85,7 @@ class TrainConfig:
         _choice("distribute", self.distribute, DISTRIBUTE_MODES)
         _choice("validation_split_by", self.validation_split_by, SPLIT_BY)
         _choice("member_start", self.member_start, MEMBER_STARTS)
+        _choice("ensemble_combine", self.ensemble_combine, ENSEMBLE_COMBINES)
         for field in ("units", "layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))
         if self.max_length is not None:

@@ -68,12 +68,15 @@ def _members(fitted):
     lines = []
     if len(members) > 1:
         heads = [member.get("head") for member in members]
-        lines.append(f"ensemble: {len(members)} models averaged (seeds "
+        combined = "weights averaged into one model" if fitted.get("ensemble_combine") == "weights" else "averaged"
+        lines.append(f"ensemble: {len(members)} models {combined} (seeds "
                      f"{', '.join(str(member.get('seed')) for member in members)}"
                      f"{'; heads ' + ', '.join(heads) if len(set(heads)) > 1 else ''}), by {fitted.get('ensemble_rule')}")
     for index, member in enumerate(members):
         phases = "; ".join(
-            f"{p.get('embeddings', '?')} embeddings, {p.get('epochs', '?')} epochs, best epoch {p.get('best_epoch', '?')}"
+            f"{p.get('embeddings', '?')} embeddings, "
+            + (f"member {p['shared_with_member']}'s" if p.get("shared_with_member") else f"{p.get('epochs', '?')} epochs,")
+            + f" best epoch {p.get('best_epoch', '?')}"
             f" (val loss {p.get('best_val_loss', float('nan')):.4f}){'' if p.get('kept', True) else ', not kept'}"
             for p in member.get("phases", [])
         )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from textclf.config import (
-    CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, MEMBER_STARTS, OOV_POLICIES, SPLIT_BY,
-    TrainConfig,
+    CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, ENSEMBLE_COMBINES, MEMBER_STARTS,
+    OOV_POLICIES, SPLIT_BY, TrainConfig,
 )
 from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS
 from textclf.models.heads import HEADS, POOLINGS
@@ -116,6 +116,10 @@ def _model_arguments(model):
                        help="ensemble members 2..N: each trains both phases from its own initialization (scratch), "
                             "or fine-tunes from member 1's weights after its frozen phase (frozen; with "
                             "--embedding-mode two-phase and one head; about half the training time)")
+    model.add_argument("--ensemble-combine", choices=ENSEMBLE_COMBINES, default=d.ensemble_combine,
+                       help="how members make one model: their probabilities averaged (each member computed at "
+                            "prediction), or their weights averaged into one model as fast as a single member "
+                            "(needs --member-start frozen: members fine-tuned from the same weights)")
     model.add_argument("--max-length", type=int, default=None,
                        help="tokens kept per text (default: 95th percentile of training document lengths, printed)")
 

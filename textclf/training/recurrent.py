@@ -37,12 +37,15 @@ class RecurrentFit:
         members: Per member: head, seed, epochs and phase summaries.
         history: Per-epoch rows, tagged with their "member" (1-based) in an ensemble.
         rule: How the number of members was decided.
+        combine: With several members, "probabilities" (averaged at prediction)
+            or "weights" (averaged into one model); None for one member.
     """
 
     model: object
     members: list
     history: list
     rule: str
+    combine: str | None = None
 
 
 def set_determinism(seed):
@@ -96,8 +99,41 @@ def fit_members(config, prepared, runtime, progress, log, verbose):
         records.append({"head": heads[index], "seed": member_config.seed, "epochs": len(state.history),
                         "start": "member 1 after its frozen phase" if shared and index else "scratch",
                         "phases": state.phases})
-    model = trained[0] if members == 1 else build_ensemble(trained, CLASSIFIER_NAME)
-    return RecurrentFit(model=model, members=records, history=history, rule=rule)
+    combine = "weights" if shared and config.ensemble_combine == "weights" else "probabilities"
+    if members > 1 and config.ensemble_combine == "weights" and not shared:
+        log("--ensemble-combine weights needs members fine-tuned from one frozen phase (--member-start frozen); "
+            "averaging their probabilities")
+    if members == 1:
+        model = trained[0]
+    elif combine == "weights":
+        model = _build(config, prepared, CLASSIFIER_NAME, trainable_embeddings=False)
+        model.set_weights(average_weights(trained))
+        log(f"ensemble: the {members} members' weights averaged into one model")
+    else:
+        model = build_ensemble(trained, CLASSIFIER_NAME)
+    return RecurrentFit(model=model, members=records, history=history, rule=rule,
+                        combine=combine if members > 1 else None)
+
+
+def average_weights(models):
+    """Each weight's mean over `models` (same architecture): a "uniform soup" (Wortsman et al., ICML 2022).
+
+    Meaningful only for models fine-tuned from the same weights, which stay in
+    one basin of the loss; for independently initialized models the mean is noise.
+    """
+    return [np.mean(values, axis=0) for values in zip(*(model.get_weights() for model in models))]
+
+
+def _build(config, prepared, name, trainable_embeddings):
+    """A fresh token-id classifier with `config`'s architecture."""
+    from textclf.models.build import build_classifier
+
+    return build_classifier(
+        embedding_matrix=prepared.embedding.matrix, num_classes=len(prepared.labels), head=config.head,
+        units=config.units, layers=config.layers, dropout=config.dropout, pooling=config.pooling,
+        embedding_dropout=config.embedding_dropout, trainable_embeddings=trainable_embeddings,
+        multi_label=prepared.multi_label, name=name,
+    )
 
 
 def training_loss(prepared):
@@ -169,15 +205,10 @@ def fit_member(config, prepared, runtime, store, log, verbose, name, start=None)
     Returns:
         `(model, progress)`: the model with its kept weights and its final `MemberProgress`.
     """
-    from textclf.models.build import EMBEDDING_NAME, build_classifier
+    from textclf.models.build import EMBEDDING_NAME
 
     with runtime.scope():  # variables mirrored across replicas
-        model = build_classifier(
-            embedding_matrix=prepared.embedding.matrix, num_classes=len(prepared.labels), head=config.head,
-            units=config.units, layers=config.layers, dropout=config.dropout, pooling=config.pooling,
-            embedding_dropout=config.embedding_dropout, trainable_embeddings=config.embedding_mode == "finetune",
-            multi_label=prepared.multi_label, name=name,
-        )
+        model = _build(config, prepared, name, trainable_embeddings=config.embedding_mode == "finetune")
     state = store.restored()
     if state is not None:
         log(f"resume: continuing after epoch {state.epoch}")

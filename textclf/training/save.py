@@ -26,6 +26,7 @@ def describe_run(config, requested, prepared, recurrent, assembled, runtime, sec
                        **prepared.coverage},
         "members": recurrent.members,
         "ensemble_rule": recurrent.rule,
+        "ensemble_combine": recurrent.combine,
         "training_tokens": prepared.training_tokens,
         "ngram": assembled.ngram,
         "split": prepared.split.record,

@@ -1,0 +1,130 @@
+#!/usr/bin/env python
+"""Training time of the defaults, this checkout against a baseline checkout, back to back (issue 19).
+
+For each dataset in ../shared/data (relative to the repository root), one
+after the other, the baseline then this checkout each run the whole process
+
+    python -m textclf train --train D/train.csv.gz --test D/test.csv.gz --output OUT --quiet
+
+with every other option at its default (the baseline through PYTHONPATH), in a
+wrapper that measures wall time and the child's peak RSS. Test accuracy comes
+from each run's `metadata.json` (read by this checkout, which upgrades older
+schemas). Prints one line per run, then the table (old vs new wall time,
+accuracy, peak RSS) and the verdict: the summed wall time of this checkout at
+most half the baseline's, each dataset's accuracy no lower than the
+baseline's minus 0.003 (sst2: 0.01, its test has 872 rows) and still above
+TF-IDF + LR (benchmarks/accuracy.py's baseline, fit in the same run), peak RSS
+no higher (5% tolerance for allocator noise).
+
+Each finished run is appended to --results as a JSON line; a rerun with the
+same --results skips the (dataset, side) pairs already there, so a long run
+that was stopped continues where it stood.
+
+    git worktree add ../textclf-9a89718 9a89718
+    .venv/bin/python benchmarks/default_training.py --baseline-src ../textclf-9a89718 \
+        --results benchmarks/out/default_training.jsonl
+    .venv/bin/python benchmarks/default_training.py --baseline-src ../textclf-9a89718 --datasets trec sms_spam
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import tfidf_lr  # noqa: E402
+from predict_speed import measure  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+DATASETS = ["trec", "sms_spam", "sst2", "imdb", "20newsgroups"]
+TOLERANCE = {"sst2": 0.01}  # accuracy drop allowed; others 0.003
+DEFAULT_TOLERANCE = 0.003
+RSS_SLACK = 1.05
+
+
+def run_side(side, src, dataset, work):
+    """Trains the defaults on `dataset` with the code in `src`; returns the figures as a dict."""
+    from textclf import metadata
+
+    out = work / f"{side}-{dataset}"
+    shutil.rmtree(out, ignore_errors=True)
+    command = [sys.executable, "-m", "textclf", "train", "--train", str(DATA / dataset / "train.csv.gz"),
+               "--test", str(DATA / dataset / "test.csv.gz"), "--output", str(out), "--quiet"]
+    saved = dict(os.environ)
+    os.environ.update({"PYTHONPATH": str(src), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        figures = measure(command)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    fitted = metadata.load(out)["fitted"]
+    metrics = fitted["metrics"]
+    assert metrics["evaluated_on"].startswith("test"), metrics["evaluated_on"]
+    shutil.rmtree(out, ignore_errors=True)
+    return {"dataset": dataset, "side": side, "seconds": figures["seconds"], "peak_rss_mb": figures["peak_rss_mb"],
+            "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "members": len(fitted.get("members") or [None]), "epochs": fitted.get("training", {}).get("epochs")}
+
+
+def read_results(path):
+    """`{(dataset, side): line}` of the JSON lines already in `path`."""
+    if not path or not Path(path).exists():
+        return {}
+    lines = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return {(line["dataset"], line["side"]): line for line in lines}
+
+
+def verdict(results, datasets, baselines):
+    """Prints the table and the verdict; returns 0 if every target is met, else 1."""
+    print("\n| dataset | old s | new s | new/old | old acc | new acc | TF-IDF+LR acc | old peak MB | new peak MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    ok, old_total, new_total = True, 0.0, 0.0
+    for dataset in datasets:
+        old, new = results[(dataset, "baseline")], results[(dataset, "now")]
+        old_total, new_total = old_total + old["seconds"], new_total + new["seconds"]
+        floor = old["accuracy"] - TOLERANCE.get(dataset, DEFAULT_TOLERANCE)
+        good = (new["accuracy"] >= floor and new["accuracy"] > baselines[dataset]
+                and new["peak_rss_mb"] <= old["peak_rss_mb"] * RSS_SLACK)
+        ok &= good
+        print(f"| {dataset} | {old['seconds']:,.0f} | {new['seconds']:,.0f} | {new['seconds'] / old['seconds']:.2f} | "
+              f"{old['accuracy']:.4f} | {new['accuracy']:.4f} | {baselines[dataset]:.4f} | "
+              f"{old['peak_rss_mb']:,.0f} | {new['peak_rss_mb']:,.0f} |{'' if good else ' MISSED'}")
+    ratio = new_total / old_total
+    print(f"\ntotal: old {old_total:,.0f} s, new {new_total:,.0f} s, new/old {ratio:.2f} (target <= 0.50); "
+          f"accuracy, TF-IDF+LR and peak RSS per dataset: {'met' if ok else 'MISSED'}")
+    return 0 if ok and ratio <= 0.5 else 1
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline-src", required=True, help="a checkout of the baseline (commit 9a89718)")
+    parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
+    parser.add_argument("--results", help="JSON lines: appended to, and runs already there are skipped")
+    args = parser.parse_args(argv)
+    sides = {"baseline": Path(args.baseline_src).resolve(), "now": ROOT}
+    results = read_results(args.results)
+    work = Path(tempfile.mkdtemp(prefix="textclf-default-training-"))
+    try:
+        for dataset in args.datasets:
+            for side, src in sides.items():
+                if (dataset, side) not in results:
+                    line = run_side(side, src, dataset, work)
+                    results[(dataset, side)] = line
+                    if args.results:
+                        with open(args.results, "a", encoding="utf-8") as handle:
+                            handle.write(json.dumps(line) + "\n")
+                print(json.dumps(results[(dataset, side)]), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    baselines = {dataset: tfidf_lr(dataset)["accuracy"] for dataset in args.datasets}
+    return verdict(results, args.datasets, baselines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
