@@ -49,6 +49,38 @@ def test_member_one_is_the_single_model_and_the_output_is_the_mean(single_and_en
     np.testing.assert_allclose(ensemble.predict_proba(texts), expected, atol=1e-6)
 
 
+def test_a_member_trained_in_reused_models_equals_one_trained_alone(tmp_path):
+    """Members train in compiled models reused across members (traced once); the numbers are a fresh model's."""
+    import dataclasses
+
+    from conftest import make_texts, write_csv
+    from textclf.config import TrainConfig
+    from textclf.distribute import Runtime
+    from textclf.training.prepare import prepare, read_tables
+    from textclf.training.recurrent import Trainers, fit_member, set_determinism
+    from textclf.training.state import NoProgress
+
+    train = write_csv(tmp_path / "train.csv", make_texts(120, seed=4))
+    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "ensemble": 1}
+    config = TrainConfig(train=str(train), output=str(tmp_path / "unused"), seed=5, **options).validate()
+    prepared = prepare(config, read_tables(config), lambda message: None)
+    runtime, quiet = Runtime("none"), (lambda message: None)
+
+    def member(seed, trainers):
+        set_determinism(seed)
+        model, _ = fit_member(dataclasses.replace(config, seed=seed), prepared, runtime, NoProgress(), quiet, 0,
+                              f"seed_{seed}", trainers=trainers)
+        return model.get_weights()
+
+    alone = member(6, Trainers(prepared, runtime))
+    shared = Trainers(prepared, runtime)
+    first = member(5, shared)
+    after_another = member(6, shared)
+    for a, b in zip(alone, after_another):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, after_another))
+
+
 def test_ensemble_metadata_history_and_info(single_and_ensemble):
     from textclf.commands.info import describe
 

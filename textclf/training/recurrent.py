@@ -84,13 +84,14 @@ def fit_members(config, prepared, runtime, progress, log, verbose):
     if members > 1 and config.member_start == "frozen" and not shared:
         log("--member-start frozen needs --embedding-mode two-phase and one head; members start from scratch")
     trained, records, history, start = [], [], [], None
+    trainers = Trainers(prepared, runtime)
     for index in range(members):
         member_config = dataclasses.replace(config, seed=config.seed + index, head=heads[index])
         set_determinism(member_config.seed)
         member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))
         name = CLASSIFIER_NAME if members == 1 else member_name(index)
         model, state = fit_member(member_config, prepared, runtime, progress.member(index), member_log, verbose, name,
-                                  start=start)
+                                  start=start, trainers=trainers)
         if shared and index == 0:
             start = (state.frozen_weights, state.phases[0])
         trained.append(runtime.local_copy(model))  # evaluate and save without collectives
@@ -194,13 +195,61 @@ def phase_plan(config):
     return plan
 
 
-def fit_member(config, prepared, runtime, store, log, verbose, name, start=None):
+class Trainers:
+    """Compiled training models, one per head and phase, in which every member trains: each is traced once.
+
+    Keras traces a model's train and test functions at its first `fit` after
+    `compile`, 3-6 s on 2 CPU cores; a new compiled model per member and phase
+    spent about 40% of a small run (the demo: 10 phases) tracing. A member is
+    an uncompiled model holding its own variables: each phase copies them into
+    the trainer, resets the trainer's optimizer to its state before any step
+    (zero moments, step 0), fits the trainer and copies the variables back.
+    The numbers are those of a fresh model compiled per phase.
+    """
+
+    def __init__(self, prepared, runtime):
+        self.prepared, self.runtime, self._compiled = prepared, runtime, {}
+
+    def take(self, config, phase, learning_rate, member):
+        """The trainer for `config.head` in `phase`, holding `member`'s variables and a fresh optimizer state."""
+        key = (config.head, phase, learning_rate)
+        with self.runtime.scope():
+            if key not in self._compiled:
+                trainer = _build(config, self.prepared, f"trainer_{len(self._compiled) + 1}",
+                                 trainable_embeddings=phase == "finetune")
+                trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
+                                loss=training_loss(self.prepared), metrics=["accuracy"])
+                trainer.optimizer.build(trainer.trainable_variables)
+                self._compiled[key] = (trainer, [variable.numpy() for variable in trainer.optimizer.variables])
+            trainer, initial = self._compiled[key]
+            copy_variables(member, trainer)
+            for variable, value in zip(trainer.optimizer.variables, initial):
+                variable.assign(value)
+        return trainer
+
+
+def copy_variables(source, target):
+    """Assigns every variable of `source` (weights and dropout seed states) to `target`'s, in order.
+
+    The two models have the same architecture; `model.variables` keeps its
+    order whatever the layers' `trainable` flags (`get_weights` does not).
+    """
+    pairs = list(zip(source.variables, target.variables, strict=True))
+    for mine, theirs in pairs:
+        if tuple(mine.shape) != tuple(theirs.shape):
+            raise ValueError(f"cannot copy {mine.path} {tuple(mine.shape)} into {theirs.path} {tuple(theirs.shape)}")
+    for mine, theirs in pairs:
+        theirs.assign(mine.numpy())
+
+
+def fit_member(config, prepared, runtime, store, log, verbose, name, start=None, trainers=None):
     """Builds one classifier and fits it phase by phase, continuing from `store.restored()` if any.
 
     Args:
         start: None, or `(weights, phase_summary)` of another member's finished
             frozen phase: this member starts from those weights and runs only
             the phases after it.
+        trainers: The run's `Trainers` (a new one if None).
 
     Returns:
         `(model, progress)`: the model with its kept weights and its final `MemberProgress`.
@@ -219,8 +268,9 @@ def fit_member(config, prepared, runtime, store, log, verbose, name, start=None)
         log("starting from member 1's weights after its frozen phase")
     state = state or MemberProgress()
     plan = phase_plan(config)
+    trainers = trainers or Trainers(prepared, runtime)
     while len(state.phases) < len(plan):
-        _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbose)
+        _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose)
     model.get_layer(EMBEDDING_NAME).trainable = False
     return model, state
 
@@ -232,21 +282,16 @@ def _shared_start(start):
                           kept_weights=weights)
 
 
-def _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbose):
+def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose):
     """Fits the phase `len(state.phases)` of `plan` (from where `state` stands) and finishes it."""
-    from textclf.models.build import EMBEDDING_NAME
-
     phase_index = len(state.phases)
     phase, learning_rate = plan[phase_index]
-    model.get_layer(EMBEDDING_NAME).trainable = phase == "finetune"
-    with runtime.scope():
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
-                      loss=training_loss(prepared), metrics=["accuracy"])
+    trainer = trainers.take(config, phase, learning_rate, model)
     log(f"phase {phase_index + 1}/{len(plan)}: embeddings {phase}, learning rate {learning_rate:g}")
     phase_start = sum(p["epochs"] for p in state.phases)  # the history rows before this phase
     if state.variables is not None:  # resumed inside this phase
         with runtime.scope():
-            restore_variables(model, state.variables)
+            restore_variables(trainer, state.variables)
         first, state.variables = state.epoch, None
     else:
         first, state.stopping, state.stopping_weights = phase_start, StoppingState(), None
@@ -254,11 +299,13 @@ def _fit_phase(model, config, prepared, runtime, store, state, plan, log, verbos
     stop = phase_start + config.epochs
     if not stopper.state.stopped and first < stop:
         train_ds, steps, val_ds = _datasets(config, prepared, runtime, first, stop)
-        runtime.before_fit(model, val_ds)
-        model.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=stop, initial_epoch=first,
-                  callbacks=[stopper, _Recorder(state, stopper, store, phase)], verbose=verbose,
-                  shuffle=False)  # the dataset shuffles itself, by (seed, epoch)
-    model.set_weights(stopper.best_weights)
+        runtime.before_fit(trainer, val_ds)
+        trainer.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=stop, initial_epoch=first,
+                    callbacks=[stopper, _Recorder(state, stopper, store, phase)], verbose=verbose,
+                    shuffle=False)  # the dataset shuffles itself, by (seed, epoch)
+    trainer.set_weights(stopper.best_weights)
+    with runtime.scope():
+        copy_variables(trainer, model)
     _finish_phase(model, state, phase, learning_rate, phase_start, log)
     if phase == "frozen" and phase_index + 1 < len(plan):  # the start of members 2..N under --member-start frozen
         state.frozen_weights = model.get_weights()
