@@ -221,3 +221,47 @@ def test_predict_proba_is_the_saved_graph_on_every_batching(classifier):
     np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=16),
                                classifier.model.predict(texts, batch_size=64, verbose=0), atol=1e-6)
     assert classifier.predict_proba([]).shape == (0, len(classifier.classes_))
+
+
+def test_reader_runs_at_most_one_chunk_ahead():
+    """Memory is three chunks whatever the file: the reader counts the chunk it is parsing as its one ahead."""
+    from textclf.prediction import prefetch
+
+    produced = []
+
+    def chunks():
+        for index in range(5):
+            produced.append(index)
+            yield index
+
+    seen = []
+    for item in prefetch(chunks(), depth=1):
+        time.sleep(0.2)  # time for the reader to run ahead as far as it may
+        assert len(produced) <= item + 2, (item, produced)  # the one held and one ahead
+        seen.append(item)
+    assert seen == list(range(5))
+
+
+def test_writer_lets_in_a_job_only_when_the_previous_one_is_done():
+    import threading
+
+    from textclf.prediction import BackgroundWriter
+
+    release, out = threading.Event(), io.BytesIO()
+
+    def job(data):
+        def run():
+            release.wait(10)
+            return data
+        return run
+
+    writer = BackgroundWriter(out, depth=1)
+    writer.submit(job(b"a"))
+    second = threading.Thread(target=writer.submit, args=(job(b"b"),))
+    second.start()
+    time.sleep(0.3)
+    assert second.is_alive()  # held back while the first job still runs (its chunk still in memory)
+    release.set()
+    second.join(10)
+    writer.close()
+    assert out.getvalue() == b"ab"

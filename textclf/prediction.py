@@ -6,9 +6,9 @@ ahead of the model; each chunk's rows are sorted by length and batched
 through the saved end-to-end model (`TextClassifier.predict_proba`: one
 `tf.function` per run, traced once, not `keras.Model.predict` per chunk);
 the formatted chunk is written by a second thread while the model works on
-the next one. Memory is bounded by about three chunks (one read
-ahead, one predicted, one being written) plus the model, whatever the file
-size: with the default 20,000-row chunks of IMDB-sized reviews, peak RSS stays
+the next one. Memory is bounded by three chunks (one read ahead, one
+predicted, one being written: each thread takes its slot before it makes a
+chunk, not after) plus the model, whatever the file size: with the default 20,000-row chunks of IMDB-sized reviews, peak RSS stays
 under 1.5 GB (`benchmarks/predict_speed.py` checks it).
 
 Sharding (`shard=(i, n)`) keeps every n-th chunk, starting with the i-th: no
@@ -172,26 +172,32 @@ class ChunkReader:
 _DONE = object()
 
 
-def prefetch(iterable, depth=2):
-    """Runs `iterable` in a background thread, `depth` items ahead.
+def _acquire(room, stop):
+    """Waits for a slot of the semaphore `room`; False if `stop` is set first."""
+    while not stop.is_set():
+        if room.acquire(timeout=0.2):
+            return True
+    return False
 
-    Exceptions raised by the iterable are re-raised in the consumer.
+
+def prefetch(iterable, depth=1):
+    """Runs `iterable` in a background thread, at most `depth` items ahead of the consumer.
+
+    The thread takes a slot before it computes the next item, not after: an
+    item being parsed counts, so at most `depth` items exist beyond the one
+    the consumer holds. Exceptions raised by the iterable are re-raised in the
+    consumer.
     """
-    items = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    items, room, stop = queue.Queue(), threading.Semaphore(depth), threading.Event()
 
     def produce():
         try:
-            for item in iterable:
-                while not stop.is_set():
-                    try:
-                        items.put((True, item), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            iterator = iter(iterable)
+            while _acquire(room, stop):
+                item = next(iterator, _DONE)
+                items.put((True, item))
+                if item is _DONE:
                     return
-            items.put((True, _DONE))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             items.put((False, exc))
 
@@ -200,6 +206,7 @@ def prefetch(iterable, depth=2):
     try:
         while True:
             ok, item = items.get()
+            room.release()  # the consumer holds this one now: the next may be read
             if not ok:
                 raise item
             if item is _DONE:
@@ -210,11 +217,12 @@ def prefetch(iterable, depth=2):
 
 
 class BackgroundWriter:
-    """Writes byte strings to `handle` from a thread, at most `depth` behind."""
+    """Writes byte strings to `handle` from a thread, at most `depth` jobs behind (the one running included)."""
 
-    def __init__(self, handle, depth=2):
+    def __init__(self, handle, depth=1):
         self.handle = handle
-        self._queue = queue.Queue(maxsize=depth)
+        self._queue = queue.Queue()
+        self._room = threading.Semaphore(depth)
         self._error = None
         self._thread = threading.Thread(target=self._work, name="textclf-writer", daemon=True)
         self._thread.start()
@@ -224,19 +232,23 @@ class BackgroundWriter:
             job = self._queue.get()
             if job is _DONE:
                 return
-            if self._error is not None:
-                continue
+            data = None
             try:
-                data = job()
-                if data:
-                    self.handle.write(data)
+                if self._error is None:
+                    data = job()
+                    if data:
+                        self.handle.write(data)
             except BaseException as exc:  # noqa: BLE001 - re-raised by the producer
                 self._error = exc
+            finally:
+                job = data = None  # the chunk and its bytes are freed before the next job is let in
+                self._room.release()
 
     def submit(self, job):
-        """Queues `job`, a function returning bytes to write."""
+        """Queues `job`, a function returning bytes to write, once fewer than `depth` jobs are pending."""
         if self._error is not None:
             raise self._error
+        self._room.acquire()
         self._queue.put(job)
 
     def close(self):
