@@ -109,6 +109,7 @@ def upgrade(metadata):
         "embeddings": embeddings,
         "members": _members_v1(metadata, config),
         "ensemble_rule": (metadata.get("ensemble") or {}).get("rule"),
+        "ensemble_combine": "probabilities" if len((metadata.get("ensemble") or {}).get("seeds") or []) > 1 else None,
         "ngram": _ngram_v1(metadata.get("wide") or {}),
         "split": {"train_rows": data.get("train_rows"), "validation_rows": data.get("validation_rows"),
                   "test_rows": data.get("test_rows"), "description": data.get("validation")},
@@ -133,7 +134,8 @@ def _members_v1(metadata, config):
         own = [{k: v for k, v in p.items() if k != "member"} for p in phases if p.get("member", 1) == index + 1]
         for phase in own:
             phase.setdefault("kept", True)
-        members.append({"head": head, "seed": seed, "epochs": sum(p.get("epochs", 0) for p in own), "phases": own})
+        members.append({"head": head, "seed": seed, "epochs": sum(p.get("epochs", 0) for p in own),
+                        "start": "scratch", "phases": own})  # schema 1 had no shared start
     return members
 
 
