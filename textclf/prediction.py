@@ -6,10 +6,10 @@ ahead of the model; each chunk's rows are sorted by length and batched
 through the saved end-to-end model (`TextClassifier.predict_proba`: one
 `tf.function` per run, traced once, not `keras.Model.predict` per chunk);
 the formatted chunk is written by a second thread while the model works on
-the next one. Memory is bounded by three chunks (one read ahead, one
+the next one. At most three chunks are alive (one read ahead, one
 predicted, one being written: each thread takes its slot before it makes a
-chunk, not after) plus the model, whatever the file size: with the default 20,000-row chunks of IMDB-sized reviews, peak RSS stays
-under 1.5 GB (`benchmarks/predict_speed.py` checks it).
+chunk, not after) beside the model, whatever the file size
+(`benchmarks/predict_speed.py` measures peak RSS over file sizes).
 
 Sharding (`shard=(i, n)`) keeps every n-th chunk, starting with the i-th: no
 pre-pass over the file is needed, every shard parses the whole file but runs
