@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -38,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import tfidf_lr  # noqa: E402
-from predict_speed import measure  # noqa: E402
+from keras_predict import timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -56,13 +55,7 @@ def run_side(side, src, dataset, work):
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "textclf", "train", "--train", str(DATA / dataset / "train.csv.gz"),
                "--test", str(DATA / dataset / "test.csv.gz"), "--output", str(out), "--quiet"]
-    saved = dict(os.environ)
-    os.environ.update({"PYTHONPATH": str(src), "TF_CPP_MIN_LOG_LEVEL": "3"})
-    try:
-        figures = measure(command)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    figures = timed(command, src)
     fitted = metadata.load(out)["fitted"]
     metrics = fitted["metrics"]
     assert metrics["evaluated_on"].startswith("test"), metrics["evaluated_on"]
