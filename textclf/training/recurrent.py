@@ -307,8 +307,8 @@ def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, l
     with runtime.scope():
         copy_variables(trainer, model)
     _finish_phase(model, state, phase, learning_rate, phase_start, log)
-    if phase == "frozen" and phase_index + 1 < len(plan):  # the start of members 2..N under --member-start frozen
-        state.frozen_weights = model.get_weights()
+    if config.member_start == "frozen" and phase == "frozen" and phase_index + 1 < len(plan):
+        state.frozen_weights = model.get_weights()  # where members 2..N start (kept in member 1's checkpoints)
 
 
 def _datasets(config, prepared, runtime, first, stop):
