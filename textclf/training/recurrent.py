@@ -234,12 +234,23 @@ def copy_variables(source, target):
     The two models have the same architecture; `model.variables` keeps its
     order whatever the layers' `trainable` flags (`get_weights` does not).
     """
-    pairs = list(zip(source.variables, target.variables, strict=True))
-    for mine, theirs in pairs:
-        if tuple(mine.shape) != tuple(theirs.shape):
-            raise ValueError(f"cannot copy {mine.path} {tuple(mine.shape)} into {theirs.path} {tuple(theirs.shape)}")
-    for mine, theirs in pairs:
-        theirs.assign(mine.numpy())
+    if not assign_all(target.variables, [variable.numpy() for variable in source.variables]):
+        raise ValueError(f"cannot copy the variables of {source.name} into {target.name}: the models differ")
+
+
+def assign_all(targets, values):
+    """Assigns `values` to the variables `targets` in order if they match one to one in shape.
+
+    Returns:
+        False (nothing assigned) if `values` is None or differs in count or in a shape.
+    """
+    if values is None or len(values) != len(targets) or any(
+        tuple(variable.shape) != tuple(np.shape(value)) for variable, value in zip(targets, values)
+    ):
+        return False
+    for variable, value in zip(targets, values):
+        variable.assign(value)
+    return True
 
 
 def fit_member(config, prepared, runtime, store, log, verbose, name, start=None, trainers=None):
@@ -376,10 +387,5 @@ def restore_variables(model, variables):
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     for what, targets in (("model", model.variables), ("optimizer", model.optimizer.variables)):
-        saved = variables.get(what)
-        if saved is None or len(saved) != len(targets) or any(
-            tuple(v.shape) != tuple(s.shape) for v, s in zip(targets, saved)
-        ):
+        if not assign_all(targets, variables.get(what)):
             raise ConfigError(f"the checkpoint's {what} state does not match the model; delete it to start over")
-        for variable, value in zip(targets, saved):
-            variable.assign(value)
