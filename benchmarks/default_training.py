@@ -47,8 +47,11 @@ DEFAULT_TOLERANCE = 0.003
 RSS_SLACK = 1.05
 
 
-def run_side(side, src, dataset, work):
-    """Trains the defaults on `dataset` with the code in `src`; returns the figures as a dict."""
+def run_side(side, src, dataset, work, keep=False):
+    """Trains the defaults on `dataset` with the code in `src`; returns the figures as a dict.
+
+    The model folder is deleted afterwards unless `keep` (its reports hold the per-epoch history).
+    """
     from textclf import metadata
 
     out = work / f"{side}-{dataset}"
@@ -59,9 +62,11 @@ def run_side(side, src, dataset, work):
     fitted = metadata.load(out)["fitted"]
     metrics = fitted["metrics"]
     assert metrics["evaluated_on"].startswith("test"), metrics["evaluated_on"]
-    shutil.rmtree(out, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(out, ignore_errors=True)
     return {"dataset": dataset, "side": side, "seconds": figures["seconds"], "peak_rss_mb": figures["peak_rss_mb"],
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+            "validation_accuracy": metrics.get("validation_accuracy"),
             "members": len(fitted.get("members") or [None]), "epochs": fitted.get("training", {}).get("epochs")}
 
 
@@ -99,22 +104,25 @@ def main(argv=None):
     parser.add_argument("--baseline-src", required=True, help="a checkout of the baseline (commit 9a89718)")
     parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
     parser.add_argument("--results", help="JSON lines: appended to, and runs already there are skipped")
+    parser.add_argument("--keep", help="a folder to keep each run's model and reports in (SIDE-DATASET/)")
     args = parser.parse_args(argv)
     sides = {"baseline": Path(args.baseline_src).resolve(), "now": ROOT}
     results = read_results(args.results)
-    work = Path(tempfile.mkdtemp(prefix="textclf-default-training-"))
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="textclf-default-training-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         for dataset in args.datasets:
             for side, src in sides.items():
                 if (dataset, side) not in results:
-                    line = run_side(side, src, dataset, work)
+                    line = run_side(side, src, dataset, work, keep=bool(args.keep))
                     results[(dataset, side)] = line
                     if args.results:
                         with open(args.results, "a", encoding="utf-8") as handle:
                             handle.write(json.dumps(line) + "\n")
                 print(json.dumps(results[(dataset, side)]), flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     baselines = {dataset: tfidf_lr(dataset)["accuracy"] for dataset in args.datasets}
     return verdict(results, args.datasets, baselines)
 

@@ -223,6 +223,53 @@ def test_predict_proba_is_the_saved_graph_on_every_batching(classifier):
     assert classifier.predict_proba([]).shape == (0, len(classifier.classes_))
 
 
+def test_predict_proba_batches_of_long_texts_hold_fewer_rows(classifier, monkeypatch):
+    """A character budget per batch splits long texts into smaller batches; the probabilities stay the same."""
+    from textclf import classifier as classifier_module
+    from textclf.models.text_model import length_batches
+
+    texts = [t for t, _ in make_texts(120, seed=9)]
+    texts[5] = " ".join(texts[:60])
+    whole = classifier.predict_proba(texts, batch_size=32)
+    monkeypatch.setattr(classifier_module, "BATCH_CHARACTERS_PER_ROW", 40)
+    np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=32), whole, atol=1e-6)
+
+    lengths = np.array([len(t) for t in texts])
+    order, batches = length_batches(lengths, 32, max_total_length=32 * 40)
+    assert sorted(order[np.r_[tuple(batches)]]) == list(range(120))  # every row once
+    for batch in batches:
+        rows = batch.stop - batch.start
+        assert rows <= 32 and (rows == 1 or rows * lengths[order[batch]].max() <= 32 * 40)
+    assert len(batches) > len(length_batches(lengths, 32)[1])
+
+
+def test_csv_slices_join_to_the_whole_chunk():
+    import pandas as pd
+
+    from textclf.prediction import csv_slices, to_csv_bytes
+
+    frame = pd.DataFrame({"text": [f"row {i}, \"quoted\"\nline" for i in range(23)], "p": np.arange(23) / 7})
+    pieces = list(csv_slices(frame, ",", rows=5))
+    assert len(pieces) == 5 and b"".join(pieces) == to_csv_bytes(frame, ",", header=False)
+
+
+def test_writer_writes_a_job_piece_by_piece():
+    from textclf.prediction import BackgroundWriter
+
+    out, seen = io.BytesIO(), []
+
+    def pieces():
+        for piece in (b"x", b"y", b"z"):
+            seen.append(out.getvalue())  # what was written before this piece was made
+            yield piece
+
+    writer = BackgroundWriter(out, depth=1)
+    writer.submit(lambda: b"header;")
+    writer.submit(pieces)
+    writer.close()
+    assert out.getvalue() == b"header;xyz" and seen == [b"header;", b"header;x", b"header;xy"]
+
+
 def test_reader_runs_at_most_one_chunk_ahead():
     """Memory is three chunks whatever the file: the reader counts the chunk it is parsing as its one ahead."""
     from textclf.prediction import prefetch

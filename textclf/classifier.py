@@ -9,9 +9,15 @@ import numpy as np
 
 from textclf.errors import ConfigError, ModelFileError
 from textclf.inputs import check_texts
+from textclf.memory import release_freed_memory
 
 MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
+# A batch of predict_proba holds at most batch_size x this many characters: the n-gram branch and the
+# tokenizer see whole texts, so a batch of 256 of the longest reviews held several times the tensors of an
+# ordinary one and set the peak memory of a file (benchmarks/RESULTS.md).
+BATCH_CHARACTERS_PER_ROW = 1_024
+TRIM_EVERY_BATCHES = 8  # predict_proba returns freed memory to the OS this often (textclf.memory)
 
 
 class TextClassifier:
@@ -124,10 +130,13 @@ class TextClassifier:
             self._predict_batch = tf.function(lambda batch: model(batch, training=False),
                                               input_signature=[tf.TensorSpec([None], tf.string)])
         out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
-        order, batches = length_batches([len(text) for text in texts], batch_size)
-        for batch in batches:
+        order, batches = length_batches([len(text) for text in texts], batch_size,
+                                        max_total_length=batch_size * BATCH_CHARACTERS_PER_ROW)
+        for number, batch in enumerate(batches, start=1):
             rows = order[batch]
             out[rows] = self._predict_batch(tf.constant([texts[row] for row in rows], dtype=tf.string)).numpy()
+            if number % TRIM_EVERY_BATCHES == 0:
+                release_freed_memory()  # else freed memory piles up in glibc's per-thread arenas
         return out
 
     def predict(self, texts, batch_size=256, *, threshold=None, at_least_one=None):

@@ -44,9 +44,11 @@ from textclf.data import (
     translate_read_error,
 )
 from textclf.errors import ConfigError, InputDataError
+from textclf.memory import release_freed_memory
 
 DEFAULT_CHUNK_SIZE = 20_000
 DEFAULT_BATCH_SIZE = 256
+WRITE_SLICE_ROWS = 1_000  # rows formatted as CSV at a time by the writer thread
 BAD_ROW_POLICIES = ("error", "skip")
 FLOAT_FORMAT = "%.6f"
 SHARD_SUFFIX = ".shard.json"
@@ -217,7 +219,11 @@ def prefetch(iterable, depth=1):
 
 
 class BackgroundWriter:
-    """Writes byte strings to `handle` from a thread, at most `depth` jobs behind (the one running included)."""
+    """Writes byte strings to `handle` from a thread, at most `depth` jobs behind (the one running included).
+
+    A job returns bytes, or an iterable of bytes written piece by piece as it
+    yields them (a chunk formatted a slice at a time never exists whole as text).
+    """
 
     def __init__(self, handle, depth=1):
         self.handle = handle
@@ -236,8 +242,9 @@ class BackgroundWriter:
             try:
                 if self._error is None:
                     data = job()
-                    if data:
-                        self.handle.write(data)
+                    for piece in [data] if isinstance(data, bytes) else data:
+                        self.handle.write(piece)
+                    piece = None
             except BaseException as exc:  # noqa: BLE001 - re-raised by the producer
                 self._error = exc
             finally:
@@ -245,7 +252,7 @@ class BackgroundWriter:
                 self._room.release()
 
     def submit(self, job):
-        """Queues `job`, a function returning bytes to write, once fewer than `depth` jobs are pending."""
+        """Queues `job` (a function returning bytes or an iterable of bytes) once fewer than `depth` are pending."""
         if self._error is not None:
             raise self._error
         self._room.acquire()
@@ -264,33 +271,8 @@ class BackgroundWriter:
 
 
 def bad_rows(texts):
-    """Boolean array: empty or whitespace-only cells of a string Series."""
-    return texts.str.strip().eq("").to_numpy(dtype=bool)
-
-
-def _release_freed_memory():
-    """Returns freed heap pages to the OS (glibc `malloc_trim`; a no-op elsewhere).
-
-    Each chunk's texts, token ids and output bytes are allocated and freed by
-    three threads (reader, model, writer); glibc keeps such freed memory in
-    per-thread arenas, so without this the resident set creeps up chunk by
-    chunk. Trimming after every chunk costs a few milliseconds.
-    """
-    trim = _release_freed_memory.trim
-    if trim is None:
-        try:
-            import ctypes
-
-            trim = ctypes.CDLL("libc.so.6").malloc_trim
-            trim.argtypes = [ctypes.c_size_t]
-        except (OSError, AttributeError):
-            trim = False
-        _release_freed_memory.trim = trim
-    if trim:
-        trim(0)
-
-
-_release_freed_memory.trim = None
+    """Boolean array: empty or whitespace-only cells of a string Series (no stripped copy of the texts is made)."""
+    return (texts.str.len().eq(0) | texts.str.isspace()).to_numpy(dtype=bool)
 
 
 class ChunkPredictor:
@@ -348,7 +330,7 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
         else:
             probabilities[:] = predict(texts.tolist())
         del texts
-        _release_freed_memory()
+        release_freed_memory()
         yield chunk, probabilities, bad
 
 
@@ -412,6 +394,17 @@ def to_csv_bytes(frame, sep, *, header):
         quoting=csv.QUOTE_MINIMAL, float_format=FLOAT_FORMAT, na_rep="",
     )
     return text.encode("utf-8")
+
+
+def csv_slices(frame, sep, rows=WRITE_SLICE_ROWS):
+    """`frame` as CSV bytes without a header, `rows` rows at a time.
+
+    Formatting a whole 20,000-row chunk at once held its text two or three
+    times over (pandas' buffer, the joined `str`, up to 4 bytes a character,
+    then the UTF-8 bytes): that transient, not the rows, set the peak RSS.
+    """
+    for start in range(0, len(frame), rows):
+        yield to_csv_bytes(frame.iloc[start : start + rows], sep, header=False)
 
 
 @dataclass
@@ -562,13 +555,13 @@ def _write_predictions(classifier, reader, handle, header, sep, *, text_column, 
                 result.predicted += len(chunk.frame) - skipped
 
                 def job(frame=chunk.frame, probs=probs, bad=bad):
-                    data = to_csv_bytes(
-                        add_predictions(frame, probs, bad, labels, probabilities_columns=probabilities, top_k=top_k,
-                                        decide=decide, separator=classifier.label_separator),
-                        sep, header=False,
-                    )
-                    result.chunks.append((len(frame), len(data)))
-                    return data
+                    table = add_predictions(frame, probs, bad, labels, probabilities_columns=probabilities,
+                                            top_k=top_k, decide=decide, separator=classifier.label_separator)
+                    written = 0
+                    for data in csv_slices(table, sep):
+                        written += len(data)
+                        yield data
+                    result.chunks.append((len(frame), written))
 
                 writer.submit(job)
             if progress is not None:

@@ -51,18 +51,35 @@ def as_text_tensor(texts):
     return tf.constant(items, dtype=tf.string, shape=[len(items)])
 
 
-def length_batches(lengths, batch_size):
+def length_batches(lengths, batch_size, max_total_length=None):
     """Row indices in batches of about equal length, shortest first (padding stays small).
 
     Args:
         lengths: A cheap length proxy per row (characters, tokens).
-        batch_size: Rows per batch.
+        batch_size: Most rows per batch.
+        max_total_length: If given, a batch also ends before its rows would
+            exceed this many times the longest of them: batches of long texts
+            hold fewer rows, so one batch's tensors stay about the size of a
+            batch of ordinary texts whatever the file holds (a row longer than
+            this is a batch by itself).
 
     Returns:
         `(order, batches)`: the length-sorted row order and a list of slices of it.
     """
-    order = np.argsort(np.asarray(lengths), kind="stable")
-    return order, [slice(start, start + batch_size) for start in range(0, len(order), batch_size)]
+    lengths = np.asarray(lengths)
+    order = np.argsort(lengths, kind="stable")
+    if max_total_length is None:
+        return order, [slice(start, start + batch_size) for start in range(0, len(order), batch_size)]
+    ranked = lengths[order]
+    batches, start = [], 0
+    while start < len(order):
+        # Sorted ascending: k rows from `start` cost k times the k-th's length; keep the most that fit.
+        window = ranked[start : start + batch_size]
+        fits = np.arange(1, len(window) + 1) * window <= max_total_length
+        rows = max(1, int(np.count_nonzero(fits)))
+        batches.append(slice(start, start + rows))
+        start += rows
+    return order, batches
 
 
 @keras.saving.register_keras_serializable(package=KERAS_PACKAGE)
