@@ -15,9 +15,10 @@ MODEL_FILE = "model.keras"
 METADATA_FILE = "metadata.json"
 # A batch of predict_proba holds at most batch_size x this many characters: the n-gram branch and the
 # tokenizer see whole texts, so a batch of 256 of the longest reviews held several times the tensors of an
-# ordinary one and set the peak memory of a file. 2,048 (about twice IMDB's median review) cost 2% of the
-# time for 170 MB less peak on IMDB; 1,024 cost 14% (benchmarks/RESULTS.md).
-BATCH_CHARACTERS_PER_ROW = 2_048
+# ordinary one and set the peak memory of a file. 1,024 (about IMDB's median review) keeps that peak level
+# from 100,000 to 500,000 rows at 14% more time; 2,048 cost 2% but the peak still crept up with the file
+# (benchmarks/RESULTS.md).
+BATCH_CHARACTERS_PER_ROW = 1_024
 TRIM_EVERY_BATCHES = 8  # predict_proba returns freed memory to the OS this often (textclf.memory)
 
 
@@ -109,7 +110,7 @@ class TextClassifier:
         """Class probabilities, columns in the order of `classes_`.
 
         Rows are sorted by character count and cut into batches of `batch_size`
-        (fewer rows for very long texts: at most `batch_size` x 2,048 characters),
+        (fewer rows for long texts: at most `batch_size` x 1,024 characters),
         so each batch is padded only to about its own length, then run through
         the model by one `tf.function` traced once per classifier: calling
         `keras.Model.predict` per call would build and keep new dataset and

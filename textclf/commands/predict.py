@@ -29,7 +29,8 @@ def add_arguments(parser):
     add_decision_arguments(parser)
     parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
                         help="empty or missing texts: stop with an error, or write the row with an empty prediction")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per model batch")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="most rows per model batch (long texts: fewer, at most this x 1,024 characters)")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                         help="rows read, predicted and written at a time (bounds memory)")
     parser.add_argument("--shard", metavar="I/N",
