@@ -244,11 +244,10 @@ class BackgroundWriter:
                     data = job()
                     for piece in [data] if isinstance(data, bytes) else data:
                         self.handle.write(piece)
-                    piece = None
             except BaseException as exc:  # noqa: BLE001 - re-raised by the producer
                 self._error = exc
             finally:
-                job = data = None  # the chunk and its bytes are freed before the next job is let in
+                job = data = piece = None  # the chunk and its bytes are freed before the next job is let in
                 self._room.release()
 
     def submit(self, job):
@@ -400,8 +399,8 @@ def csv_slices(frame, sep, rows=WRITE_SLICE_ROWS):
     """`frame` as CSV bytes without a header, `rows` rows at a time.
 
     Formatting a whole 20,000-row chunk at once held its text two or three
-    times over (pandas' buffer, the joined `str`, up to 4 bytes a character,
-    then the UTF-8 bytes): that transient, not the rows, set the peak RSS.
+    more times (pandas' buffer, the joined `str` at up to 4 bytes a character,
+    the UTF-8 bytes) while the next chunk was being predicted.
     """
     for start in range(0, len(frame), rows):
         yield to_csv_bytes(frame.iloc[start : start + rows], sep, header=False)
