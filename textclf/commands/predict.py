@@ -11,6 +11,7 @@ complete: an interrupted run never leaves a truncated file.
 
 from __future__ import annotations
 
+from textclf.classifier import BATCH_CHARACTERS_PER_ROW
 from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
 
 HELP = "predict labels for every row of a CSV/TSV file (streamed; any size)"
@@ -30,7 +31,8 @@ def add_arguments(parser):
     parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
                         help="empty or missing texts: stop with an error, or write the row with an empty prediction")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                        help="most rows per model batch (long texts: fewer, at most this x 1,024 characters)")
+                        help=f"most rows per model batch (long texts: fewer, at most this x {BATCH_CHARACTERS_PER_ROW:,} "
+                             "characters)")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                         help="rows read, predicted and written at a time (bounds memory)")
     parser.add_argument("--shard", metavar="I/N",
