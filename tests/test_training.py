@@ -187,3 +187,46 @@ def test_min_delta_is_validated_and_recorded():
     with pytest.raises(ConfigError, match=r"min_delta must be a number >= 0\. Received: min_delta=-0\.1"):
         TrainConfig(train="x.csv", min_delta=-0.1).validate()
     assert TrainConfig(train="x.csv").to_dict()["min_delta"] == 1e-3
+
+
+@pytest.mark.parametrize("stop_on", ["mixed", "recurrent"])
+def test_early_stopping_follows_the_saved_models_validation_loss(tmp_path, tiny_train, stop_on):
+    """With `stop_on="mixed"` each epoch logs the mix's validation loss, the phase keeps its lowest, and
+    assembling, which mixes the kept weights anew, finds that same loss and weight: stopping saw the saved model."""
+    import pandas as pd
+
+    import textclf
+
+    out = tmp_path / "m"
+    options = {**FAST_OPTIONS, "epochs": 4, "embedding_mode": "two-phase", "validation_split": 0.3}
+    textclf.train(tiny_train, output=str(out), stop_on=stop_on, **options)
+    fitted = json.loads((out / "metadata.json").read_text())["fitted"]
+    history = pd.read_csv(out / "reports" / "history.csv")
+    phases = fitted["members"][0]["phases"]
+    kept = [phase for phase in phases if phase["kept"]][-1]
+    best = history.iloc[kept["best_epoch"] - 1]
+    if stop_on == "recurrent":
+        assert "val_mixed_loss" not in history.columns
+        assert {phase["monitor"] for phase in phases} == {"val_loss"}
+        assert kept["best_loss"] == pytest.approx(history["val_loss"][: sum(p["epochs"] for p in phases)].min())
+        return
+    assert {phase["monitor"] for phase in phases} == {"val_mixed_loss"}
+    assert kept["best_loss"] == pytest.approx(history["val_mixed_loss"].min())
+    assert kept["best_val_loss"] == pytest.approx(best["val_loss"])
+    ngram = fitted["ngram"]
+    assert ngram["validation_log_loss"]["mixed"] == pytest.approx(best["val_mixed_loss"], abs=1e-5)
+    assert ngram["weight"] == pytest.approx(best["val_mixed_weight"])
+
+
+def test_stop_on_is_validated_and_without_a_branch_follows_the_recurrent_loss(tmp_path, tiny_train):
+    from textclf.config import TrainConfig
+    from textclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"stop_on must be one of .*mixed.*recurrent.*Received: stop_on='ngram'"):
+        TrainConfig(train="x.csv", stop_on="ngram").validate()
+    import textclf
+
+    out = tmp_path / "m"
+    textclf.train(tiny_train, output=str(out), wide="none", **FAST_OPTIONS)
+    phases = json.loads((out / "metadata.json").read_text())["fitted"]["members"][0]["phases"]
+    assert [phase["monitor"] for phase in phases] == ["val_loss"]

@@ -22,6 +22,7 @@ DISTRIBUTE_MODES = ("none", "mirrored", "multi-worker")
 SPLIT_BY = ("rows", "documents")
 MEMBER_STARTS = ("scratch", "frozen")
 ENSEMBLE_COMBINES = ("probabilities", "weights")
+STOP_ON = ("mixed", "recurrent")
 
 
 @dataclass
@@ -66,6 +67,7 @@ class TrainConfig:
     finetune_learning_rate: Optional[float] = None
     patience: int = 2
     min_delta: float = 1e-3
+    stop_on: str = "mixed"
     class_weight: str = "none"
     seed: int = 42
     output: Optional[str] = None
@@ -86,6 +88,7 @@ class TrainConfig:
         _choice("validation_split_by", self.validation_split_by, SPLIT_BY)
         _choice("member_start", self.member_start, MEMBER_STARTS)
         _choice("ensemble_combine", self.ensemble_combine, ENSEMBLE_COMBINES)
+        _choice("stop_on", self.stop_on, STOP_ON)
         for field in ("units", "layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))
         if self.max_length is not None:

@@ -77,7 +77,8 @@ def _members(fitted):
             f"{p.get('embeddings', '?')} embeddings, "
             + (f"member {p['shared_with_member']}'s" if p.get("shared_with_member") else f"{p.get('epochs', '?')} epochs,")
             + f" best epoch {p.get('best_epoch', '?')}"
-            f" (val loss {p.get('best_val_loss', float('nan')):.4f}){'' if p.get('kept', True) else ', not kept'}"
+            f" ({'mixed ' if p.get('monitor') == 'val_mixed_loss' else ''}val loss "
+            f"{p.get('best_loss', p.get('best_val_loss', float('nan'))):.4f}){'' if p.get('kept', True) else ', not kept'}"
             for p in member.get("phases", [])
         )
         name = "model" if len(members) == 1 else f"member {index + 1}"
@@ -135,8 +136,9 @@ def _training(requested, fitted):
         lines.append(f"training: {training.get('epochs', '?')} epochs in {training.get('seconds', '?')}s"
                      + (f", peak memory {training['peak_rss_mb']} MiB" if training.get("peak_rss_mb") else ""))
     if "patience" in requested:
+        followed = "mixed model's " if requested.get("stop_on") == "mixed" and requested.get("wide") != "none" else ""
         lines.append(f"early stopping: patience {requested['patience']} epochs, minimum improvement "
-                     f"{requested.get('min_delta', 0)} of the validation loss")
+                     f"{requested.get('min_delta', 0)} of the {followed}validation loss")
     distribute = fitted.get("distribute") or {}
     if distribute.get("mode", "none") != "none":
         lines.append(f"distribute: {distribute['mode']}, {distribute.get('num_workers', '?')} worker(s), "

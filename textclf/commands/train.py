@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textclf.config import (
     CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, ENSEMBLE_COMBINES, MEMBER_STARTS,
-    OOV_POLICIES, SPLIT_BY, TrainConfig,
+    OOV_POLICIES, SPLIT_BY, STOP_ON, TrainConfig,
 )
 from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS
 from textclf.models.heads import HEADS, POOLINGS
@@ -136,6 +136,11 @@ def _fit_arguments(fit):
     fit.add_argument("--min-delta", type=float, default=d.min_delta, metavar="D",
                      help="smallest fall of the validation loss that counts as an improvement for --patience, "
                           "so that a converged run stops")
+    fit.add_argument("--stop-on", choices=STOP_ON, default=d.stop_on,
+                     help="the validation log loss that early stopping follows: the saved model's (mixed: the "
+                          "recurrent model mixed with the n-gram branch at the weight best for that epoch; stops "
+                          "once the mix stops improving, on long documents after a few epochs) or the recurrent "
+                          "model's own (recurrent; also what --wide none uses)")
     fit.add_argument("--class-weight", choices=CLASS_WEIGHTS, default=d.class_weight)
     fit.add_argument("--seed", type=int, default=d.seed)
     fit.add_argument("--distribute", choices=DISTRIBUTE_MODES, default=d.distribute,

@@ -1,4 +1,7 @@
-"""Stage 3, fit the n-gram branch: logistic regression over word (and word-pair) features."""
+"""Stage 2, fit the n-gram branch: logistic regression over word (and word-pair) features.
+
+It comes before the recurrent members, whose early stopping follows their mix with it by default.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ class NgramFit:
 
 
 def fit_ngram(config, prepared, log):
-    """Stage 3: the n-gram branch of `config.wide`, or None for "none".
+    """Stage 2: the n-gram branch of `config.wide`, or None for "none".
 
     Args:
         config: The `TrainConfig`.

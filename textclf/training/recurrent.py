@@ -1,4 +1,4 @@
-"""Stage 2, fit the recurrent members: the fit loop.
+"""Stage 3, fit the recurrent members: the fit loop.
 
 The loop knows nothing of checkpoints or strategies. What it needs from its
 surroundings comes in as two objects:
@@ -10,7 +10,8 @@ surroundings comes in as two objects:
   comes back from when resuming (`textclf.training.resume`), or `NoProgress()`.
 
 Each member trains in one or two phases (frozen, then fine-tuned embeddings),
-each stopped early on the validation loss (`textclf.training.stopping`).
+each stopped early on a validation loss (`textclf.training.stopping`): by
+default that of the member mixed with the n-gram branch, fitted before.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import numpy as np
 
 from textclf.errors import ConfigError
 from textclf.training.state import MemberProgress, StoppingState
-from textclf.training.stopping import EarlyStopping
+from textclf.training.stopping import (
+    MIXED_LOSS, MIXED_WEIGHT, RECURRENT_LOSS, EarlyStopping, MixedValidationLoss, monitored_loss,
+)
 
-HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", MIXED_LOSS, MIXED_WEIGHT)
 
 
 @dataclass
@@ -56,8 +59,8 @@ def set_determinism(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def fit_members(config, prepared, runtime, progress, log, verbose):
-    """Stage 2: fits the members with seeds `config.seed`, `config.seed + 1`, ... and averages them.
+def fit_members(config, prepared, runtime, progress, log, verbose, ngram=None):
+    """Stage 3: fits the members with seeds `config.seed`, `config.seed + 1`, ... and averages them.
 
     Each member reseeds every generator and keeps its own progress, so an
     ensemble resumes member by member and the same seed gives the same ensemble.
@@ -69,6 +72,8 @@ def fit_members(config, prepared, runtime, progress, log, verbose):
         progress: `NoProgress()` or a checkpoint store (`textclf.training.resume`).
         log: Progress lines.
         verbose: `verbose` of `Model.fit`.
+        ngram: The `NgramFit` (stage 2), or None; with `config.stop_on` "mixed",
+            each member stops on its mix with this branch.
 
     Returns:
         A `RecurrentFit`.
@@ -85,13 +90,17 @@ def fit_members(config, prepared, runtime, progress, log, verbose):
         log("--member-start frozen needs --embedding-mode two-phase and one head; members start from scratch")
     trained, records, history, start = [], [], [], None
     trainers = Trainers(prepared, runtime)
+    mixer = None
+    if monitored_loss(config.stop_on, ngram) == MIXED_LOSS:
+        mixer = MixedValidationLoss(prepared, ngram, runtime.local_copy)
+        log("early stopping follows the validation log loss of the recurrent model mixed with the n-gram branch")
     for index in range(members):
         member_config = dataclasses.replace(config, seed=config.seed + index, head=heads[index])
         set_determinism(member_config.seed)
         member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))
         name = CLASSIFIER_NAME if members == 1 else member_name(index)
         model, state = fit_member(member_config, prepared, runtime, progress.member(index), member_log, verbose, name,
-                                  start=start, trainers=trainers)
+                                  start=start, trainers=trainers, mixer=mixer)
         if shared and index == 0:
             start = (state.frozen_weights, state.phases[0])
         trained.append(runtime.local_copy(model))  # evaluate and save without collectives
@@ -253,7 +262,7 @@ def assign_all(targets, values):
     return True
 
 
-def fit_member(config, prepared, runtime, store, log, verbose, name, start=None, trainers=None):
+def fit_member(config, prepared, runtime, store, log, verbose, name, start=None, trainers=None, mixer=None):
     """Builds one classifier and fits it phase by phase, continuing from `store.restored()` if any.
 
     Args:
@@ -261,6 +270,7 @@ def fit_member(config, prepared, runtime, store, log, verbose, name, start=None,
             frozen phase: this member starts from those weights and runs only
             the phases after it.
         trainers: The run's `Trainers` (a new one if None).
+        mixer: A `MixedValidationLoss` to stop on, or None to stop on the member's own validation loss.
 
     Returns:
         `(model, progress)`: the model with its kept weights and its final `MemberProgress`.
@@ -281,7 +291,7 @@ def fit_member(config, prepared, runtime, store, log, verbose, name, start=None,
     plan = phase_plan(config)
     trainers = trainers or Trainers(prepared, runtime)
     while len(state.phases) < len(plan):
-        _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose)
+        _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose, mixer)
     model.get_layer(EMBEDDING_NAME).trainable = False
     return model, state
 
@@ -289,11 +299,11 @@ def fit_member(config, prepared, runtime, store, log, verbose, name, start=None,
 def _shared_start(start):
     """The progress of a member that takes over another's finished frozen phase (no epochs of its own)."""
     weights, phase = start
-    return MemberProgress(phases=[{**phase, "epochs": 0, "shared_with_member": 1}], kept_loss=phase["best_val_loss"],
+    return MemberProgress(phases=[{**phase, "epochs": 0, "shared_with_member": 1}], kept_loss=phase["best_loss"],
                           kept_weights=weights)
 
 
-def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose):
+def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose, mixer):
     """Fits the phase `len(state.phases)` of `plan` (from where `state` stands) and finishes it."""
     phase_index = len(state.phases)
     phase, learning_rate = plan[phase_index]
@@ -306,18 +316,20 @@ def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, l
         first, state.variables = state.epoch, None
     else:
         first, state.stopping, state.stopping_weights = phase_start, StoppingState(), None
-    stopper = EarlyStopping(config.patience, config.min_delta, state.stopping, state.stopping_weights)
+    monitor = MIXED_LOSS if mixer is not None else RECURRENT_LOSS
+    stopper = EarlyStopping(config.patience, config.min_delta, state.stopping, state.stopping_weights, monitor)
     stop = phase_start + config.epochs
     if not stopper.state.stopped and first < stop:
         train_ds, steps, val_ds = _datasets(config, prepared, runtime, first, stop)
         runtime.before_fit(trainer, val_ds)
         trainer.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=stop, initial_epoch=first,
-                    callbacks=[stopper, _Recorder(state, stopper, store, phase)], verbose=verbose,
+                    callbacks=[*([mixer] if mixer else []), stopper, _Recorder(state, stopper, store, phase)],
+                    verbose=verbose,
                     shuffle=False)  # the dataset shuffles itself, by (seed, epoch)
     trainer.set_weights(stopper.best_weights)
     with runtime.scope():
         copy_variables(trainer, model)
-    _finish_phase(model, state, phase, learning_rate, phase_start, log)
+    _finish_phase(model, state, phase, learning_rate, phase_start, monitor, log)
     if config.member_start == "frozen" and phase == "frozen" and phase_index + 1 < len(plan):
         state.frozen_weights = model.get_weights()  # where members 2..N start (kept in member 1's checkpoints)
 
@@ -357,14 +369,17 @@ class _Recorder(keras.callbacks.Callback):
         self.store.record(self.state, self.model)
 
 
-def _finish_phase(model, state, phase, learning_rate, phase_start, log):
-    """Summarizes the phase; one that never beats the earlier phases must not make the model worse."""
-    losses = [row["val_loss"] for row in state.history[phase_start:]]
-    best = float(np.min(losses))
+def _finish_phase(model, state, phase, learning_rate, phase_start, monitor, log):
+    """Summarizes the phase; one that never beats the earlier phases (on `monitor`) must not make the model worse."""
+    rows = state.history[phase_start:]
+    losses = [row[monitor] for row in rows]
+    best_index = int(np.argmin(losses))
+    best = float(losses[best_index])
     kept = state.kept_loss is None or best < state.kept_loss
     state.phases.append({
-        "embeddings": phase, "learning_rate": learning_rate, "epochs": len(losses), "best_val_loss": best,
-        "best_epoch": phase_start + int(np.argmin(losses)) + 1, "kept": kept,
+        "embeddings": phase, "learning_rate": learning_rate, "epochs": len(losses), "monitor": monitor,
+        "best_loss": best, "best_val_loss": float(rows[best_index][RECURRENT_LOSS]),
+        "best_epoch": phase_start + best_index + 1, "kept": kept,
     })
     if kept:
         state.kept_loss, state.kept_weights = best, model.get_weights()

@@ -1,4 +1,4 @@
-"""The stages in order: claim the output, then prepare -> recurrent -> ngram -> assemble -> save -> report."""
+"""The stages in order: claim the output, then prepare -> ngram -> recurrent -> assemble -> save -> report."""
 
 from __future__ import annotations
 
@@ -116,8 +116,8 @@ def _run_stages(config, requested, progress, log, verbose):
     prepared = prepare(config, tables, lines.append)
     for line in lines:
         log(line)
-    recurrent = fit_members(config, prepared, runtime, progress, log, verbose)
-    ngram = fit_ngram(config, prepared, log)
+    ngram = fit_ngram(config, prepared, log)  # first: the members' early stopping follows their mix with it
+    recurrent = fit_members(config, prepared, runtime, progress, log, verbose, ngram)
     assembled = assemble(prepared, recurrent, ngram, log)
     seconds = time.time() - started
     classifier = TextClassifier(assembled.model,

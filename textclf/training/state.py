@@ -42,7 +42,7 @@ class MemberProgress:
         epoch: Epochs completed, over all phases.
         history: One row per completed epoch.
         phases: Summaries of the finished phases (the current one is `len(phases)`).
-        kept_loss: Lowest validation loss of the finished phases, and
+        kept_loss: Lowest monitored validation loss (the one stopping follows) of the finished phases, and
         kept_weights: its weights.
         stopping: Early stopping of the current phase, and
         stopping_weights: the weights it keeps.

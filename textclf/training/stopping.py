@@ -1,7 +1,10 @@
-"""Early stopping on the validation loss, with a minimum improvement, its state plain data.
+"""Early stopping on a validation loss, with a minimum improvement, its state plain data.
 
-textclf owns this state rather than reading Keras' `EarlyStopping`
-attributes, so a checkpoint saves and restores it as JSON and weights.
+The loss followed is the recurrent model's own (`val_loss`) or, by default
+with an n-gram branch, that of the model that is saved: the recurrent model
+mixed with the branch (`val_mixed_loss`, `MixedValidationLoss`). textclf owns
+the stopping state rather than reading Keras' `EarlyStopping` attributes, so
+a checkpoint saves and restores it as JSON and weights.
 """
 
 from __future__ import annotations
@@ -9,6 +12,20 @@ from __future__ import annotations
 import keras
 
 from textclf.training.state import StoppingState
+
+RECURRENT_LOSS = "val_loss"
+MIXED_LOSS = "val_mixed_loss"
+MIXED_WEIGHT = "val_mixed_weight"
+
+
+def monitored_loss(stop_on, ngram):
+    """The history key early stopping follows: `MIXED_LOSS` for "mixed" with an n-gram branch, else `RECURRENT_LOSS`.
+
+    Args:
+        stop_on: `TrainConfig.stop_on`.
+        ngram: The run's `NgramFit`, or None (no branch to mix with).
+    """
+    return MIXED_LOSS if stop_on == "mixed" and ngram is not None else RECURRENT_LOSS
 
 
 def update(state, loss, *, epoch, patience, min_delta):
@@ -40,18 +57,53 @@ class EarlyStopping(keras.callbacks.Callback):
         min_delta: Smallest fall of the validation loss that counts as an improvement.
         state: A `StoppingState` to continue from (a resumed phase), else a new one.
         best_weights: The weights kept so far, with `state`.
+        monitor: The epoch log's key of the loss followed (`RECURRENT_LOSS` or `MIXED_LOSS`).
     """
 
-    def __init__(self, patience, min_delta, state=None, best_weights=None):
+    def __init__(self, patience, min_delta, state=None, best_weights=None, monitor=RECURRENT_LOSS):
         super().__init__()
+        self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
         self.state = state or StoppingState()
         self.best_weights = best_weights
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = float((logs or {})["val_loss"])
+        loss = float((logs or {})[self.monitor])
         if update(self.state, loss, epoch=epoch + 1, patience=self.patience, min_delta=self.min_delta):
             self.best_weights = self.model.get_weights()
         if self.state.stopped:
             self.model.stop_training = True
+
+
+class MixedValidationLoss(keras.callbacks.Callback):
+    """Adds `MIXED_LOSS` and `MIXED_WEIGHT` to each epoch's logs: what the saved model would score that epoch.
+
+    The model being trained predicts the validation rows; its probabilities are
+    mixed with the n-gram branch's at the weight with the lowest log loss
+    (`choose_weight`, as assembling does), over the validation documents that
+    assembling scores. On long documents, where the n-gram branch alone is
+    nearly as good as the mix, this loss flattens epochs before the recurrent
+    model's own, and stopping on it stops there.
+
+    Must come before `EarlyStopping` in the callbacks: it writes the key that one reads.
+
+    Args:
+        prepared: The `textclf.training.prepare.Prepared` data.
+        ngram: The `NgramFit` (its validation probabilities).
+        local_copy: `Runtime.local_copy`: a plain model to predict with, outside any strategy.
+    """
+
+    def __init__(self, prepared, ngram, local_copy):
+        super().__init__()
+        scored = prepared.split.val_documents
+        self.ids_val, self.scored, self.local_copy = prepared.ids_val, scored, local_copy
+        self.y_val, self.ngram_val = prepared.y_val[scored], ngram.val_probabilities[scored]
+
+    def on_epoch_end(self, epoch, logs=None):
+        from textclf.models.wide import choose_weight
+        from textclf.pipeline import predict_in_order
+
+        recurrent = predict_in_order(self.local_copy(self.model), self.ids_val)[self.scored]
+        weight, losses = choose_weight(recurrent, self.ngram_val, self.y_val)
+        logs[MIXED_LOSS], logs[MIXED_WEIGHT] = float(min(losses)), weight
