@@ -57,7 +57,9 @@ class EarlyStopping(keras.callbacks.Callback):
         min_delta: Smallest fall of the validation loss that counts as an improvement.
         state: A `StoppingState` to continue from (a resumed phase), else a new one.
         best_weights: The weights kept so far, with `state`.
-        monitor: The epoch log's key of the loss followed (`RECURRENT_LOSS` or `MIXED_LOSS`).
+        monitor: The epoch log's key of the loss followed (`RECURRENT_LOSS` or `MIXED_LOSS`). Epochs
+            whose mix gives the recurrent model no weight (`MIXED_WEIGHT` 1) neither improve nor count
+            against patience: the recurrent model has not entered the mix yet.
     """
 
     def __init__(self, patience, min_delta, state=None, best_weights=None, monitor=RECURRENT_LOSS):
@@ -69,7 +71,14 @@ class EarlyStopping(keras.callbacks.Callback):
         self.best_weights = best_weights
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = float((logs or {})[self.monitor])
+        logs = logs or {}
+        if self.monitor == MIXED_LOSS and logs[MIXED_WEIGHT] >= 1.0:
+            # The mix is still the n-gram branch alone: its loss stays flat while the recurrent model learns,
+            # which is no sign of convergence (on TREC it stopped members at epoch 3 of the frozen phase).
+            if self.best_weights is None:
+                self.best_weights = self.model.get_weights()
+            return
+        loss = float(logs[self.monitor])
         if update(self.state, loss, epoch=epoch + 1, patience=self.patience, min_delta=self.min_delta):
             self.best_weights = self.model.get_weights()
         if self.state.stopped:
