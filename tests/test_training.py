@@ -230,3 +230,22 @@ def test_stop_on_is_validated_and_without_a_branch_follows_the_recurrent_loss(tm
     textclf.train(tiny_train, output=str(out), wide="none", **FAST_OPTIONS)
     phases = json.loads((out / "metadata.json").read_text())["fitted"]["members"][0]["phases"]
     assert [phase["monitor"] for phase in phases] == ["val_loss"]
+
+
+def test_mixed_stopping_waits_for_the_recurrent_model_to_enter_the_mix():
+    """While the mix is the n-gram branch alone (weight 1) its flat loss is no sign of convergence."""
+    from textclf.training.stopping import MIXED_LOSS, MIXED_WEIGHT, EarlyStopping
+
+    class Model:
+        stop_training, weights = False, 0
+
+        def get_weights(self):
+            return [self.weights]
+
+    stopper, model = EarlyStopping(patience=1, min_delta=0.0, monitor=MIXED_LOSS), Model()
+    stopper.set_model(model)
+    for epoch, (loss, weight) in enumerate([(0.389, 1.0)] * 4 + [(0.38, 0.9), (0.385, 0.9)]):
+        model.weights = epoch
+        stopper.on_epoch_end(epoch, {MIXED_LOSS: loss, MIXED_WEIGHT: weight, "val_loss": 1.0})
+        assert model.stop_training == (epoch == 5), epoch
+    assert stopper.state.best_epoch == 5 and stopper.best_weights == [4]
