@@ -137,10 +137,10 @@ def _fit_arguments(fit):
                      help="smallest fall of the validation loss that counts as an improvement for --patience, "
                           "so that a converged run stops")
     fit.add_argument("--stop-on", choices=STOP_ON, default=d.stop_on,
-                     help="the validation log loss that early stopping follows: the saved model's (mixed: the "
-                          "recurrent model mixed with the n-gram branch at the weight best for that epoch; stops "
-                          "once the mix stops improving, on long documents after a few epochs) or the recurrent "
-                          "model's own (recurrent; also what --wide none uses)")
+                     help="the validation log loss that early stopping follows: the recurrent model's own, or the "
+                          "saved model's (mixed: the recurrent model mixed with the n-gram branch at the weight best "
+                          "for that epoch; stops once the mix stops improving, on long documents after fewer "
+                          "epochs); --wide none always follows the recurrent loss")
     fit.add_argument("--class-weight", choices=CLASS_WEIGHTS, default=d.class_weight)
     fit.add_argument("--seed", type=int, default=d.seed)
     fit.add_argument("--distribute", choices=DISTRIBUTE_MODES, default=d.distribute,
