@@ -25,7 +25,7 @@ import numpy as np
 from textclf.errors import ConfigError
 from textclf.training.state import MemberProgress, StoppingState
 from textclf.training.stopping import (
-    MIXED_LOSS, MIXED_WEIGHT, RECURRENT_LOSS, EarlyStopping, MixedValidationLoss, monitored_loss,
+    MIXED_LOSS, MIXED_WEIGHT, RECURRENT_LOSS, EarlyStopping, MixedValidationLoss,
 )
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", MIXED_LOSS, MIXED_WEIGHT)
@@ -91,7 +91,7 @@ def fit_members(config, prepared, runtime, progress, log, verbose, ngram=None):
     trained, records, history, start = [], [], [], None
     trainers = Trainers(prepared, runtime)
     mixer = None
-    if monitored_loss(config.stop_on, ngram) == MIXED_LOSS:
+    if config.stop_on == "mixed" and ngram is not None:  # the one place that decides; phases read it off `mixer`
         mixer = MixedValidationLoss(prepared, ngram, runtime.local_copy)
         log("early stopping follows the validation log loss of the recurrent model mixed with the n-gram branch")
     for index in range(members):

@@ -18,16 +18,6 @@ MIXED_LOSS = "val_mixed_loss"
 MIXED_WEIGHT = "val_mixed_weight"
 
 
-def monitored_loss(stop_on, ngram):
-    """The history key early stopping follows: `MIXED_LOSS` for "mixed" with an n-gram branch, else `RECURRENT_LOSS`.
-
-    Args:
-        stop_on: `TrainConfig.stop_on`.
-        ngram: The run's `NgramFit`, or None (no branch to mix with).
-    """
-    return MIXED_LOSS if stop_on == "mixed" and ngram is not None else RECURRENT_LOSS
-
-
 def update(state, loss, *, epoch, patience, min_delta):
     """Counts one epoch's validation loss.
 
