@@ -10,10 +10,10 @@ from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS, resolve_membe
 
 
 def test_auto_members_follow_the_training_size():
-    assert resolve_members(None, AUTO_MAX_TOKENS)[0] == AUTO_MEMBERS == 5
+    assert resolve_members(None, AUTO_MAX_TOKENS)[0] == AUTO_MEMBERS == 3
     assert resolve_members(None, AUTO_MAX_TOKENS + 1)[0] == 1
     assert resolve_members(2, 10**9) == (2, "--ensemble")
-    assert resolve_members(None, 5)[1].startswith("auto: 5 when the training rows hold at most 1,000,000 tokens")
+    assert resolve_members(None, 5)[1].startswith("auto: 3 when the training rows hold at most 1,000,000 tokens")
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import time
 from pathlib import Path
 
 from textclf.config import TrainConfig
+from textclf.memory import release_freed_memory
 
 
 def train(train, **options):
@@ -117,6 +119,9 @@ def _run_stages(config, requested, progress, log, verbose):
     for line in lines:
         log(line)
     ngram = fit_ngram(config, prepared, log)  # first: the members' early stopping follows their mix with it
+    # What the sparse fit freed would otherwise stay in glibc's arenas under the members' training (+6-9% peak RSS).
+    gc.collect()
+    release_freed_memory()
     recurrent = fit_members(config, prepared, runtime, progress, log, verbose, ngram)
     assembled = assemble(prepared, recurrent, ngram, log)
     seconds = time.time() - started
