@@ -67,7 +67,7 @@ class TrainConfig:
     finetune_learning_rate: Optional[float] = None
     patience: int = 2
     min_delta: float = 1e-3
-    stop_on: str = "recurrent"
+    stop_on: str = "mixed"
     class_weight: str = "none"
     seed: int = 42
     output: Optional[str] = None
