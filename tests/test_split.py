@@ -196,3 +196,24 @@ def test_split_over_rows_ignores_overlap():
     assert split.describe(0.2, "train.csv") == "stratified 0.2 split of train.csv"
     with pytest.raises(InputDataError, match=r"^t\.csv: too few rows \(4\) for a validation split over 2 classes"):
         split_validation(["a", "b", "c", "d"], ["x", "x", "y", "y"], 0.9, 0, "t.csv", overlap=no_overlap(4))
+
+
+def test_the_default_length_is_the_95th_percentile_of_documents_capped_for_long_ones():
+    from types import SimpleNamespace
+
+    from textclf.config import TrainConfig
+    from textclf.training.prepare import choose_length
+    from textclf.vocabulary import MAX_LENGTH_CAP, choose_max_length
+
+    assert choose_max_length(list(range(1, 101))) == 96  # 95.05, rounded up to a multiple of 8
+    assert choose_max_length([3] * 50) == 16
+    lines = []
+    split = SimpleNamespace(train_rows=np.arange(100), document_rows=np.arange(100))
+    config = TrainConfig(train="x.csv")
+    assert choose_length(config, list(range(1000, 1100)), split, lines.append) == (
+        MAX_LENGTH_CAP, f"95th percentile of training document lengths, capped at {MAX_LENGTH_CAP}")
+    assert lines == [f"max_length: {MAX_LENGTH_CAP} (95th percentile of training document lengths, capped at "
+                     f"{MAX_LENGTH_CAP}, median 1049)"]
+    assert choose_length(config, list(range(1, 101)), split, lines.append)[1] == (
+        "95th percentile of training document lengths")
+    assert choose_length(TrainConfig(train="x.csv", max_length=500), [5], split, lines.append) == (500, "--max-length")

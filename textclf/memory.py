@@ -1,4 +1,4 @@
-"""Returning freed heap memory to the operating system during long predictions."""
+"""Returning freed heap memory to the operating system: during long predictions and between training stages."""
 
 from __future__ import annotations
 

@@ -80,7 +80,12 @@ def build_vocabulary(counts, max_tokens):
     return list(RESERVED) + ranked[: max(0, max_tokens - len(RESERVED))]
 
 
-def choose_max_length(lengths, percentile=95.0, multiple=8, lower=16, upper=400):
+# Long documents (IMDB, 20 Newsgroups) are cut here: the n-gram branch reads them whole, and at 200 the mixed
+# model scored within 0.003 of 400 on validation in 0.7-0.75 of the time (benchmarks/RESULTS.md, issue 19).
+MAX_LENGTH_CAP = 200
+
+
+def choose_max_length(lengths, percentile=95.0, multiple=8, lower=16, upper=MAX_LENGTH_CAP):
     """Default `max_length`: the `percentile` of training lengths, rounded up.
 
     Long-tailed corpora (IMDB) would otherwise pad every batch to a rare

@@ -121,7 +121,8 @@ def _model_arguments(model):
                             "prediction), or their weights averaged into one model as fast as a single member "
                             "(needs --member-start frozen: members fine-tuned from the same weights)")
     model.add_argument("--max-length", type=int, default=None,
-                       help="tokens kept per text (default: 95th percentile of training document lengths, printed)")
+                       help="tokens kept per text (default: 95th percentile of training document lengths, "
+                            "at most 200, printed)")
 
 
 def _fit_arguments(fit):

@@ -176,12 +176,13 @@ def split_tables(config, tables, log):
 
 
 def choose_length(config, lengths, split, log):
-    """`(max_length, rule)`: `--max-length`, else the 95th percentile of the training documents' lengths.
+    """`(max_length, rule)`: `--max-length`, else the 95th percentile of the training documents' lengths,
+    at most `MAX_LENGTH_CAP`.
 
     By documents, their lengths only: phrase rows and repeats would shorten it
     below what predictions see.
     """
-    from textclf.vocabulary import choose_max_length
+    from textclf.vocabulary import MAX_LENGTH_CAP, choose_max_length
 
     if config.max_length is not None:
         return config.max_length, "--max-length"
@@ -189,9 +190,11 @@ def choose_length(config, lengths, split, log):
     if not len(document_lengths):  # a row split can leave training only copies of validation's documents
         document_lengths = np.asarray(lengths)
     max_length = choose_max_length(document_lengths)
-    log(f"max_length: {max_length} (95th percentile of training document lengths, "
-        f"median {int(np.median(document_lengths))})")
-    return max_length, "95th percentile of training document lengths"
+    rule = "95th percentile of training document lengths"
+    if max_length == MAX_LENGTH_CAP and np.percentile(document_lengths, 95) > MAX_LENGTH_CAP:
+        rule = f"95th percentile of training document lengths, capped at {MAX_LENGTH_CAP}"
+    log(f"max_length: {max_length} ({rule}, median {int(np.median(document_lengths))})")
+    return max_length, rule
 
 
 def balanced_sample_weights(config, y, num_classes):
