@@ -119,7 +119,7 @@ def _run_stages(config, requested, progress, log, verbose):
     for line in lines:
         log(line)
     ngram = fit_ngram(config, prepared, log)  # first: the members' early stopping follows their mix with it
-    # What the sparse fit freed would otherwise stay in glibc's arenas under the members' training (+6-9% peak RSS).
+    # What the sparse fit freed would otherwise stay in glibc's arenas while the members train (trec: -16 MB of peak).
     gc.collect()
     release_freed_memory()
     recurrent = fit_members(config, prepared, runtime, progress, log, verbose, ngram)
