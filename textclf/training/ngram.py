@@ -1,6 +1,6 @@
 """Stage 2, fit the n-gram branch: logistic regression over word (and word-pair) features.
 
-It comes before the recurrent members, whose early stopping may follow their mix with it (`--stop-on mixed`).
+It comes before the recurrent members, whose early stopping follows their mix with it by default (`--stop-on mixed`).
 """
 
 from __future__ import annotations

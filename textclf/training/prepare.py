@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -189,10 +190,11 @@ def choose_length(config, lengths, split, log):
     document_lengths = np.asarray(lengths)[np.isin(split.train_rows, split.document_rows)]
     if not len(document_lengths):  # a row split can leave training only copies of validation's documents
         document_lengths = np.asarray(lengths)
-    max_length = choose_max_length(document_lengths)
+    uncapped = choose_max_length(document_lengths, upper=math.inf)
+    max_length = min(uncapped, MAX_LENGTH_CAP)
     rule = "95th percentile of training document lengths"
-    if max_length == MAX_LENGTH_CAP and np.percentile(document_lengths, 95) > MAX_LENGTH_CAP:
-        rule = f"95th percentile of training document lengths, capped at {MAX_LENGTH_CAP}"
+    if uncapped > MAX_LENGTH_CAP:
+        rule += f", capped at {MAX_LENGTH_CAP}"
     log(f"max_length: {max_length} ({rule}, median {int(np.median(document_lengths))})")
     return max_length, rule
 

@@ -10,8 +10,8 @@ surroundings comes in as two objects:
   comes back from when resuming (`textclf.training.resume`), or `NoProgress()`.
 
 Each member trains in one or two phases (frozen, then fine-tuned embeddings),
-each stopped early on a validation loss (`textclf.training.stopping`): the
-member's own, or (`--stop-on mixed`) that of its mix with the n-gram branch.
+each stopped early on a validation loss (`textclf.training.stopping`): by
+default (`--stop-on mixed`) that of its mix with the n-gram branch, or its own.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Early stopping on a validation loss, with a minimum improvement, its state plain data.
 
-The loss followed is the recurrent model's own (`val_loss`) or, with
-`--stop-on mixed` and an n-gram branch, that of the model that is saved: the recurrent model
+The loss followed is the recurrent model's own (`val_loss`) or, by default
+(`--stop-on mixed`) with an n-gram branch, that of the model that is saved: the recurrent model
 mixed with the branch (`val_mixed_loss`, `MixedValidationLoss`). textclf owns
 the stopping state rather than reading Keras' `EarlyStopping` attributes, so
 a checkpoint saves and restores it as JSON and weights.
