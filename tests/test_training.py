@@ -205,8 +205,8 @@ def test_early_stopping_follows_the_saved_models_validation_loss(tmp_path, tiny_
     phases = fitted["members"][0]["phases"]
     kept = [phase for phase in phases if phase["kept"]][-1]
     best = history.iloc[kept["best_epoch"] - 1]
-    if stop_on == "recurrent":
-        assert "val_mixed_loss" not in history.columns
+    if stop_on == "recurrent":  # the mix's loss is logged, but not followed
+        assert "val_mixed_loss" in history.columns
         assert {phase["monitor"] for phase in phases} == {"val_loss"}
         assert kept["best_loss"] == pytest.approx(history["val_loss"][: sum(p["epochs"] for p in phases)].min())
         return
@@ -216,6 +216,43 @@ def test_early_stopping_follows_the_saved_models_validation_loss(tmp_path, tiny_
     ngram = fitted["ngram"]
     assert ngram["validation_log_loss"]["mixed"] == pytest.approx(best["val_mixed_loss"], abs=1e-5)
     assert ngram["weight"] == pytest.approx(best["val_mixed_weight"])
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_validation_scores_are_what_keras_evaluate_computes(tmp_path, multi_label):
+    """`fit` runs without `validation_data`: the callback's val_loss and val_accuracy must be Keras' own."""
+    import keras
+
+    from textclf.config import TrainConfig
+    from textclf.distribute import Runtime
+    from textclf.models.build import build_classifier
+    from textclf.pipeline import training_dataset
+    from textclf.training.prepare import prepare, read_tables
+    from textclf.training.recurrent import Trainers, training_loss
+    from textclf.training.stopping import ValidationScores
+
+    rows = make_texts(90, seed=3)
+    if multi_label:  # some texts with a second label; balanced class weights give the weighted loss
+        rows = [(text, label if i % 3 else f"{label}|food") for i, (text, label) in enumerate(rows)]
+    train = write_csv(tmp_path / "train.csv", rows)
+    config = TrainConfig(train=str(train), output=str(tmp_path / "unused"), validation_split=0.3,
+                         multi_label=multi_label, class_weight="balanced" if multi_label else "none",
+                         **FAST_OPTIONS).validate()
+    prepared = prepare(config, read_tables(config), lambda message: None)
+    member = build_classifier(embedding_matrix=prepared.embedding.matrix, num_classes=len(prepared.labels),
+                              head="bigru", units=8, multi_label=multi_label)
+    runtime = Runtime("none")
+    model = Trainers(prepared, runtime).take(config, "frozen", 0.01, member)
+    keras.utils.set_random_seed(0)
+    model.fit(training_dataset(prepared.ids_train, prepared.y_train, batch_size=16, max_length=12, shuffle=True,
+                               seed=0), epochs=1, verbose=0, shuffle=False)
+    scores, logs = ValidationScores(prepared, None, runtime.local_copy, training_loss(prepared)), {}
+    scores.set_model(model)
+    scores.on_epoch_end(0, logs)
+    val = training_dataset(prepared.ids_val, prepared.y_val, batch_size=256, max_length=12, shuffle=False, seed=0)
+    expected = model.evaluate(val, verbose=0, return_dict=True)
+    assert logs["val_loss"] == pytest.approx(expected["loss"], abs=1e-5)
+    assert logs["val_accuracy"] == pytest.approx(expected["accuracy"], abs=1e-6)
 
 
 def test_stop_on_is_validated_and_without_a_branch_follows_the_recurrent_loss(tmp_path, tiny_train):

@@ -25,7 +25,7 @@ import numpy as np
 from textclf.errors import ConfigError
 from textclf.training.state import MemberProgress, StoppingState
 from textclf.training.stopping import (
-    MIXED_LOSS, MIXED_WEIGHT, RECURRENT_LOSS, EarlyStopping, MixedValidationLoss,
+    MIXED_LOSS, MIXED_WEIGHT, RECURRENT_LOSS, EarlyStopping, ValidationScores,
 )
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", MIXED_LOSS, MIXED_WEIGHT)
@@ -90,9 +90,9 @@ def fit_members(config, prepared, runtime, progress, log, verbose, ngram=None):
         log("--member-start frozen needs --embedding-mode two-phase and one head; members start from scratch")
     trained, records, history, start = [], [], [], None
     trainers = Trainers(prepared, runtime)
-    mixer = None
-    if config.stop_on == "mixed" and ngram is not None:  # the one place that decides; phases read it off `mixer`
-        mixer = MixedValidationLoss(prepared, ngram, runtime.local_copy)
+    scores = ValidationScores(prepared, ngram, runtime.local_copy, training_loss(prepared))
+    monitor = MIXED_LOSS if config.stop_on == "mixed" and ngram is not None else RECURRENT_LOSS  # decided once
+    if monitor == MIXED_LOSS:
         log("early stopping follows the validation log loss of the recurrent model mixed with the n-gram branch")
     for index in range(members):
         member_config = dataclasses.replace(config, seed=config.seed + index, head=heads[index])
@@ -100,7 +100,7 @@ def fit_members(config, prepared, runtime, progress, log, verbose, ngram=None):
         member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))
         name = CLASSIFIER_NAME if members == 1 else member_name(index)
         model, state = fit_member(member_config, prepared, runtime, progress.member(index), member_log, verbose, name,
-                                  start=start, trainers=trainers, mixer=mixer)
+                                  start=start, trainers=trainers, scores=scores, monitor=monitor)
         if shared and index == 0:
             start = (state.frozen_weights, state.phases[0])
         trained.append(runtime.local_copy(model))  # evaluate and save without collectives
@@ -262,7 +262,8 @@ def assign_all(targets, values):
     return True
 
 
-def fit_member(config, prepared, runtime, store, log, verbose, name, start=None, trainers=None, mixer=None):
+def fit_member(config, prepared, runtime, store, log, verbose, name, start=None, trainers=None, scores=None,
+               monitor=RECURRENT_LOSS):
     """Builds one classifier and fits it phase by phase, continuing from `store.restored()` if any.
 
     Args:
@@ -270,7 +271,9 @@ def fit_member(config, prepared, runtime, store, log, verbose, name, start=None,
             frozen phase: this member starts from those weights and runs only
             the phases after it.
         trainers: The run's `Trainers` (a new one if None).
-        mixer: A `MixedValidationLoss` to stop on, or None to stop on the member's own validation loss.
+        scores: The run's `ValidationScores`, which writes each epoch's validation losses (a new one, without
+            the n-gram branch, if None).
+        monitor: The loss to stop on, `MIXED_LOSS` (the mix with the n-gram branch) or `RECURRENT_LOSS`.
 
     Returns:
         `(model, progress)`: the model with its kept weights and its final `MemberProgress`.
@@ -290,8 +293,9 @@ def fit_member(config, prepared, runtime, store, log, verbose, name, start=None,
     state = state or MemberProgress()
     plan = phase_plan(config)
     trainers = trainers or Trainers(prepared, runtime)
+    scores = scores or ValidationScores(prepared, None, runtime.local_copy, training_loss(prepared))
     while len(state.phases) < len(plan):
-        _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose, mixer)
+        _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose, scores, monitor)
     model.get_layer(EMBEDDING_NAME).trainable = False
     return model, state
 
@@ -303,7 +307,7 @@ def _shared_start(start):
                           kept_weights=weights)
 
 
-def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose, mixer):
+def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, log, verbose, scores, monitor):
     """Fits the phase `len(state.phases)` of `plan` (from where `state` stands) and finishes it."""
     phase_index = len(state.phases)
     phase, learning_rate = plan[phase_index]
@@ -316,14 +320,13 @@ def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, l
         first, state.variables = state.epoch, None
     else:
         first, state.stopping, state.stopping_weights = phase_start, StoppingState(), None
-    monitor = MIXED_LOSS if mixer is not None else RECURRENT_LOSS
     stopper = EarlyStopping(config.patience, config.min_delta, state.stopping, state.stopping_weights, monitor)
     stop = phase_start + config.epochs
     if not stopper.state.stopped and first < stop:
-        train_ds, steps, val_ds = _datasets(config, prepared, runtime, first, stop)
-        runtime.before_fit(trainer, val_ds)
-        trainer.fit(train_ds, steps_per_epoch=steps, validation_data=val_ds, epochs=stop, initial_epoch=first,
-                    callbacks=[*([mixer] if mixer else []), stopper, _Recorder(state, stopper, store, phase)],
+        train_ds, steps = _training_batches(config, prepared, runtime, first, stop)
+        runtime.before_fit(trainer, train_ds)
+        trainer.fit(train_ds, steps_per_epoch=steps, epochs=stop, initial_epoch=first,  # validation: `scores`
+                    callbacks=[scores, stopper, _Recorder(state, stopper, store, phase)],
                     verbose=verbose,
                     shuffle=False)  # the dataset shuffles itself, by (seed, epoch)
     trainer.set_weights(stopper.best_weights)
@@ -334,8 +337,8 @@ def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, l
         state.frozen_weights = model.get_weights()  # where members 2..N start (kept in member 1's checkpoints)
 
 
-def _datasets(config, prepared, runtime, first, stop):
-    """`(train_ds, steps_per_epoch, val_ds)`: epochs `first..stop-1` of training batches, and validation."""
+def _training_batches(config, prepared, runtime, first, stop):
+    """`(train_ds, steps_per_epoch)`: epochs `first..stop-1` of training batches."""
     from textclf.pipeline import training_dataset
 
     train = training_dataset(
@@ -344,12 +347,7 @@ def _datasets(config, prepared, runtime, first, stop):
     )
     train, steps = runtime.dataset(train, prepared.ids_train.row_lengths().numpy(), batch_size=config.batch_size,
                                    max_length=prepared.max_length, epochs=stop - first, name="training")
-    val_batch = max(config.batch_size, 256)
-    val = training_dataset(prepared.ids_val, prepared.y_val, batch_size=val_batch, max_length=prepared.max_length,
-                           shuffle=False, seed=config.seed)
-    val, _ = runtime.dataset(val, prepared.ids_val.row_lengths().numpy(), batch_size=val_batch,
-                             max_length=prepared.max_length, name="validation")
-    return train, steps, val
+    return train, steps
 
 
 class _Recorder(keras.callbacks.Callback):

@@ -2,7 +2,7 @@
 
 The loss followed is the recurrent model's own (`val_loss`) or, by default
 (`--stop-on mixed`) with an n-gram branch, that of the model that is saved: the recurrent model
-mixed with the branch (`val_mixed_loss`, `MixedValidationLoss`). textclf owns
+mixed with the branch (`val_mixed_loss`); `ValidationScores` computes both. textclf owns
 the stopping state rather than reading Keras' `EarlyStopping` attributes, so
 a checkpoint saves and restores it as JSON and weights.
 """
@@ -10,6 +10,7 @@ a checkpoint saves and restores it as JSON and weights.
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from textclf.training.state import StoppingState
 
@@ -75,34 +76,67 @@ class EarlyStopping(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class MixedValidationLoss(keras.callbacks.Callback):
-    """Adds `MIXED_LOSS` and `MIXED_WEIGHT` to each epoch's logs: what the saved model would score that epoch.
+class ValidationScores(keras.callbacks.Callback):
+    """Writes each epoch's validation scores into its logs, from one prediction of the validation rows.
 
-    The model being trained predicts the validation rows; its probabilities are
-    mixed with the n-gram branch's at the weight with the lowest log loss
-    (`choose_weight`, as assembling does), over the validation documents that
-    assembling scores. On long documents, where the n-gram branch alone is
-    nearly as good as the mix, this loss flattens epochs before the recurrent
-    model's own, and stopping on it stops there.
+    `val_loss` and `val_accuracy` are the recurrent model's training loss and
+    accuracy on every validation row, as Keras computes them from
+    `validation_data` (`validation_scores`); with an n-gram branch also
+    `MIXED_LOSS` and `MIXED_WEIGHT`: the model being trained mixed with the
+    branch's probabilities at the weight of lowest log loss (`choose_weight`,
+    as assembling does) over the validation documents that assembling scores,
+    i.e. what the saved model would score that epoch. On long documents, where
+    the n-gram branch alone is nearly as good as the mix, this loss flattens
+    epochs before the recurrent model's own, and stopping on it stops there.
 
-    Must come before `EarlyStopping` in the callbacks: it writes the key that one reads.
+    `fit` gets no `validation_data`: Keras' pass over the same rows would
+    predict them a second time (about 4% of an IMDB epoch) and trace a test
+    function per compiled model.
+
+    Must come before `EarlyStopping` in the callbacks: it writes the keys that one reads.
 
     Args:
         prepared: The `textclf.training.prepare.Prepared` data.
-        ngram: The `NgramFit` (its validation probabilities).
+        ngram: The `NgramFit` (its validation probabilities), or None without an n-gram branch.
         local_copy: `Runtime.local_copy`: a plain model to predict with, outside any strategy.
+        loss: The compiled training loss (`textclf.training.recurrent.training_loss`).
     """
 
-    def __init__(self, prepared, ngram, local_copy):
+    def __init__(self, prepared, ngram, local_copy, loss):
         super().__init__()
-        scored = prepared.split.val_documents
-        self.ids_val, self.scored, self.local_copy = prepared.ids_val, scored, local_copy
-        self.y_val, self.ngram_val = prepared.y_val[scored], ngram.val_probabilities[scored]
+        self.prepared, self.ngram, self.local_copy, self.loss = prepared, ngram, local_copy, loss
 
     def on_epoch_end(self, epoch, logs=None):
-        from textclf.models.wide import choose_weight
         from textclf.pipeline import predict_in_order
 
-        recurrent = predict_in_order(self.local_copy(self.model), self.ids_val)[self.scored]
-        weight, losses = choose_weight(recurrent, self.ngram_val, self.y_val)
-        logs[MIXED_LOSS], logs[MIXED_WEIGHT] = float(min(losses)), weight
+        probabilities = predict_in_order(self.local_copy(self.model), self.prepared.ids_val)
+        logs.update(validation_scores(self.prepared, probabilities, self.loss, self.ngram))
+
+
+def validation_scores(prepared, probabilities, loss, ngram=None):
+    """The epoch log's validation entries for the recurrent model's probabilities on the validation rows.
+
+    Args:
+        prepared: The `Prepared` data (labels, loss, the validation documents).
+        probabilities: The recurrent model's `(validation rows, classes)` probabilities.
+        loss: The compiled training loss: a Keras loss name or `keras.losses.Loss`.
+        ngram: The `NgramFit`, or None.
+
+    Returns:
+        `{"val_loss", "val_accuracy"}` and, with `ngram`, `MIXED_LOSS` and `MIXED_WEIGHT`.
+    """
+    from textclf.models.wide import choose_weight
+
+    y = prepared.y_val
+    loss = keras.losses.get(loss) if isinstance(loss, str) else loss
+    scores = {
+        RECURRENT_LOSS: float(np.mean(keras.ops.convert_to_numpy(loss(y, probabilities)))),
+        # What compile(metrics=["accuracy"]) resolves to: sparse categorical accuracy on class ids, and on a
+        # 0/1 label matrix categorical accuracy (the top label is one of the true ones' argmax).
+        "val_accuracy": float(np.mean(probabilities.argmax(axis=1) == (y.argmax(axis=1) if y.ndim == 2 else y))),
+    }
+    if ngram is not None:
+        scored = prepared.split.val_documents
+        weight, losses = choose_weight(probabilities[scored], ngram.val_probabilities[scored], y[scored])
+        scores[MIXED_LOSS], scores[MIXED_WEIGHT] = float(min(losses)), weight
+    return scores
