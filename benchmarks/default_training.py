@@ -47,17 +47,18 @@ DEFAULT_TOLERANCE = 0.003
 RSS_SLACK = 1.05
 
 
-def run_side(side, src, dataset, work, keep=False):
+def run_side(side, src, dataset, work, keep=False, options=()):
     """Trains the defaults on `dataset` with the code in `src`; returns the figures as a dict.
 
     The model folder is deleted afterwards unless `keep` (its reports hold the per-epoch history).
+    `options` are extra `textclf train` options (a candidate default, tried before it becomes one).
     """
     from textclf import metadata
 
     out = work / f"{side}-{dataset}"
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "textclf", "train", "--train", str(DATA / dataset / "train.csv.gz"),
-               "--test", str(DATA / dataset / "test.csv.gz"), "--output", str(out), "--quiet"]
+               "--test", str(DATA / dataset / "test.csv.gz"), "--output", str(out), "--quiet", *options]
     figures = timed(command, src)
     fitted = metadata.load(out)["fitted"]
     metrics = fitted["metrics"]
@@ -67,6 +68,8 @@ def run_side(side, src, dataset, work, keep=False):
     return {"dataset": dataset, "side": side, "seconds": figures["seconds"], "peak_rss_mb": figures["peak_rss_mb"],
             "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
             "validation_accuracy": metrics.get("validation_accuracy"),
+            "mixed_validation_documents_accuracy": (fitted.get("ngram") or {}).get("validation_accuracy", {}).get("mixed"),
+            "options": list(options),
             "members": len(fitted.get("members") or [None]), "epochs": fitted.get("training", {}).get("epochs")}
 
 
@@ -107,6 +110,9 @@ def main(argv=None):
     parser.add_argument("--keep", help="a folder to keep each run's model and reports in (SIDE-DATASET/)")
     parser.add_argument("--sides", nargs="+", default=["baseline", "now"], choices=["baseline", "now"],
                         help="run only these sides now (with --results, the other side's lines come from the file)")
+    parser.add_argument("--now-options", default="",
+                        help="extra `textclf train` options for this checkout's side, e.g. \"--units 32\" (a candidate "
+                             "default; give each candidate its own --results file)")
     args = parser.parse_args(argv)
     sources = {"baseline": Path(args.baseline_src).resolve(), "now": ROOT}
     sides = {side: sources[side] for side in args.sides}
@@ -117,7 +123,8 @@ def main(argv=None):
         for dataset in args.datasets:
             for side, src in sides.items():
                 if (dataset, side) not in results:
-                    line = run_side(side, src, dataset, work, keep=bool(args.keep))
+                    options = args.now_options.split() if side == "now" else []
+                    line = run_side(side, src, dataset, work, keep=bool(args.keep), options=options)
                     results[(dataset, side)] = line
                     if args.results:
                         with open(args.results, "a", encoding="utf-8") as handle:
