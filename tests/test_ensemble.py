@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import FAST_OPTIONS, predict_with_plain_keras
-from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS, resolve_members
+from textclf.models.ensemble import (
+    AUTO_MAX_TOKENS, AUTO_MEMBERS, MEMBER_UNITS, SINGLE_UNITS, resolve_members, resolve_units,
+)
 
 
 def test_auto_members_follow_the_training_size():
@@ -14,6 +16,33 @@ def test_auto_members_follow_the_training_size():
     assert resolve_members(None, AUTO_MAX_TOKENS + 1)[0] == 1
     assert resolve_members(2, 10**9) == (2, "--ensemble")
     assert resolve_members(None, 5)[1].startswith("auto: 3 when the training rows hold at most 1,000,000 tokens")
+
+
+def test_averaged_members_are_smaller_by_default_and_units_given_are_obeyed():
+    assert (resolve_units(None, 1), resolve_units(None, 3)) == (SINGLE_UNITS, MEMBER_UNITS) == (64, 16)
+    assert resolve_units(16, 1) == resolve_units(16, 3) == 16
+
+
+def test_default_members_train_and_save_at_member_units(tmp_path):
+    import keras
+
+    import textclf
+    from conftest import make_texts, write_csv
+    from textclf.commands.info import describe
+    from textclf.models.build import CLASSIFIER_NAME
+
+    train = write_csv(tmp_path / "train.csv", make_texts(90, seed=4))
+    options = {key: value for key, value in FAST_OPTIONS.items() if key != "units"}
+    out = tmp_path / "m"
+    textclf.train(train, output=str(out), **{**options, "epochs": 1, "wide": "none", "ensemble": 2})
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["requested"]["units"] is None
+    assert [member["units"] for member in meta["fitted"]["members"]] == [MEMBER_UNITS] * 2
+    saved = keras.saving.load_model(out / "model.keras").get_layer(CLASSIFIER_NAME)
+    for name in ("member_1", "member_2"):  # each direction's recurrent kernel: units x (3 gates x units)
+        shapes = [tuple(w.shape) for w in saved.get_layer(name).weights if "recurrent_kernel" in w.path]
+        assert shapes == [(MEMBER_UNITS, 3 * MEMBER_UNITS)] * 2, shapes
+    assert any(f"units {MEMBER_UNITS}, the default" in line for line in describe(meta, out))
 
 
 @pytest.fixture(scope="module")

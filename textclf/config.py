@@ -48,7 +48,7 @@ class TrainConfig:
     embedding_mode: str = "two-phase"
     oov: str = "random"
     head: str = "bigru"
-    units: int = 64
+    units: Optional[int] = None  # None: textclf.models.ensemble.resolve_units
     layers: int = 1
     dropout: float = 0.3
     embedding_dropout: float = 0.1
@@ -89,8 +89,10 @@ class TrainConfig:
         _choice("member_start", self.member_start, MEMBER_STARTS)
         _choice("ensemble_combine", self.ensemble_combine, ENSEMBLE_COMBINES)
         _choice("stop_on", self.stop_on, STOP_ON)
-        for field in ("units", "layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
+        for field in ("layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))
+        if self.units is not None:
+            _positive_int("units", self.units)
         if self.max_length is not None:
             _positive_int("max_length", self.max_length)
         if self.embedding_dim is not None:

@@ -8,7 +8,7 @@ Schema 2 has three parts:
 * `requested`: the options as given (every `TrainConfig` field, `auto` and
   `null` included);
 * `fitted`: what training chose: `max_length` (and its rule), the vocabulary
-  size, the embeddings and their coverage, the `members` (head, seed, epochs
+  size, the embeddings and their coverage, the `members` (head, units, seed, epochs
   and phases, each with whether it was `kept`), the ensemble rule, the
   `ngram` branch (features, vocabulary size, C, weight, `kept`), the `split`
   (row counts and grouped rows as numbers), `training` (seconds, epochs, peak
@@ -129,12 +129,13 @@ def _members_v1(metadata, config):
     heads = ensemble.get("heads") or [(metadata.get("head") or {}).get("name", config.get("head"))]
     seeds = ensemble.get("seeds") or [config.get("seed")]
     phases = (metadata.get("training") or {}).get("phases") or []
+    units = (metadata.get("head") or {}).get("units", config.get("units"))  # schema 1: one size for all members
     members = []
     for index, (head, seed) in enumerate(zip(heads, seeds)):
         own = [{k: v for k, v in p.items() if k != "member"} for p in phases if p.get("member", 1) == index + 1]
         for phase in own:
             phase.setdefault("kept", True)
-        members.append({"head": head, "seed": seed, "epochs": sum(p.get("epochs", 0) for p in own),
+        members.append({"head": head, "units": units, "seed": seed, "epochs": sum(p.get("epochs", 0) for p in own),
                         "start": "scratch", "phases": own})  # schema 1 had no shared start
     return members
 

@@ -30,7 +30,7 @@ def describe(metadata, directory):
     lines += _multilabel(requested, fitted)
     if requested:
         lines.append(
-            f"head: {requested.get('head', '?')} (units {requested.get('units', '?')}, layers "
+            f"head: {requested.get('head', '?')} (units {_units(requested, fitted)}, layers "
             f"{requested.get('layers', '?')}, pooling {requested.get('pooling', '?')}, dropout "
             f"{requested.get('dropout', '?')}, embedding dropout {requested.get('embedding_dropout', '?')})"
         )
@@ -61,6 +61,14 @@ def _multilabel(requested, fitted):
     return [f"multi-label: several labels per text, joined by {requested.get('label_separator', '|')!r}; "
             f"at least one label per text: {'yes' if fitted.get('at_least_one') else 'no'}",
             f"decision thresholds (chosen on validation F1 per label): {summary}"]
+
+
+def _units(requested, fitted):
+    """The units asked for, or those the default gave the members (`resolve_units`)."""
+    if requested.get("units") is not None:
+        return requested["units"]
+    units = {member.get("units") for member in fitted.get("members") or []} - {None}
+    return f"{units.pop()}, the default" if len(units) == 1 else "?"
 
 
 def _members(fitted):

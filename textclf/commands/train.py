@@ -6,7 +6,7 @@ from textclf.config import (
     CLASS_WEIGHTS, DEFAULT_EMBEDDINGS, DISTRIBUTE_MODES, EMBEDDING_MODES, ENSEMBLE_COMBINES, MEMBER_STARTS,
     OOV_POLICIES, SPLIT_BY, STOP_ON, TrainConfig,
 )
-from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS
+from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS, MEMBER_UNITS, SINGLE_UNITS
 from textclf.models.heads import HEADS, POOLINGS
 from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
 
@@ -92,7 +92,9 @@ def _model_arguments(model):
                        help="; ".join(f"{n}: {s.description}" for n, s in sorted(HEADS.items()))
                             + ". Several, joined by commas: ensemble members take them in turn "
                               "(a single model is the first)")
-    model.add_argument("--units", type=int, default=d.units, help="units per recurrent layer and direction")
+    model.add_argument("--units", type=int, default=d.units,
+                       help=f"units per recurrent layer and direction (cnn: filters per width); default "
+                            f"{SINGLE_UNITS} for one model, {MEMBER_UNITS} for each of several averaged")
     model.add_argument("--layers", type=int, default=d.layers, help="stacked recurrent layers")
     model.add_argument("--dropout", type=float, default=d.dropout, help="dropout between layers and before the output")
     model.add_argument("--embedding-dropout", type=float, default=d.embedding_dropout,

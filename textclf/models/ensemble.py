@@ -17,6 +17,8 @@ from __future__ import annotations
 
 AUTO_MEMBERS = 3  # benchmarks/RESULTS.md, "How many members on small data": 3 scored as 5 on validation
 AUTO_MAX_TOKENS = 1_000_000
+SINGLE_UNITS = 64
+MEMBER_UNITS = 16  # benchmarks/RESULTS.md, "Smaller members when several are averaged"
 
 
 def resolve_members(requested, training_tokens):
@@ -33,6 +35,25 @@ def resolve_members(requested, training_tokens):
         return int(requested), "--ensemble"
     members = AUTO_MEMBERS if training_tokens <= AUTO_MAX_TOKENS else 1
     return members, f"auto: {AUTO_MEMBERS} when the training rows hold at most {AUTO_MAX_TOKENS:,} tokens, else 1"
+
+
+def resolve_units(requested, members):
+    """Units per recurrent layer and direction (filters per width for cnn) of each member.
+
+    Averaged members are smaller than a single model: on small data, where
+    ensembles are trained, `MEMBER_UNITS` scored as `SINGLE_UNITS` on
+    validation, and prediction cost grows with the members' size.
+
+    Args:
+        requested: `TrainConfig.units`: a positive int, or None for the default.
+        members: How many members are trained (`resolve_members`).
+
+    Returns:
+        `requested` if given, else `SINGLE_UNITS` for one model and `MEMBER_UNITS` for several.
+    """
+    if requested is not None:
+        return int(requested)
+    return SINGLE_UNITS if members == 1 else MEMBER_UNITS
 
 
 def member_heads(head, members):

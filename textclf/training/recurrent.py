@@ -79,11 +79,13 @@ def fit_members(config, prepared, runtime, progress, log, verbose, ngram=None):
         A `RecurrentFit`.
     """
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.models.ensemble import build_ensemble, member_heads, member_name, resolve_members
+    from textclf.models.ensemble import build_ensemble, member_heads, member_name, resolve_members, resolve_units
 
     members, rule = resolve_members(config.ensemble, prepared.training_tokens)
+    config = dataclasses.replace(config, units=resolve_units(config.units, members))
     if members > 1:
-        log(f"ensemble: {members} models averaged ({rule}; here {prepared.training_tokens:,})")
+        log(f"ensemble: {members} models averaged ({rule}; here {prepared.training_tokens:,}), "
+            f"{config.units} units each")
     heads = member_heads(config.head, members)
     shared = members > 1 and shares_frozen_phase(config, heads)
     if members > 1 and config.member_start == "frozen" and not shared:
@@ -106,7 +108,8 @@ def fit_members(config, prepared, runtime, progress, log, verbose, ngram=None):
         trained.append(runtime.local_copy(model))  # evaluate and save without collectives
         tag = {} if members == 1 else {"member": index + 1}
         history.extend({**tag, **row} for row in state.history)
-        records.append({"head": heads[index], "seed": member_config.seed, "epochs": len(state.history),
+        records.append({"head": heads[index], "units": config.units, "seed": member_config.seed,
+                        "epochs": len(state.history),
                         "start": "member 1 after its frozen phase" if shared and index else "scratch",
                         "phases": state.phases})
     combine = "weights" if shared and config.ensemble_combine == "weights" else "probabilities"
