@@ -117,7 +117,7 @@ def main(argv=None):
     sources = {"baseline": Path(args.baseline_src).resolve(), "now": ROOT}
     sides = {side: sources[side] for side in args.sides}
     results = read_results(args.results)
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="textclf-default-training-"))
+    work = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="textclf-default-training-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         for dataset in args.datasets:

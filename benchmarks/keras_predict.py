@@ -81,11 +81,20 @@ def run_env(src):
 
 
 def timed(command, src):
-    """`measure` with `src` first on PYTHONPATH (the wrapper passes its environment on)."""
+    """`measure` with `src` first on PYTHONPATH (the wrapper passes its environment on), run in `src`.
+
+    `python -m` puts the working directory before PYTHONPATH, so a child started
+    in this checkout would import this checkout's textclf whatever PYTHONPATH
+    says; it runs in `src`, and which textclf it imports there is checked first.
+    """
+    probe = subprocess.run([sys.executable, "-c", "import textclf; print(textclf.__file__)"], cwd=src,
+                           env=run_env(src), capture_output=True, text=True, check=True).stdout.strip()
+    if not Path(probe).resolve().is_relative_to(Path(src).resolve()):
+        raise SystemExit(f"{src}: a child would import textclf from {probe}, not from this source tree")
     saved = dict(os.environ)
     os.environ.update(run_env(src))
     try:
-        return measure(command)
+        return measure(command, cwd=src)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -61,9 +61,10 @@ print(json.dumps({"rc": code.returncode, "seconds": seconds,
 """
 
 
-def measure(command):
-    """Runs `command` in a wrapper; returns seconds and the child's peak RSS."""
-    out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True)
+def measure(command, cwd=None):
+    """Runs `command` in a wrapper (in `cwd`); returns seconds and the child's peak RSS."""
+    out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True,
+                         cwd=cwd)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     if result["rc"]:
         raise SystemExit(f"failed: {' '.join(command)}\n{out.stderr}")
