@@ -87,7 +87,8 @@ def timed(command, src):
     in this checkout would import this checkout's textclf whatever PYTHONPATH
     says; it runs in `src`, and which textclf it imports there is checked first.
     """
-    probe = subprocess.run([sys.executable, "-c", "import textclf; print(textclf.__file__)"], cwd=src,
+    locate = "import importlib.util; print(importlib.util.find_spec('textclf').origin)"  # finds it, imports no TF
+    probe = subprocess.run([sys.executable, "-c", locate], cwd=src,
                            env=run_env(src), capture_output=True, text=True, check=True).stdout.strip()
     if not Path(probe).resolve().is_relative_to(Path(src).resolve()):
         raise SystemExit(f"{src}: a child would import textclf from {probe}, not from this source tree")
