@@ -286,3 +286,61 @@ def test_mixed_stopping_waits_for_the_recurrent_model_to_enter_the_mix():
         stopper.on_epoch_end(epoch, {MIXED_LOSS: loss, MIXED_WEIGHT: weight, "val_loss": 1.0})
         assert model.stop_training == (epoch == 5), epoch
     assert stopper.state.best_epoch == 5 and stopper.best_weights == [4]
+
+
+def test_steps_per_execution_divides_each_epoch():
+    from textclf.training.recurrent import MOST_STEPS_PER_EXECUTION, steps_per_execution
+
+    assert [steps_per_execution(n, "none") for n in (78, 954, 31, 37, 1, 0)] == [26, 18, 31, 1, 1, 1]
+    assert all(n % steps_per_execution(n, "none") == 0 for n in range(1, 200))
+    assert max(steps_per_execution(n, "none") for n in range(1, 200)) == MOST_STEPS_PER_EXECUTION
+    assert steps_per_execution(78, "mirrored") == steps_per_execution(78, "multi-worker") == 1
+
+
+def test_several_steps_per_call_train_the_same_weights(tmp_path, monkeypatch):
+    """Steps per call of the train function change the cost, not one number: across epoch boundaries too."""
+    import dataclasses
+
+    from textclf.config import TrainConfig
+    from textclf.distribute import Runtime
+    from textclf.pipeline import batches_per_epoch
+    from textclf.training import recurrent
+    from textclf.training.prepare import prepare, read_tables
+    from textclf.training.state import NoProgress
+
+    train = write_csv(tmp_path / "train.csv", make_texts(150, seed=4))
+    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "epochs": 3, "batch_size": 8,
+               "patience": 3}
+    config = TrainConfig(train=str(train), output=str(tmp_path / "unused"), seed=5, **options).validate()
+    prepared = prepare(config, read_tables(config), lambda message: None)
+    steps = batches_per_epoch(prepared.ids_train.row_lengths().numpy(), config.batch_size, prepared.max_length)
+    assert recurrent.steps_per_execution(steps, "none") > 1, steps  # the case under test
+
+    def fit(most):
+        monkeypatch.setattr(recurrent, "MOST_STEPS_PER_EXECUTION", most)
+        recurrent.set_determinism(config.seed)
+        model, state = recurrent.fit_member(dataclasses.replace(config), prepared, Runtime("none"), NoProgress(),
+                                            lambda message: None, 0, "member")
+        return model.get_weights(), state.history
+
+    (several, history), (one, one_history) = fit(32), fit(1)
+    assert len(history) == 6 and history == one_history
+    for a, b in zip(several, one):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sorted_batches_predict_in_input_order_as_keras_does():
+    import keras
+    import tensorflow as tf
+
+    from textclf.pipeline import SortedBatches
+
+    ids = tf.ragged.constant([[1, 2, 3], [4], [5, 6], [3], [7, 8, 9, 10]], dtype=tf.int64)
+    inputs = keras.Input(shape=(None,), dtype="int64")
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(
+        keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(11, 4, mask_zero=True)(inputs))))
+    rows = SortedBatches(ids, batch_size=2)
+    expected = np.concatenate([model.predict(tf.constant([row + [0] * (4 - len(row))]), verbose=0)
+                               for row in ids.to_list()])
+    np.testing.assert_allclose(rows.predict(model), expected, atol=1e-6)
+    assert rows.predict(model).shape == (5, 3) and SortedBatches(ids[:0]).predict(model).shape == (0, 3)

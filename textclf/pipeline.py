@@ -143,6 +143,33 @@ def length_sorted_dataset(ids, batch_size):
     return ds.prefetch(tf.data.AUTOTUNE), order
 
 
+class SortedBatches:
+    """Padded batches of `ids` in order of length, made once and predicted with as often as needed.
+
+    Validation predicts the same rows after every epoch (`textclf.training.stopping.ValidationScores`);
+    a new tf.data pipeline, and Keras' iterator over it, for each of those
+    predictions cost about a tenth of a TREC run on 2 CPU cores.
+
+    Args:
+        ids: `tf.RaggedTensor` of token ids.
+        batch_size: Rows per batch.
+    """
+
+    def __init__(self, ids, batch_size=256):
+        self.rows = int(ids.nrows())
+        self.batches, self.order = [], np.zeros(0, dtype=np.int64)
+        if self.rows:
+            ds, self.order = length_sorted_dataset(ids, batch_size)
+            self.batches = list(ds)
+
+    def predict(self, classifier):
+        """`classifier`'s probabilities for the rows, in input order: float32 `(rows, classes)`."""
+        out = np.zeros((self.rows, classifier.output_shape[-1]), dtype=np.float32)
+        if self.batches:
+            out[self.order] = np.concatenate([classifier.predict_on_batch(batch) for batch in self.batches])
+        return out
+
+
 def predict_in_order(classifier, ids, batch_size=256):
     """Class probabilities for `ids`, batched by length, returned in input order.
 
@@ -154,11 +181,4 @@ def predict_in_order(classifier, ids, batch_size=256):
     Returns:
         float32 array `(rows, classes)`.
     """
-    n = int(ids.nrows())
-    num_classes = classifier.output_shape[-1]
-    out = np.zeros((n, num_classes), dtype=np.float32)
-    if n == 0:
-        return out
-    ds, order = length_sorted_dataset(ids, batch_size)
-    out[order] = classifier.predict(ds, verbose=0)
-    return out
+    return SortedBatches(ids, batch_size).predict(classifier)

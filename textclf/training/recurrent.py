@@ -207,6 +207,33 @@ def phase_plan(config):
     return plan
 
 
+MOST_STEPS_PER_EXECUTION = 32
+
+
+def steps_per_execution(steps_per_epoch, mode):
+    """Training steps run per call of the compiled train function (`compile(steps_per_execution=...)`).
+
+    On short texts a step of a small recurrent model is bound by the cost of
+    calling the compiled function, not by its arithmetic; several steps per
+    call cut that cost and compute the same numbers. Keras runs every one of
+    the steps of each call, and the training dataset holds all the epochs of
+    a phase back to back, so the count divides `steps_per_epoch`: a call never
+    runs into the next epoch's batches.
+
+    Args:
+        steps_per_epoch: Batches per epoch (`textclf.pipeline.batches_per_epoch`).
+        mode: `TrainConfig.distribute`; under a strategy (which trims batches
+            per replica, and whose multi-worker workaround replaces the step
+            functions) one step per call.
+
+    Returns:
+        The largest divisor of `steps_per_epoch` up to `MOST_STEPS_PER_EXECUTION` (1 under a strategy).
+    """
+    if mode != "none" or steps_per_epoch < 1:
+        return 1
+    return max(k for k in range(1, min(MOST_STEPS_PER_EXECUTION, steps_per_epoch) + 1) if steps_per_epoch % k == 0)
+
+
 class Trainers:
     """Compiled training models, one per head and phase, in which every member trains: each is traced once.
 
@@ -224,13 +251,18 @@ class Trainers:
 
     def take(self, config, phase, learning_rate, member):
         """The trainer for `config.head` in `phase`, holding `member`'s variables and a fresh optimizer state."""
+        from textclf.pipeline import batches_per_epoch
+
         key = (config.head, phase, learning_rate)
         with self.runtime.scope():
             if key not in self._compiled:
                 trainer = _build(config, self.prepared, f"trainer_{len(self._compiled) + 1}",
                                  trainable_embeddings=phase == "finetune")
+                steps = batches_per_epoch(self.prepared.ids_train.row_lengths().numpy(), config.batch_size,
+                                          self.prepared.max_length)
                 trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
-                                loss=training_loss(self.prepared), metrics=["accuracy"])
+                                loss=training_loss(self.prepared), metrics=["accuracy"],
+                                steps_per_execution=steps_per_execution(steps, self.runtime.mode))
                 trainer.optimizer.build(trainer.trainable_variables)
                 self._compiled[key] = (trainer, [variable.numpy() for variable in trainer.optimizer.variables])
             trainer, initial = self._compiled[key]

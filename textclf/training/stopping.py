@@ -103,13 +103,14 @@ class ValidationScores(keras.callbacks.Callback):
     """
 
     def __init__(self, prepared, ngram, local_copy, loss):
+        from textclf.pipeline import SortedBatches
+
         super().__init__()
         self.prepared, self.ngram, self.local_copy, self.loss = prepared, ngram, local_copy, loss
+        self.rows = SortedBatches(prepared.ids_val)  # the same batches every epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        from textclf.pipeline import predict_in_order
-
-        probabilities = predict_in_order(self.local_copy(self.model), self.prepared.ids_val)
+        probabilities = self.rows.predict(self.local_copy(self.model))
         logs.update(validation_scores(self.prepared, probabilities, self.loss, self.ngram))
 
 
