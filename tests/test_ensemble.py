@@ -19,7 +19,7 @@ def test_auto_members_follow_the_training_size():
 
 
 def test_averaged_members_are_smaller_by_default_and_units_given_are_obeyed():
-    assert (resolve_units(None, 1), resolve_units(None, 3)) == (SINGLE_UNITS, MEMBER_UNITS) == (64, 16)
+    assert (resolve_units(None, 1), resolve_units(None, 3)) == (SINGLE_UNITS, MEMBER_UNITS) == (64, 32)
     assert resolve_units(16, 1) == resolve_units(16, 3) == 16
 
 
