@@ -107,10 +107,10 @@ class ValidationScores(keras.callbacks.Callback):
 
         super().__init__()
         self.prepared, self.ngram, self.local_copy, self.loss = prepared, ngram, local_copy, loss
-        self.rows = SortedBatches(prepared.ids_val)  # the same batches every epoch
+        self.validation = SortedBatches(prepared.ids_val)  # the same batches every epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        probabilities = self.rows.predict(self.local_copy(self.model))
+        probabilities = self.validation.predict(self.local_copy(self.model))
         logs.update(validation_scores(self.prepared, probabilities, self.loss, self.ngram))
 
 
