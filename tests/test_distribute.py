@@ -49,6 +49,7 @@ def test_none_leaves_training_untouched():
     assert isinstance(runtime.scope(), contextlib.nullcontext)
     lengths = np.array([3, 3, 10, 12, 2])
     assert runtime.dataset(sentinel, lengths, batch_size=2, max_length=12) == (sentinel, 3)  # buckets of 3 and 2 rows
+    assert runtime.steps_per_epoch(lengths, batch_size=2, max_length=12) == 3  # what the trainers compile for
     assert runtime.local_copy(sentinel) is sentinel
     assert runtime.before_fit(sentinel, None) is None
     assert runtime.is_chief() and distribute.is_chief("none")

@@ -225,6 +225,29 @@ def even_batch_plan(lengths, batch_size, max_length, num_replicas):
     return steps, examples
 
 
+def steps_per_epoch(lengths, *, batch_size, max_length, mode):
+    """Training steps per epoch of `prepare_dataset`'s dataset for `mode`, known before it is built.
+
+    The one count of an epoch's steps: Keras' `steps_per_epoch` and the
+    compiled trainers' `steps_per_execution` both come from it.
+
+    Args:
+        lengths: Row lengths of the training ids.
+        batch_size: The (global) batch size.
+        max_length: The `max_length` the batches are bucketed under.
+        mode: `TrainConfig.distribute`.
+
+    Returns:
+        Batches per epoch: every bucket's, the last one partial; under a
+        strategy with several replicas, after trimming to even batches.
+    """
+    from textclf.pipeline import batches_per_epoch
+
+    if get_strategy(mode) is None:
+        return batches_per_epoch(lengths, batch_size, max_length)
+    return even_batch_plan(lengths, batch_size, max_length, worker_info(mode).num_replicas)[0]
+
+
 def prepare_dataset(ds, lengths, *, batch_size, max_length, mode, epochs=1, log=None, name="training"):
     """Makes a `training_dataset` ready for `mode`: even batches, DATA auto-sharding.
 
@@ -243,11 +266,9 @@ def prepare_dataset(ds, lengths, *, batch_size, max_length, mode, epochs=1, log=
     Returns:
         `(dataset, steps_per_epoch)`, the dataset with known cardinality.
     """
-    from textclf.pipeline import batches_per_epoch
-
     strategy = get_strategy(mode)
     if strategy is None:
-        return ds, batches_per_epoch(lengths, batch_size, max_length)
+        return ds, steps_per_epoch(lengths, batch_size=batch_size, max_length=max_length, mode=mode)
     import tensorflow as tf
 
     info = worker_info(mode)
@@ -297,6 +318,10 @@ class Runtime:
         """`prepare_dataset` for this mode: `(dataset, steps_per_epoch)`."""
         return prepare_dataset(ds, lengths, batch_size=batch_size, max_length=max_length, mode=self.mode,
                                epochs=epochs, log=self.log if name == "training" else None, name=name)
+
+    def steps_per_epoch(self, lengths, *, batch_size, max_length):
+        """`steps_per_epoch` for this mode: what `dataset` will return as its steps."""
+        return steps_per_epoch(lengths, batch_size=batch_size, max_length=max_length, mode=self.mode)
 
     def before_fit(self, model, sample_ds):
         """Call after each `compile`, before `fit`: the multi-worker workaround of `textclf.compat`."""

@@ -221,7 +221,7 @@ def steps_per_execution(steps_per_epoch, mode):
     runs into the next epoch's batches.
 
     Args:
-        steps_per_epoch: Batches per epoch (`textclf.pipeline.batches_per_epoch`).
+        steps_per_epoch: Batches per epoch (`textclf.distribute.steps_per_epoch`).
         mode: `TrainConfig.distribute`; under a strategy (which trims batches
             per replica, and whose multi-worker workaround replaces the step
             functions) one step per call.
@@ -251,15 +251,14 @@ class Trainers:
 
     def take(self, config, phase, learning_rate, member):
         """The trainer for `config.head` in `phase`, holding `member`'s variables and a fresh optimizer state."""
-        from textclf.pipeline import batches_per_epoch
-
         key = (config.head, phase, learning_rate)
         with self.runtime.scope():
             if key not in self._compiled:
                 trainer = _build(config, self.prepared, f"trainer_{len(self._compiled) + 1}",
                                  trainable_embeddings=phase == "finetune")
-                steps = batches_per_epoch(self.prepared.ids_train.row_lengths().numpy(), config.batch_size,
-                                          self.prepared.max_length)
+                steps = self.runtime.steps_per_epoch(self.prepared.ids_train.row_lengths().numpy(),
+                                                     batch_size=config.batch_size,
+                                                     max_length=self.prepared.max_length)
                 trainer.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=5.0),
                                 loss=training_loss(self.prepared), metrics=["accuracy"],
                                 steps_per_execution=steps_per_execution(steps, self.runtime.mode))
