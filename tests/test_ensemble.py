@@ -90,7 +90,8 @@ def test_a_member_trained_in_reused_models_equals_one_trained_alone(tmp_path):
     from textclf.training.state import NoProgress
 
     train = write_csv(tmp_path / "train.csv", make_texts(120, seed=4))
-    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "ensemble": 1}
+    options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "ensemble": 1,
+               "learning_rate": 2e-3}  # fit_member takes a resolved config (run_training resolves it)
     config = TrainConfig(train=str(train), output=str(tmp_path / "unused"), seed=5, **options).validate()
     prepared = prepare(config, read_tables(config), lambda message: None)
     runtime, quiet = Runtime("none"), (lambda message: None)

@@ -54,8 +54,8 @@ def test_unknown_head_message():
 BENCHMARKED_DEFAULTS = {
     "embeddings": "glove-6b-50d", "embedding_mode": "two-phase", "head": "bigru", "units": None, "layers": 1,
     "dropout": 0.3, "embedding_dropout": 0.1, "pooling": "max", "max_tokens": 40000, "wide": "bigrams",
-    "wide_max_tokens": 200000, "wide_weighting": "auto", "max_length": None, "epochs": 20, "batch_size": 64,
-    "learning_rate": 2e-3, "patience": 2, "seed": 42, "validation_split": 0.1, "ensemble": None,
+    "wide_max_tokens": 200000, "wide_weighting": "auto", "max_length": None, "epochs": 20, "batch_size": None,
+    "learning_rate": None, "patience": 2, "seed": 42, "validation_split": 0.1, "ensemble": None,
     "validation_split_by": "documents", "min_delta": 1e-3,
 }
 

@@ -303,17 +303,18 @@ def test_several_steps_per_call_train_the_same_weights(tmp_path, monkeypatch):
 
     from textclf.config import TrainConfig
     from textclf.distribute import Runtime
-    from textclf.pipeline import batches_per_epoch
+    from textclf.distribute import steps_per_epoch
     from textclf.training import recurrent
     from textclf.training.prepare import prepare, read_tables
     from textclf.training.state import NoProgress
 
     train = write_csv(tmp_path / "train.csv", make_texts(150, seed=4))
     options = {**FAST_OPTIONS, "wide": "none", "embedding_mode": "two-phase", "epochs": 3, "batch_size": 8,
-               "patience": 3}
+               "patience": 3, "learning_rate": 2e-3}  # fit_member takes a resolved config
     config = TrainConfig(train=str(train), output=str(tmp_path / "unused"), seed=5, **options).validate()
     prepared = prepare(config, read_tables(config), lambda message: None)
-    steps = batches_per_epoch(prepared.ids_train.row_lengths().numpy(), config.batch_size, prepared.max_length)
+    steps = steps_per_epoch(prepared.ids_train.row_lengths().numpy(), batch_size=config.batch_size,
+                            max_length=prepared.max_length, mode="none")
     assert recurrent.steps_per_execution(steps, "none") > 1, steps  # the case under test
 
     def fit(most):
@@ -344,3 +345,32 @@ def test_sorted_batches_predict_in_input_order_as_keras_does():
                                for row in ids.to_list()])
     np.testing.assert_allclose(rows.predict(model), expected, atol=1e-6)
     assert rows.predict(model).shape == (5, 3) and SortedBatches(ids[:0]).predict(model).shape == (0, 3)
+
+
+def test_batch_and_learning_rate_follow_the_training_set_size():
+    from textclf.models.ensemble import AUTO_MAX_TOKENS
+    from textclf.training.batch import resolve_batch
+
+    assert resolve_batch(None, None, AUTO_MAX_TOKENS)[:2] == (64, 2e-3)
+    assert resolve_batch(None, None, AUTO_MAX_TOKENS + 1)[:2] == (128, 4e-3)
+    assert resolve_batch(32, None, AUTO_MAX_TOKENS + 1)[:2] == (32, 4e-3)  # a value given is kept
+    assert resolve_batch(None, 1e-2, 10)[:2] == (64, 1e-2)
+    assert "1,000,000 tokens" in resolve_batch(None, None, 10)[2]
+
+
+def test_the_resolved_batch_is_what_trains_and_is_recorded(tmp_path, tiny_train, monkeypatch):
+    """Above the size threshold the run trains with the large batch and rate, and metadata says so."""
+    import textclf
+    from textclf.models import ensemble
+
+    monkeypatch.setattr("textclf.training.batch.AUTO_MAX_TOKENS", 10)  # the tiny set counts as large
+    options = {**FAST_OPTIONS, "embedding_mode": "two-phase"}
+    del options["batch_size"]
+    clf = textclf.train(tiny_train, output=str(tmp_path / "m"), **options)
+    fitted = clf.metadata["fitted"]
+    assert fitted["training"]["batch_size"] == 128 and fitted["training"]["learning_rate"] == 4e-3
+    assert fitted["distribute"]["global_batch_size"] == 128
+    phases = fitted["members"][0]["phases"]
+    assert [p["learning_rate"] for p in phases] == [4e-3, 1e-3]
+    assert clf.metadata["requested"]["batch_size"] is None and clf.metadata["requested"]["learning_rate"] is None
+    assert ensemble.AUTO_MAX_TOKENS == 1_000_000  # the members' rule is untouched

@@ -62,8 +62,8 @@ class TrainConfig:
     ensemble_combine: str = "probabilities"
     max_length: Optional[int] = None
     epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 2e-3
+    batch_size: Optional[int] = None  # None: textclf.training.recurrent.resolve_batch (by training-set size)
+    learning_rate: Optional[float] = None  # None: likewise
     finetune_learning_rate: Optional[float] = None
     patience: int = 2
     min_delta: float = 1e-3
@@ -89,10 +89,11 @@ class TrainConfig:
         _choice("member_start", self.member_start, MEMBER_STARTS)
         _choice("ensemble_combine", self.ensemble_combine, ENSEMBLE_COMBINES)
         _choice("stop_on", self.stop_on, STOP_ON)
-        for field in ("layers", "epochs", "batch_size", "max_tokens", "wide_max_tokens"):
+        for field in ("layers", "epochs", "max_tokens", "wide_max_tokens"):
             _positive_int(field, getattr(self, field))
-        if self.units is not None:
-            _positive_int("units", self.units)
+        for field in ("units", "batch_size"):
+            if getattr(self, field) is not None:
+                _positive_int(field, getattr(self, field))
         if self.max_length is not None:
             _positive_int("max_length", self.max_length)
         if self.embedding_dim is not None:

@@ -177,21 +177,34 @@ def setup(config, log):
         return Runtime(info.mode, log)
     if info.mode == "multi-worker" and not info.task_type:
         log("distribute: TF_CONFIG is not set; multi-worker runs as a single worker")
-    if config.batch_size < info.num_replicas:
-        raise ConfigError(
-            f"batch_size is the global batch size and must be at least the number of replicas "
-            f"({info.num_replicas}). Received: batch_size={config.batch_size}"
-        )
-    if config.batch_size % info.num_replicas:
-        log(f"distribute: batch size {config.batch_size} is not a multiple of the {info.num_replicas} replicas; "
-            f"each batch is trimmed to {config.batch_size - config.batch_size % info.num_replicas}")
     log(
         f"distribute: {info.mode}, task {info.task} (worker {info.task_index if info.task_type else 0} "
         f"of {info.num_workers}, {'chief' if info.is_chief else 'not chief'}), "
-        f"{info.num_replicas} replica(s) in sync; global batch {config.batch_size} "
-        f"= {config.batch_size // info.num_replicas} per replica"
+        f"{info.num_replicas} replica(s) in sync"
     )
     return Runtime(info.mode, log)
+
+
+def check_batch_size(mode, batch_size, log):
+    """Refuses a global batch smaller than the replicas of `mode` and logs its split per replica.
+
+    Called once the batch size is known (`textclf.training.recurrent.resolve_batch`, after the data is read).
+
+    Raises:
+        ConfigError: `batch_size` is smaller than the number of replicas.
+    """
+    if get_strategy(mode) is None:
+        return
+    replicas = worker_info(mode).num_replicas
+    if batch_size < replicas:
+        raise ConfigError(
+            f"batch_size is the global batch size and must be at least the number of replicas "
+            f"({replicas}). Received: batch_size={batch_size}"
+        )
+    if batch_size % replicas:
+        log(f"distribute: batch size {batch_size} is not a multiple of the {replicas} replicas; "
+            f"each batch is trimmed to {batch_size - batch_size % replicas}")
+    log(f"distribute: global batch {batch_size} = {batch_size // replicas} per replica")
 
 
 def strategy_scope(mode):
@@ -322,6 +335,10 @@ class Runtime:
     def steps_per_epoch(self, lengths, *, batch_size, max_length):
         """`steps_per_epoch` for this mode: what `dataset` will return as its steps."""
         return steps_per_epoch(lengths, batch_size=batch_size, max_length=max_length, mode=self.mode)
+
+    def check_batch_size(self, batch_size):
+        """`check_batch_size` for this mode."""
+        check_batch_size(self.mode, batch_size, self.log or (lambda message: None))
 
     def before_fit(self, model, sample_ds):
         """Call after each `compile`, before `fit`: the multi-worker workaround of `textclf.compat`."""

@@ -12,7 +12,7 @@ Schema 2 has three parts:
   and phases, each with whether it was `kept`), the ensemble rule, the
   `ngram` branch (features, vocabulary size, C, weight, `kept`), the `split`
   (row counts and grouped rows as numbers), `training` (seconds, epochs, peak
-  memory), `distribute`, `output` and the `metrics`.
+  memory, the batch size and learning rate and their rule), `distribute`, `output` and the `metrics`.
 
 Schema-1 directories (textclf 0.1 before this schema) are read through
 `upgrade`, which rearranges their fields into schema 2 in memory.

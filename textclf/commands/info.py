@@ -142,6 +142,8 @@ def _training(requested, fitted):
     lines = []
     if training:
         lines.append(f"training: {training.get('epochs', '?')} epochs in {training.get('seconds', '?')}s"
+                     + (f", batch {training['batch_size']} at learning rate {training['learning_rate']:g}"
+                        if training.get("batch_size") else "")
                      + (f", peak memory {training['peak_rss_mb']} MiB" if training.get("peak_rss_mb") else ""))
     if "patience" in requested:
         followed = "mixed model's " if requested.get("stop_on") == "mixed" and requested.get("wide") != "none" else ""

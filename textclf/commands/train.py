@@ -9,6 +9,7 @@ from textclf.config import (
 from textclf.models.ensemble import AUTO_MAX_TOKENS, AUTO_MEMBERS, MEMBER_UNITS, SINGLE_UNITS
 from textclf.models.heads import HEADS, POOLINGS
 from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
+from textclf.training.batch import BATCH_SIZE, LARGE_BATCH_SIZE, LARGE_LEARNING_RATE, LEARNING_RATE
 
 HELP = "train a classifier and save model.keras, metadata.json and reports/"
 
@@ -130,8 +131,12 @@ def _model_arguments(model):
 def _fit_arguments(fit):
     d = _DEFAULTS
     fit.add_argument("--epochs", type=int, default=d.epochs, help="most epochs per phase")
-    fit.add_argument("--batch-size", type=int, default=d.batch_size)
-    fit.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    fit.add_argument("--batch-size", type=int, default=d.batch_size,
+                     help=f"rows per step (global under --distribute); default {BATCH_SIZE}, or {LARGE_BATCH_SIZE} "
+                          f"when the training rows hold more than {AUTO_MAX_TOKENS:,} tokens")
+    fit.add_argument("--learning-rate", type=float, default=d.learning_rate,
+                     help=f"Adam's learning rate; default {LEARNING_RATE:g}, or {LARGE_LEARNING_RATE:g} with the "
+                          f"larger batches")
     fit.add_argument("--finetune-learning-rate", type=float, default=None,
                      help="learning rate of the fine-tuning phase (default: learning rate / 4)")
     fit.add_argument("--patience", type=int, default=d.patience,

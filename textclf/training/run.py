@@ -118,6 +118,7 @@ def _run_stages(config, requested, progress, log, verbose):
     prepared = prepare(config, tables, lines.append)
     for line in lines:
         log(line)
+    config, batch_rule = _with_batch(config, prepared.training_tokens, runtime, log)
     ngram = fit_ngram(config, prepared, log)  # first: the members' early stopping follows their mix with it
     # What the sparse fit freed would otherwise stay in glibc's arenas while the members train (trec: -16 MB of peak).
     gc.collect()
@@ -125,10 +126,23 @@ def _run_stages(config, requested, progress, log, verbose):
     recurrent = fit_members(config, prepared, runtime, progress, log, verbose, ngram)
     assembled = assemble(prepared, recurrent, ngram, log)
     seconds = time.time() - started
-    classifier = TextClassifier(assembled.model,
-                                describe_run(config, requested, prepared, recurrent, assembled, runtime, seconds))
+    classifier = TextClassifier(assembled.model, describe_run(config, requested, prepared, recurrent, assembled,
+                                                              runtime, seconds, batch_rule))
     evaluation = report.evaluate(classifier, prepared, tables.test, config.test)
     metrics = save(classifier, evaluation, recurrent.history, config.output, runtime)
     progress.finish()  # the model is saved: the checkpoints are no longer needed
     report.log_result(metrics, config.output, seconds, runtime.is_chief(), log)
     return classifier
+
+
+def _with_batch(config, training_tokens, runtime, log):
+    """`(config, rule)`: `config` with the batch size and learning rate it trains with (`resolve_batch`)."""
+    import dataclasses
+
+    from textclf.training.batch import resolve_batch
+
+    batch_size, learning_rate, rule = resolve_batch(config.batch_size, config.learning_rate, training_tokens)
+    if config.batch_size is None or config.learning_rate is None:
+        log(f"training: batch {batch_size}, learning rate {learning_rate:g} ({rule}; here {training_tokens:,})")
+    runtime.check_batch_size(batch_size)
+    return dataclasses.replace(config, batch_size=batch_size, learning_rate=learning_rate), rule

@@ -5,15 +5,16 @@ from __future__ import annotations
 import sys
 
 
-def describe_run(config, requested, prepared, recurrent, assembled, runtime, seconds):
+def describe_run(config, requested, prepared, recurrent, assembled, runtime, seconds, batch_rule=None):
     """The metadata of the run (`textclf.metadata`, schema 2), metrics still to come.
 
     Args:
-        config: The `TrainConfig` as run (output resolved).
+        config: The `TrainConfig` as run (output, batch size and learning rate resolved).
         requested: `config.to_dict()` as given.
         prepared, recurrent, assembled: The results of the stages.
         runtime: The `textclf.distribute.Runtime`.
         seconds: Training time.
+        batch_rule: How the default batch size and learning rate were decided (`resolve_batch`).
     """
     from textclf import metadata
 
@@ -30,7 +31,9 @@ def describe_run(config, requested, prepared, recurrent, assembled, runtime, sec
         "training_tokens": prepared.training_tokens,
         "ngram": assembled.ngram,
         "split": prepared.split.record,
-        "training": {"seconds": round(seconds, 2), "epochs": len(recurrent.history), "peak_rss_mb": peak_rss_mb()},
+        "training": {"seconds": round(seconds, 2), "epochs": len(recurrent.history), "peak_rss_mb": peak_rss_mb(),
+                     "batch_size": config.batch_size, "learning_rate": config.learning_rate,
+                     "batch_rule": batch_rule},
         "distribute": runtime.describe(config.batch_size),
         "output": config.output,
     }
