@@ -62,7 +62,7 @@ class TrainConfig:
     ensemble_combine: str = "probabilities"
     max_length: Optional[int] = None
     epochs: int = 20
-    batch_size: Optional[int] = None  # None: textclf.training.recurrent.resolve_batch (by training-set size)
+    batch_size: Optional[int] = None  # None: textclf.training.batch.resolve_batch (by training-set size)
     learning_rate: Optional[float] = None  # None: likewise
     finetune_learning_rate: Optional[float] = None
     patience: int = 2

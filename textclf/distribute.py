@@ -188,7 +188,7 @@ def setup(config, log):
 def check_batch_size(mode, batch_size, log):
     """Refuses a global batch smaller than the replicas of `mode` and logs its split per replica.
 
-    Called once the batch size is known (`textclf.training.recurrent.resolve_batch`, after the data is read).
+    Called once the batch size is known (`textclf.training.batch.resolve_batch`, after the data is read).
 
     Raises:
         ConfigError: `batch_size` is smaller than the number of replicas.
