@@ -182,13 +182,16 @@ def setup(config, log):
         f"of {info.num_workers}, {'chief' if info.is_chief else 'not chief'}), "
         f"{info.num_replicas} replica(s) in sync"
     )
+    if config.batch_size is not None:  # given: refused before the data is read; the default is checked once known
+        check_batch_size(info.mode, config.batch_size, log)
     return Runtime(info.mode, log)
 
 
 def check_batch_size(mode, batch_size, log):
     """Refuses a global batch smaller than the replicas of `mode` and logs its split per replica.
 
-    Called once the batch size is known (`textclf.training.batch.resolve_batch`, after the data is read).
+    Called by `setup` for a batch size given, and once the default is known
+    (`textclf.training.batch.resolve_batch`, after the data is read).
 
     Raises:
         ConfigError: `batch_size` is smaller than the number of replicas.

@@ -144,5 +144,6 @@ def _with_batch(config, training_tokens, runtime, log):
     batch_size, learning_rate, rule = resolve_batch(config.batch_size, config.learning_rate, training_tokens)
     if config.batch_size is None or config.learning_rate is None:
         log(f"training: batch {batch_size}, learning rate {learning_rate:g} ({rule}; here {training_tokens:,})")
-    runtime.check_batch_size(batch_size)
+    if config.batch_size is None:  # a batch size given was checked by `distribute.setup`
+        runtime.check_batch_size(batch_size)
     return dataclasses.replace(config, batch_size=batch_size, learning_rate=learning_rate), rule
