@@ -13,10 +13,12 @@ C++ log lines are kept off standard error unless `--verbose` is given
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
 from textclf import __version__
+from textclf.commands.options import HelpFormatter, add_verbose
 from textclf.errors import TextclfError
 from textclf.quiet import quiet_tensorflow
 
@@ -41,10 +43,34 @@ class _Parser(argparse.ArgumentParser):
         message = " ".join(str(message).split())
         self.exit(EXIT_USAGE, f"textclf: error: {command}{message} (see `{self.prog} --help`)\n")
 
+    def parse_known_args(self, args=None, namespace=None):
+        """Checks after parsing the required options that an old spelling may also give (`add_old_spelling`)."""
+        later = self._required_after_parsing()
+        with _required(later, False):
+            namespace, extras = super().parse_known_args(args, namespace)
+        missing = ["/".join(action.option_strings) for action in later if getattr(namespace, action.dest, None) is None]
+        if missing:
+            self.error(f"the following arguments are required: {', '.join(missing)}")
+        return namespace, extras
 
-def _add_verbose(parser, default):
-    parser.add_argument("--verbose", action="store_true", default=default,
-                        help="also show TensorFlow's own log lines on standard error")
+    def format_help(self):
+        """The help, which `--help` prints while parsing: those options are shown as required still."""
+        with _required(self._required_after_parsing(), True):
+            return super().format_help()
+
+    def _required_after_parsing(self):
+        return [action for action in self._actions if getattr(action, "required_after_parsing", False)]
+
+
+@contextlib.contextmanager
+def _required(actions, required):
+    for action in actions:
+        action.required = required
+    try:
+        yield
+    finally:
+        for action in actions:
+            action.required = not required
 
 
 def build_parser():
@@ -52,18 +78,19 @@ def build_parser():
     parser = _Parser(
         prog="textclf",
         description="Text classification with GloVe embeddings and recurrent heads (Keras 3).",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"textclf {__version__}")
-    _add_verbose(parser, default=False)
+    add_verbose(parser, default=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in _available_commands():
         command = sub.add_parser(
             name, help=module.HELP, description=module.__doc__,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=HelpFormatter,
         )
         module.add_arguments(command)
-        _add_verbose(command, default=argparse.SUPPRESS)  # `textclf train ... --verbose` works too
+        add_verbose(command, default=argparse.SUPPRESS)  # `textclf train ... --verbose` works too
         command.set_defaults(_run=module.run)
     return parser
 

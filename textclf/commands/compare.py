@@ -8,12 +8,14 @@ settings that differ.
 
 from __future__ import annotations
 
+from textclf.commands import options
+
 HELP = "compare runs (model or reports directories) side by side in one HTML page"
 
 
 def add_arguments(parser):
     parser.add_argument("runs", nargs="+", metavar="DIR", help="model directories or reports directories")
-    parser.add_argument("--output", "-o", required=True, metavar="FILE", help="HTML page to write, e.g. compare.html")
+    options.add_output(parser, required=True, help="HTML page to write, e.g. compare.html")
 
 
 def run(args):

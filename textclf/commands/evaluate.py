@@ -1,7 +1,7 @@
 """Evaluate a model on a labeled CSV/TSV file (streamed) and write the training reports.
 
 Writes confusion_matrix.csv/.png and classification_report.json/.txt into
---report-dir (replaced atomically) and prints accuracy and macro F1. Labels
+--output (replaced atomically) and prints accuracy and macro F1. Labels
 the model never saw are reported (they count as errors), not a crash. A
 multi-label model reads label cells joined by its separator and writes the
 multi-label reports (`textclf.multilabel_reports`); there a label unknown to
@@ -10,26 +10,28 @@ the model is a one-line error.
 
 from __future__ import annotations
 
+from textclf.commands import options
 from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
 
 HELP = "evaluate a model on a labeled CSV/TSV file and write reports"
 
 
 def add_arguments(parser):
-    parser.add_argument("input", metavar="INPUT", help="labeled CSV/TSV file (.gz accepted), or - for standard input")
-    parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
-    parser.add_argument("--report-dir", required=True, metavar="DIR", help="directory for the reports (replaced only if it is textclf's own earlier output)")
-    parser.add_argument("--text-column", default=None, help="column of texts (default: the model's)")
-    parser.add_argument("--label-column", default=None, help="column of true labels (default: the model's)")
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of INPUT")
+    options.add_input(parser, required=True, old="INPUT",
+                      help="labeled CSV/TSV file (.gz accepted), or - for standard input")
+    options.add_model(parser)
+    options.add_output(parser, dest="report_dir", metavar="DIR", required=True, old="--report-dir",
+                       help="directory for the reports (replaced only if it is textclf's own earlier output)")
+    options.add_columns(parser)
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of --input")
     from textclf.commands.predict import add_decision_arguments
 
     add_decision_arguments(parser)
     parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
                         help="rows with an empty text or label: stop with an error, or leave them out of the metrics")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="rows per model batch")
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help="rows read at a time")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N", help="rows per model batch")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="N", help="rows read at a time")
+    options.add_quiet(parser, help="no progress bar")
 
 
 def run(args):

@@ -10,6 +10,8 @@ the CSV (tab-separated if named .tsv) to a file.
 
 from __future__ import annotations
 
+from textclf.commands import options
+
 HELP = "show how much each token of a text moves its prediction"
 
 FORMATS = ("auto", "color", "tsv", "csv")
@@ -18,17 +20,18 @@ GROUP = 64  # texts explained per call (their occluded variants are predicted to
 
 def add_arguments(parser):
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to explain")
-    parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
-    parser.add_argument("--input", metavar="FILE", help="CSV/TSV/Parquet file whose texts to explain (instead of TEXT)")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write CSV (or .tsv) here instead of standard output")
-    parser.add_argument("--text-column", default=None, help="column of texts in --input (default: the model's)")
+    options.add_model(parser)
+    options.add_input(parser, help="CSV/TSV/Parquet file whose texts to explain (instead of TEXT)")
+    options.add_output(parser, help="write CSV (or .tsv) here instead of standard output")
+    options.add_columns(parser, labels=False)
     parser.add_argument("--encoding", default="utf-8", help="text encoding of --input")
     parser.add_argument("--format", choices=FORMATS, default="auto",
                         help="standard output: shaded tokens on a terminal (auto), token<TAB>score lines, or CSV")
-    parser.add_argument("--batch-size", type=int, default=256, help="texts per model batch")
+    parser.add_argument("--batch-size", type=int, default=256, metavar="N", help="texts per model batch")
     parser.add_argument("--max-spans", type=int, default=None, metavar="N",
                         help="texts longer than N tokens are occluded in runs of consecutive tokens, each token "
-                             "scored with its run (the cost of a text grows with the square of its length)")
+                             "scored with its run (the cost of a text grows with the square of its length) "
+                             "(default: every token left out alone)")
 
 
 def run(args):

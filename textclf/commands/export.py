@@ -11,12 +11,15 @@ its separator). Load it with
 
 from __future__ import annotations
 
+from textclf.commands import options
+
 HELP = "export a TensorFlow SavedModel that takes raw strings"
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
-    parser.add_argument("--saved-model", required=True, metavar="DIR", help="SavedModel directory to write (replaced only if it is textclf's own earlier output)")
+    options.add_model(parser)
+    options.add_output(parser, dest="saved_model", metavar="DIR", required=True, old="--saved-model",
+                       help="SavedModel directory to write (replaced only if it is textclf's own earlier output)")
 
 
 def run(args):

@@ -6,11 +6,13 @@ prints the metadata as it is stored.
 
 from __future__ import annotations
 
+from textclf.commands import options
+
 HELP = "describe a saved model (labels, head, embeddings, metrics)"
 
 
 def add_arguments(parser):
-    parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
+    options.add_model(parser)
     parser.add_argument("--json", action="store_true", help="print metadata.json as JSON")
 
 

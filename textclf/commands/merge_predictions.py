@@ -7,13 +7,15 @@ byte what one unsharded `textclf predict` writes.
 
 from __future__ import annotations
 
+from textclf.commands import options
+
 HELP = "merge the part files of `textclf predict --shard` into one file"
 
 
 def add_arguments(parser):
     parser.add_argument("parts", nargs="+", metavar="PART", help="part files written by `textclf predict --shard`")
-    parser.add_argument("--output", "-o", required=True, metavar="FILE", help="merged file (.gz compresses), or -")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    options.add_output(parser, required=True, help="merged file (.gz compresses), or - for standard output")
+    options.add_quiet(parser, help="no summary line")
 
 
 def run(args):

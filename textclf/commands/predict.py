@@ -12,33 +12,36 @@ complete: an interrupted run never leaves a truncated file.
 from __future__ import annotations
 
 from textclf.classifier import BATCH_CHARACTERS_PER_ROW
+from textclf.commands import options
 from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
 
 HELP = "predict labels for every row of a CSV/TSV file (streamed; any size)"
 
 
 def add_arguments(parser):
-    parser.add_argument("input", metavar="INPUT", help="CSV/TSV file (.gz accepted), or - for standard input (CSV)")
-    parser.add_argument("--model", required=True, metavar="DIR", help="model directory written by `textclf train`")
-    parser.add_argument("--output", "-o", required=True, metavar="OUTPUT",
-                        help="output CSV/TSV (tab-separated if named .tsv, gzipped if .gz), or - for standard output")
-    parser.add_argument("--text-column", default=None, help="column of texts (default: the model's text column)")
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of INPUT (the output is UTF-8)")
+    options.add_input(parser, required=True, old="INPUT",
+                      help="CSV/TSV file (.gz accepted), or - for standard input (CSV)")
+    options.add_model(parser)
+    options.add_output(parser, required=True,
+                       help="output CSV/TSV (tab-separated if named .tsv, gzipped if .gz), or - for standard output")
+    options.add_columns(parser, labels=False)
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of --input (the output is UTF-8)")
     parser.add_argument("--probabilities", action="store_true", help="add one proba_<label> column per class")
     parser.add_argument("--top-k", type=int, default=0, metavar="K",
                         help="add top1_label, top1_proba, ... topK_label, topK_proba")
     add_decision_arguments(parser)
     parser.add_argument("--on-bad-rows", choices=BAD_ROW_POLICIES, default="error",
                         help="empty or missing texts: stop with an error, or write the row with an empty prediction")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
                         help=f"most rows per model batch (long texts: fewer, at most this x {BATCH_CHARACTERS_PER_ROW:,} "
                              "characters)")
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="N",
                         help="rows read, predicted and written at a time (bounds memory)")
     parser.add_argument("--shard", metavar="I/N",
                         help="process only every N-th chunk starting with the I-th (1-based) and write a part file "
-                             "for `textclf merge-predictions`; all shards must use the same --chunk-size")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+                             "for `textclf merge-predictions`; all shards must use the same --chunk-size "
+                             "(default: the whole file)")
+    options.add_quiet(parser, help="no progress bar and no summary line")
 
 
 def add_decision_arguments(parser):
@@ -47,7 +50,7 @@ def add_decision_arguments(parser):
 
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="multi-label models: one decision threshold for every label instead of the per-label "
-                             "thresholds chosen on validation")
+                             "thresholds chosen on validation (default: the model's)")
     parser.add_argument("--at-least-one", action=argparse.BooleanOptionalAction, default=None,
                         help="multi-label models: give a text for which no label passes its most probable label "
                              "(default: as at training)")
