@@ -82,7 +82,7 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"textclf {__version__}")
     add_verbose(parser, default=False)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", help="the command to run:")
     sub.required = True
     for name, module in _available_commands():
         command = sub.add_parser(

@@ -48,7 +48,7 @@ def _data_arguments(data):
     data.add_argument("--test", metavar="FILE",
                       help="held-out table for the final reports (default: the reports are on the validation split)")
     data.add_argument("--validation", metavar="FILE",
-                      help="validation table (default: a split of --input, see --validation-split)")
+                      help="validation table (default: a split of --input by --validation-split)")
     data.add_argument("--validation-split", type=float, default=d.validation_split, metavar="F",
                       help="share of --input held out for validation when no --validation is given")
     data.add_argument("--validation-split-by", choices=SPLIT_BY, default=d.validation_split_by,
