@@ -18,10 +18,10 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	$(VENV)/bin/textclf train --train examples/emotions_train.csv --test examples/emotions_test.csv --output models/demo
+	$(VENV)/bin/textclf train --input examples/emotions_train.csv --test examples/emotions_test.csv --output models/demo
 	@echo
 	@echo "Now try it on comments it has never seen (predictions written to the terminal):"
-	@echo "  $(VENV)/bin/textclf predict examples/emotions_unlabeled.csv --model models/demo --output -"
+	@echo "  $(VENV)/bin/textclf predict -i examples/emotions_unlabeled.csv -m models/demo -o -"
 
 test: install
 	$(PY) -m pytest

@@ -4,7 +4,7 @@
 For each dataset in ../shared/data, in one run:
 - the baseline: scikit-learn `TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)` +
   `LogisticRegression(C=4)`, fit on train.csv.gz, scored on test.csv.gz;
-- textclf with its default settings: `textclf train --train ... --test ...` (bundled glove-6b-50d).
+- textclf with its default settings: `textclf train --input ... --test ...` (bundled glove-6b-50d).
 
 Prints a markdown table (accuracy, macro F1, train time) and appends JSON lines to --results.
 Settings are never tuned on the test split: textclf's early stopping and phase selection use a

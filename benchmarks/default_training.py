@@ -4,7 +4,7 @@
 For each dataset in ../shared/data (relative to the repository root), one
 after the other, the baseline then this checkout each run the whole process
 
-    python -m textclf train --train D/train.csv.gz --test D/test.csv.gz --output OUT --quiet
+    python -m textclf train --input D/train.csv.gz --test D/test.csv.gz --output OUT --quiet
 
 with every other option at its default (the baseline through PYTHONPATH), in a
 wrapper that measures wall time and the child's peak RSS. Test accuracy comes
@@ -57,7 +57,7 @@ def run_side(side, src, dataset, work, keep=False, options=()):
 
     out = work / f"{side}-{dataset}"
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-m", "textclf", "train", "--train", str(DATA / dataset / "train.csv.gz"),
+    command = [sys.executable, "-m", "textclf", "train", "--input", str(DATA / dataset / "train.csv.gz"),
                "--test", str(DATA / dataset / "test.csv.gz"), "--output", str(out), "--quiet", *options]
     figures = timed(command, src)
     fitted = metadata.load(out)["fitted"]

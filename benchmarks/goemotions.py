@@ -35,7 +35,7 @@ TARGETS = {"macro_f1": 0.46, "micro_f1": 0.55}
 
 def train_textclf(data, output):
     """Runs `textclf train` with the defaults and --multi-label; returns the wall-clock seconds."""
-    command = [sys.executable, "-m", "textclf", "train", "--train", str(data / "train.csv.gz"),
+    command = [sys.executable, "-m", "textclf", "train", "--input", str(data / "train.csv.gz"),
                "--validation", str(data / "validation.csv.gz"), "--test", str(data / "test.csv.gz"),
                "--label-column", "labels", "--multi-label", "--output", str(output), "--quiet"]
     print("$ " + " ".join(command[1:]), file=sys.stderr)

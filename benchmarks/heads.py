@@ -3,7 +3,7 @@
 
 For each dataset in ../shared/data and each head, runs the real command line
 
-    textclf train --train DATA/train.csv.gz --test DATA/test.csv.gz --head HEAD --output OUT --quiet
+    textclf train --input DATA/train.csv.gz --test DATA/test.csv.gz --head HEAD --output OUT --quiet
 
 in a subprocess, and prints (and writes as JSON lines) test accuracy, macro F1, wall time and the
 vocabulary coverage recorded in metadata.json.
@@ -27,7 +27,7 @@ DATA = ROOT.parent / "shared" / "data"
 def train_once(dataset, head, workdir, extra=()):
     """Runs `textclf train` with the defaults; returns a result dict."""
     out = Path(workdir) / f"{dataset}-{head or 'default'}"
-    cmd = [sys.executable, "-m", "textclf", "train", "--train", str(DATA / dataset / "train.csv.gz"),
+    cmd = [sys.executable, "-m", "textclf", "train", "--input", str(DATA / dataset / "train.csv.gz"),
            "--test", str(DATA / dataset / "test.csv.gz"), "--output", str(out), "--quiet", *extra]
     if head:  # None: the default head
         cmd += ["--head", head]

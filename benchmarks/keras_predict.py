@@ -8,7 +8,7 @@ root, repeated to each size):
   * plain Keras: `keras.saving.load_model(...).predict(texts, batch_size=256)`
     on the CSV's text column, then the predicted label and confidence
     written with pandas;
-  * `textclf predict --model M in.csv --output out.csv`;
+  * `textclf predict --model M --input in.csv --output out.csv`;
 
 each with this checkout's code and model format, and with a baseline
 checkout's (`--baseline-src`, run through PYTHONPATH; its plain Keras run
@@ -134,7 +134,7 @@ def compare(sizes, sides, tmp):
         for side, (src, model_dir, as_tensor) in sides.items():
             keras_run = timed([sys.executable, "-c", PLAIN, str(model_dir), str(big), str(tmp / "plain.csv"),
                                as_tensor], src)
-            cli_run = timed([sys.executable, "-m", "textclf", "predict", "--model", str(model_dir), str(big),
+            cli_run = timed([sys.executable, "-m", "textclf", "predict", "--model", str(model_dir), "--input", str(big),
                              "--output", str(tmp / "cli.csv"), "--quiet"], src)
             figures[side] = {"keras": rows / keras_run["seconds"], "textclf": rows / cli_run["seconds"]}
             ratio = figures[side]["keras"] / figures[side]["textclf"]

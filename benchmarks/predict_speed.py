@@ -5,7 +5,7 @@ relative to the repository root) repeated to each requested size, with an
 `id` column, in a temporary directory; trains a small model on IMDB (or takes
 --model); then, for each size, runs in subprocesses
 
-  * `textclf predict --model M big.csv --output out.csv`, and
+  * `textclf predict --model M --input big.csv --output out.csv`, and
   * the plain recipe: pandas `read_csv` of the whole file, one
     `model.predict(tf.constant(texts))` on the end-to-end Keras model, and
     `DataFrame.to_csv`,
@@ -145,7 +145,7 @@ def main(argv=None):
     for rows in sizes:
         big = build_csv(tmp / f"big_{rows}.csv", reviews, rows)
         mb = big.stat().st_size / 1e6
-        ours = measure([textclf_bin, "predict", "--model", str(model), str(big), "--output", str(tmp / "ours.csv"),
+        ours = measure([textclf_bin, "predict", "--model", str(model), "--input", str(big), "--output", str(tmp / "ours.csv"),
                         "--quiet", "--chunk-size", str(args.chunk_size), "--batch-size", str(args.batch_size)])
         line = {"rows": rows, "file_mb": round(mb, 1), "textclf_rows_s": rows / ours["seconds"],
                 "textclf_peak_rss_mb": ours["peak_rss_mb"]}

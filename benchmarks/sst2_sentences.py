@@ -11,7 +11,7 @@ this script builds, from train.csv.gz only:
 - a training file without them and without every train text that contains one of them or is contained in one
   (so no held-out sentence shares a phrase annotation with training), duplicates dropped;
 
-then runs `textclf train --train <that file> --test <sentences>` once per option set given (each set is one
+then runs `textclf train --input <that file> --test <sentences>` once per option set given (each set is one
 quoted string of `textclf train` options; "" is the defaults), in a temporary directory, and prints accuracy
 on the held-out sentences, with each branch alone (recurrent model, n-gram branch) and mixed.
 
@@ -104,7 +104,7 @@ def main(argv=None):
         print("|---|---|---|---|---|---|", flush=True)
         for index, options in enumerate(args.option_sets):
             output = Path(workdir) / f"model{index}"
-            command = [str(Path(sys.executable).parent / "textclf"), "train", "--train", str(train_path),
+            command = [str(Path(sys.executable).parent / "textclf"), "train", "--input", str(train_path),
                        "--output", str(output), "--quiet", *shlex.split(options)]
             subprocess.run(command, check=True, capture_output=True)
             r = branch_accuracies(output, sentences_path)

@@ -46,7 +46,7 @@ def model_dir(tmp_path_factory):
     base = tmp_path_factory.mktemp("bad_input_model")
     train = write_csv(base / "train.csv", _rows(90, seed=5))
     out = base / "model"
-    assert main(["train", "--train", str(train), "--output", str(out), "--quiet", *_fast_args()]) == 0
+    assert main(["train", "--input", str(train), "--output", str(out), "--quiet", *_fast_args()]) == 0
     return out
 
 
@@ -85,7 +85,7 @@ GOOD = _rows(30, seed=1)
 def train(make_file, *extra):
     """A `train` case on the file `make_file` writes."""
     def argv(d, model):
-        return ["train", "--train", str(make_file(d)), "--output", str(d / "out"), "--quiet", *_fast_args(), *extra]
+        return ["train", "--input", str(make_file(d)), "--output", str(d / "out"), "--quiet", *_fast_args(), *extra]
     return argv
 
 
@@ -101,7 +101,7 @@ def evaluate(make_file, *extra, model_change=None):
             shutil.copytree(model, copy)
             model_change(copy)
             model = copy
-        return ["evaluate", str(make_file(d)), "--model", str(model), "--report-dir", str(d / "reports"), *extra]
+        return ["evaluate", "--input", str(make_file(d)), "--model", str(model), "--output", str(d / "reports"), *extra]
     return argv
 
 
@@ -131,9 +131,9 @@ DIM3 = "dog 0.1 0.2 0.3\ncat 0.2 0.1 0.0\nthe 0.3 0.3 0.3\n"
 
 # (id, argv builder, regex the error line must match). `{d}` is the test directory.
 CASES = [
-    ("missing-file", lambda d, m: ["train", "--train", str(d / "nope.csv"), "--output", str(d / "o")],
+    ("missing-file", lambda d, m: ["train", "--input", str(d / "nope.csv"), "--output", str(d / "o")],
      r"{d}/nope\.csv: file not found"),
-    ("directory", lambda d, m: ["train", "--train", str(d), "--output", str(d / "o")],
+    ("directory", lambda d, m: ["train", "--input", str(d), "--output", str(d / "o")],
      r"{d}: is a directory"),
     ("empty-file", train(raw("train.csv", b"")), r"train\.csv: file is empty"),
     ("header-only", train(raw("train.csv", "text,label\n")), r"train\.csv: has a header but no data rows"),
@@ -211,11 +211,11 @@ CASES = [
      r"model/metadata\.json: lists 2 labels but .*model\.keras outputs 3 classes"),
     ("eval-metadata-not-json", evaluate(csv_rows("eval.csv", _rows(6)), model_change=_bad_json),
      r"model/metadata\.json: not valid JSON"),
-    ("eval-model-dir-missing", lambda d, m: ["evaluate", str(write_csv(d / "e.csv", _rows(3))), "--model",
-                                             str(d / "nomodel"), "--report-dir", str(d / "r")],
+    ("eval-model-dir-missing", lambda d, m: ["evaluate", "--input", str(write_csv(d / "e.csv", _rows(3))), "--model",
+                                             str(d / "nomodel"), "--output", str(d / "r")],
      r"{d}/nomodel: model directory not found"),
-    ("eval-report-parent-missing", lambda d, m: ["evaluate", str(write_csv(d / "e.csv", _rows(3))), "--model",
-                                                 str(m), "--report-dir", str(d / "x" / "y" / "r")],
+    ("eval-report-parent-missing", lambda d, m: ["evaluate", "--input", str(write_csv(d / "e.csv", _rows(3))), "--model",
+                                                 str(m), "--output", str(d / "x" / "y" / "r")],
      r"{d}/x/y"),
 ]
 
@@ -274,14 +274,14 @@ def test_bom_and_windows_line_endings_just_work(tmp_path, model_dir, capsys, var
     path.write_bytes(gzip.compress(data) if variant == "gzip" else data)
     read = read_labeled(path)
     assert read.texts == [t for t, _ in rows] and read.labels == [y for _, y in rows]
-    _ok(["evaluate", str(path), "--model", str(model_dir), "--report-dir", str(tmp_path / "reports")], capsys)
+    _ok(["evaluate", "--input", str(path), "--model", str(model_dir), "--output", str(tmp_path / "reports")], capsys)
     assert (tmp_path / "reports").is_dir()
 
 
 def test_labels_the_model_never_saw_are_reported(tmp_path, model_dir, capsys):
     """evaluate's design: such rows count as errors and are named (exit 0)."""
     path = write_csv(tmp_path / "eval.csv", _rows(6, seed=8) + [("a dog", "animals")])
-    code = main(["evaluate", str(path), "--model", str(model_dir), "--report-dir", str(tmp_path / "reports")])
+    code = main(["evaluate", "--input", str(path), "--model", str(model_dir), "--output", str(tmp_path / "reports")])
     captured = capsys.readouterr()
     assert code == 0 and "'animals' (1 rows)" in captured.out + captured.err
 
@@ -297,7 +297,7 @@ def test_ten_megabyte_text_is_truncated_and_works(tmp_path, model_dir, capsys):
     huge = ("dog " * (10 * 1024 * 1024 // 4)).strip()
     path = write_csv(tmp_path / "eval.csv", [(huge, "0"), ("some bread and cheese", "1")])
     assert path.stat().st_size > 10 * 1024 * 1024
-    _ok(["evaluate", str(path), "--model", str(model_dir), "--report-dir", str(tmp_path / "reports")], capsys)
+    _ok(["evaluate", "--input", str(path), "--model", str(model_dir), "--output", str(tmp_path / "reports")], capsys)
     classifier = TextClassifier.load(model_dir)
     assert classifier.vectorize([huge]).row_lengths().numpy().tolist() == [classifier.max_length]
 
@@ -305,9 +305,9 @@ def test_ten_megabyte_text_is_truncated_and_works(tmp_path, model_dir, capsys):
 # --- true subprocesses: nothing but the one line reaches the terminal --------
 
 @pytest.mark.parametrize("argv, pattern", [
-    (["train", "--train", "MISSING.csv"], r"^textclf: error: MISSING\.csv: file not found$"),
-    (["train", "--train", "x.csv", "--head", "transformer"], r"^textclf: error: train: argument --head: head must be one of"),
-    (["evaluate", "MISSING.csv", "--model", "nomodel", "--report-dir", "r"], r"^textclf: error: .*(MISSING|nomodel)"),
+    (["train", "--input", "MISSING.csv"], r"^textclf: error: MISSING\.csv: file not found$"),
+    (["train", "--input", "x.csv", "--head", "transformer"], r"^textclf: error: train: argument --head: head must be one of"),
+    (["evaluate", "--input", "MISSING.csv", "--model", "nomodel", "--output", "r"], r"^textclf: error: .*(MISSING|nomodel)"),
     ([], r"^textclf: error: the following arguments are required: COMMAND"),
 ])
 def test_subprocess_prints_no_traceback(tmp_path, argv, pattern):
@@ -330,7 +330,7 @@ def test_subprocess_bad_data_after_tensorflow_import(tmp_path, options):
     emb = tmp_path / "vectors.txt"
     emb.write_text(DIM3 + "horse 0.1 0.2\n")
     result = subprocess.run(
-        [sys.executable, "-m", "textclf", "train", "--train", str(train_file), "--embeddings", str(emb),
+        [sys.executable, "-m", "textclf", "train", "--input", str(train_file), "--embeddings", str(emb),
          "--output", str(tmp_path / "out"), *options],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -354,9 +354,9 @@ def _foreign_directory(path):
 def _writing_commands(tmp_path, model_dir, output):
     labeled = write_csv(tmp_path / "labeled.csv", _rows(12, seed=9))
     return {
-        "train": ["train", "--train", str(labeled), "--output", str(output), "--quiet", *_fast_args()],
-        "evaluate": ["evaluate", str(labeled), "--model", str(model_dir), "--report-dir", str(output)],
-        "export": ["export", "--model", str(model_dir), "--saved-model", str(output)],
+        "train": ["train", "--input", str(labeled), "--output", str(output), "--quiet", *_fast_args()],
+        "evaluate": ["evaluate", "--input", str(labeled), "--model", str(model_dir), "--output", str(output)],
+        "export": ["export", "--model", str(model_dir), "--output", str(output)],
     }
 
 
@@ -378,7 +378,7 @@ def test_training_output_that_holds_the_training_file_is_refused(tmp_path, capsy
     data.mkdir()
     train = write_csv(data / "train.csv", _rows(60, seed=3))
     content = train.read_bytes()
-    code = main(["train", "--train", str(train), "--output", str(data), "--quiet", *_fast_args()])
+    code = main(["train", "--input", str(train), "--output", str(data), "--quiet", *_fast_args()])
     assert code == 2
     assert "train.csv" in capsys.readouterr().err
     assert train.read_bytes() == content
@@ -388,17 +388,17 @@ def test_previous_model_and_reports_are_replaced(tmp_path, model_dir, capsys):
     labeled = write_csv(tmp_path / "labeled.csv", _rows(12, seed=9))
     reports = tmp_path / "reports"
     for _ in range(2):  # the second run replaces textclf's own report directory
-        assert main(["evaluate", str(labeled), "--model", str(model_dir), "--report-dir", str(reports)]) == 0
+        assert main(["evaluate", "--input", str(labeled), "--model", str(model_dir), "--output", str(reports)]) == 0
     out = tmp_path / "model"
     for _ in range(2):  # likewise a model directory written by textclf
-        assert main(["train", "--train", str(labeled), "--output", str(out), "--quiet", *_fast_args()]) == 0
+        assert main(["train", "--input", str(labeled), "--output", str(out), "--quiet", *_fast_args()]) == 0
     assert {p.name for p in out.iterdir()} == {"model.keras", "metadata.json", "reports"}
 
 
 def test_predict_output_equal_to_input_is_refused(tmp_path, model_dir, capsys):
     path = write_csv(tmp_path / "texts.csv", _rows(5, seed=4))
     content = path.read_bytes()
-    code = main(["predict", str(path), "--model", str(model_dir), "--output", str(path)])
+    code = main(["predict", "--input", str(path), "--model", str(model_dir), "--output", str(path)])
     assert code == 2
     assert "input file" in capsys.readouterr().err
     assert path.read_bytes() == content
