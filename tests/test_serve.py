@@ -315,3 +315,28 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path, trained_m
             process.wait()
     assert log.count('"POST /predict" 200 8 texts') == 3 and "Traceback" not in log
     assert "textclf: stopped" in log
+
+
+def test_multi_label_answers_are_the_classifiers_label_sets():
+    from textclf.classifier import TextClassifier
+
+    class Fixed(TextClassifier):
+        """A multi-label classifier whose probabilities follow the text's length (no model needed)."""
+
+        def predict_proba(self, texts, batch_size=256):
+            lengths = np.array([len(text) for text in texts], dtype=np.float32)[:, None]
+            return ((lengths * np.array([[0.37, 0.61, 0.83]])) % 1.0).astype(np.float32)
+
+    metadata = {"labels": ["a", "b", "c"], "requested": {"multi_label": True},
+                "fitted": {"thresholds": {"a": 0.4, "b": 0.5, "c": 0.7}, "at_least_one": False}}
+    classifier = Fixed(None, metadata)
+    texts = ["x" * n for n in range(1, 12)]
+    with running(classifier) as address:
+        for options in ({}, {"threshold": 0.2}, {"threshold": 0.9, "at_least_one": True}):
+            status, _, body = call(address, "POST", "/predict", {"texts": texts, **options})
+            assert status == 200, body
+            expected = classifier.predict(texts, **options)
+            assert [p["predicted_labels"] for p in body["predictions"]] == [list(labels) for labels in expected]
+        status, _, body = call(address, "POST", "/predict", {"texts": texts, "threshold": 1.5})
+        assert status == 422 and "between 0 and 1" in body["error"]
+        assert call(address, "GET", "/metadata")[2]["task"] == "multi-label"
