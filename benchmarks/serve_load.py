@@ -1,0 +1,224 @@
+"""Benchmark: `textclf serve` under concurrent clients against `textclf predict` on the same texts.
+
+Texts are SST-2 test sentences (../shared/data/sst2/test.csv.gz, relative to
+the repository root), repeated. A small SST-2 model is trained first unless
+--model is given. Then, in subprocesses:
+
+  * the baseline: `textclf predict` on all the texts as one CSV file; its
+    rows/s is (rows - 1) / (seconds on the file - seconds on a 1-row file),
+    so loading TensorFlow and the model is not counted;
+  * `textclf serve --port 0 --quiet`, loaded by C concurrent clients (threads
+    with keep-alive connections, for C in --clients), each sending --requests
+    requests of --texts-per-request texts: rows/s, p50/p99 latency and the
+    status counts (a 503 is "busy", any other non-200 an error);
+  * memory: --memory-requests requests from 16 clients while the server's
+    resident set is read from /proc every tenth of the run.
+
+The clients run in this process on the same machine as the server, so their
+CPU time is taken from it: the serve figures are a lower bound.
+
+    nice python benchmarks/serve_load.py                        # trains a model; 16 and 64 clients
+    python benchmarks/serve_load.py --model models/sst2 --memory-requests 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import http.client
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SST2 = ROOT.parent / "shared" / "data" / "sst2"
+
+
+def read_sentences(name):
+    with gzip.open(SST2 / name, "rt", encoding="utf-8", newline="") as handle:
+        return [(row["text"], row["label"]) for row in csv.DictReader(handle)]
+
+
+def write_csv(path, rows):
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path
+
+
+def train_model(directory, rows):
+    """A small SST-2 model (about half a minute on 2 cores)."""
+    import textclf
+
+    sentences = read_sentences("train.csv.gz")
+    random.Random(0).shuffle(sentences)
+    train = write_csv(directory / "train.csv", sentences[:rows])
+    textclf.train(str(train), output=str(directory / "model"), units=16, epochs=1, batch_size=64, patience=1,
+                  embedding_mode="frozen", head="bigru")
+    return directory / "model"
+
+
+def cli(*args):
+    return [sys.executable, "-m", "textclf", *map(str, args)]
+
+
+def baseline_rows_per_second(model, texts, directory):
+    """`textclf predict`'s rows/s on `texts` as one file, without its start-up (a 1-row file's time)."""
+    seconds = {}
+    for name, rows in (("one", texts[:1]), ("all", texts)):
+        path = write_csv(directory / f"{name}.csv", [(text, "") for text in rows])
+        started = time.perf_counter()
+        subprocess.run(cli("predict", path, "--model", model, "--output", directory / f"{name}.out.csv", "-q"),
+                       check=True, cwd=ROOT)
+        seconds[name] = time.perf_counter() - started
+    return (len(texts) - 1) / (seconds["all"] - seconds["one"]), seconds
+
+
+def start_server(model):
+    process = subprocess.Popen(cli("serve", "--model", model, "--port", "0", "--quiet"), cwd=ROOT,
+                               stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()
+    if "serving" not in line:
+        process.kill()
+        raise SystemExit(f"the server did not start: {line}{process.stderr.read()}")
+    port = int(line.split("http://127.0.0.1:")[1].split()[0])
+    threading.Thread(target=process.stderr.read, daemon=True).start()  # keep its pipe drained
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return process, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the server did not get ready in 120 s")
+
+
+def client(port, batches, out):
+    """Sends each batch of texts as one request on one keep-alive connection; appends (status, seconds)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for texts in batches:
+        body = json.dumps({"texts": texts}).encode()
+        started = time.perf_counter()
+        try:
+            connection.request("POST", "/predict", body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        except OSError:
+            status, connection = "connection error", http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        out.append((status, time.perf_counter() - started))
+    connection.close()
+
+
+def load(port, texts, clients, requests, per_request, on_progress=None):
+    """`clients` threads x `requests` requests of `per_request` texts; returns results and wall seconds."""
+    results, threads = [], []
+    for c in range(clients):
+        batches = [[texts[(c * requests + r) * per_request % len(texts) + i] for i in range(per_request)]
+                   for r in range(requests)]
+        threads.append(threading.Thread(target=client, args=(port, batches, results)))
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    if on_progress is not None:
+        on_progress(results, clients * requests)
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - started
+
+
+def summarize(results, seconds, per_request):
+    ok = sorted(latency for status, latency in results if status == 200)
+    statuses = {}
+    for status, _ in results:
+        statuses[str(status)] = statuses.get(str(status), 0) + 1
+
+    def quantile(q):
+        return ok[min(len(ok) - 1, int(q * len(ok)))] * 1000 if ok else float("nan")
+
+    return {"rows_per_s": len(ok) * per_request / seconds, "p50_ms": quantile(0.50), "p99_ms": quantile(0.99),
+            "statuses": statuses}
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_run(process, port, texts, requests, per_request):
+    """Resident set of the server at each tenth of `requests` requests from 16 clients."""
+    samples = [(0, rss_mb(process.pid))]
+
+    def follow(results, total):
+        step = max(1, total // 10)
+        while len(results) < total:
+            time.sleep(0.1)
+            if len(results) >= step * len(samples):
+                samples.append((len(results), rss_mb(process.pid)))
+        samples.append((len(results), rss_mb(process.pid)))
+
+    results, seconds = load(port, texts, 16, requests // 16, per_request, on_progress=follow)
+    return samples, results, seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model directory (default: train a small one on SST-2)")
+    parser.add_argument("--clients", default="16,64")
+    parser.add_argument("--requests", type=int, default=100, help="requests per client in the load runs")
+    parser.add_argument("--texts-per-request", type=int, default=8)
+    parser.add_argument("--memory-requests", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    per_request = args.texts_per_request
+    texts = [text for text, _ in read_sentences("test.csv.gz")]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = args.model or train_model(tmp, 3000)
+        clients = [int(c) for c in args.clients.split(",")]
+        total = max(clients) * args.requests * per_request
+        batch = (texts * (total // len(texts) + 1))[:total]
+        baseline, seconds = baseline_rows_per_second(model, batch, tmp)
+        print(f"textclf predict: {len(batch):,} rows, {baseline:,.0f} rows/s "
+              f"({seconds['all']:.1f}s for the file, {seconds['one']:.1f}s for 1 row)", flush=True)
+        process, port = start_server(model)
+        try:
+            load(port, texts, 4, 20, per_request)  # warm: connections, first batches
+            print(f"\n| clients | texts/request | rows/s | vs predict | p50 ms | p99 ms | statuses |")
+            print("|---:|---:|---:|---:|---:|---:|---|")
+            for count in clients:
+                figures = summarize(*load(port, texts, count, args.requests, per_request), per_request)
+                print(f"| {count} | {per_request} | {figures['rows_per_s']:,.0f} | "
+                      f"{figures['rows_per_s'] / baseline:.2f} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
+                      f"{json.dumps(figures['statuses'])} |", flush=True)
+            if args.memory_requests:
+                samples, results, seconds = memory_run(process, port, texts, args.memory_requests, per_request)
+                figures = summarize(results, seconds, per_request)
+                print(f"\nmemory over {len(results):,} requests ({figures['rows_per_s']:,.0f} rows/s, statuses "
+                      f"{json.dumps(figures['statuses'])}): RSS MB at requests "
+                      + ", ".join(f"{n:,}: {mb:.0f}" for n, mb in samples))
+                tenth = samples[min(1, len(samples) - 1)][1]
+                print(f"growth from the first tenth to the end: {samples[-1][1] - tenth:+.0f} MB")
+        finally:
+            process.send_signal(__import__("signal").SIGTERM)
+            code = process.wait(120)
+            print(f"\nserver exit status after SIGTERM: {code}")
+
+
+if __name__ == "__main__":
+    main()
