@@ -184,34 +184,6 @@ def require_column(columns, column, path):
         )
 
 
-def check_texts(texts, path, column, *, offset=0):
-    """Raises `InputDataError` at the first empty or whitespace-only text.
-
-    Args:
-        texts: Sequence of cell values.
-        path: The file, for the message.
-        column: The column name, for the message.
-        offset: Index of `texts[0]` among the file's records.
-    """
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputDataError(
-                f"text is not a string (got {type(text).__name__})",
-                file=path, row=spreadsheet_row(offset + i), column=column,
-            )
-        if not text.strip():
-            raise InputDataError(
-                "text is empty or whitespace only",
-                file=path, row=spreadsheet_row(offset + i), column=column,
-            )
-        if "\x00" in text:
-            raise InputDataError(_NUL_MESSAGE, file=path, row=spreadsheet_row(offset + i), column=column)
-
-
-_NUL_MESSAGE = (
-    "contains a NUL byte (a binary or UTF-16 file? pass --encoding utf-16 for UTF-16 text)"
-)
-
 
 @dataclass
 class LabeledData:
@@ -237,17 +209,19 @@ def read_labeled(path, *, text_column="text", label_column="label", encoding="ut
     Raises:
         InputDataError: missing file or column, no rows, an empty text or label.
     """
+    from textclf.inputs import NUL, check_column
+
     frame = read_table(path, encoding=encoding, columns=(text_column, label_column))
     if len(frame) == 0:
         raise InputDataError("has a header but no data rows", file=path)
     texts = frame[text_column].tolist()
     labels = frame[label_column].tolist()
-    check_texts(texts, path, text_column)
+    check_column(texts, path, text_column)  # the one text rule (textclf.inputs)
     for i, label in enumerate(labels):
         if not isinstance(label, str) or not label.strip():
             raise InputDataError(
                 "label is empty", file=path, row=spreadsheet_row(i), column=label_column
             )
         if "\x00" in label:
-            raise InputDataError(_NUL_MESSAGE, file=path, row=spreadsheet_row(i), column=label_column)
+            raise InputDataError(NUL, file=path, row=spreadsheet_row(i), column=label_column)
     return LabeledData(texts=texts, labels=[label.strip() for label in labels], path=str(path))

@@ -186,5 +186,7 @@ def run(args):
     if args.json:
         print(json.dumps(metadata, indent=2))
     else:
-        print("\n".join(describe(metadata, args.model)))
+        from textclf.terminal import visible
+
+        print("\n".join(visible(line) for line in describe(metadata, args.model)))  # labels are data
     return 0
