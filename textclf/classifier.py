@@ -217,6 +217,24 @@ def read_metadata(directory):
     return metadata.load(directory)
 
 
+def check_model_archive(path):
+    """`path` as a `Path` if it is a `.keras` archive (a zip file), else a `ModelFileError` saying what it is.
+
+    Keras answers "File not found" for a file that is there but damaged; this check needs no TensorFlow.
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: file not found")
+    if not zipfile.is_zipfile(path):
+        size = path.stat().st_size
+        raise ModelFileError(f"{path}: cannot be loaded as a Keras model: it is not a valid .keras archive (a zip "
+                             f"file; these {size:,} bytes have no zip directory: truncated or damaged?); train the "
+                             "model again or restore the file")
+    return path
+
+
 def load_keras_model(path):
     """`keras.saving.load_model` with `safe_mode=True` and one-line errors.
 
@@ -228,9 +246,7 @@ def load_keras_model(path):
     from textclf.keras_objects import register_keras_objects
 
     register_keras_objects()
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: file not found")
+    path = check_model_archive(path)
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # noqa: BLE001 - any failure to load is one message
