@@ -91,7 +91,7 @@ def read(directory):
         raise ModelFileError(f"{path}: has no 'labels' list")
     problem = schema_problem(metadata, SCHEMA_1 if version == 1 else SCHEMA_2)
     if problem:
-        raise ModelFileError(f"{path}: {problem}; the file was changed or damaged (`textclf info --json` shows it)")
+        raise ModelFileError(f"{path}: {problem}; the file was changed or damaged")
     return metadata
 
 
