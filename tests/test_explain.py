@@ -40,7 +40,7 @@ def test_scores_are_the_probability_drop_of_the_predicted_class_when_a_token_is_
         assert len(explanation.scores) == len(explanation.tokens) == len(text.split())
         tokens = explanation.tokens
         without = [" ".join(tokens[:i] + tokens[i + 1:]) for i in range(len(tokens))]
-        expected = p[target] - classifier.predict_proba(without)[:, target]
+        expected = p[target] - classifier.predict_proba(without, validate=False)[:, target]
         np.testing.assert_allclose(explanation.scores, expected, atol=1e-5)
 
 

@@ -64,34 +64,32 @@ def plot_reliability(table, path, title=""):
         path: PNG file to write.
         title: Shown above the diagram with the ECE.
     """
-    import matplotlib
+    from textclf.plotting import literal_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    bins = table["bins"]
-    lower = np.array([b["lower"] for b in bins])
-    width = bins[0]["upper"] - bins[0]["lower"]
-    accuracy = np.array([b["accuracy"] if b["count"] else 0.0 for b in bins])
-    mean_conf = np.array([b["confidence"] if b["count"] else np.nan for b in bins])
-    counts = np.array([b["count"] for b in bins])
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=(3, 1), sharex=True,
-                                      constrained_layout=True)
-    top.bar(lower, accuracy, width=width, align="edge", color="#4c78a8", edgecolor="white", label="accuracy")
-    # The bin's mean confidence as a tick: above the bar overconfident, inside it underconfident.
-    top.scatter(lower + width / 2, mean_conf, marker="_", s=(width * 300) ** 2 / 4, linewidths=2.5,
-                color="#e45756", label="mean confidence", zorder=3)
-    top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
-    top.set_ylim(0, 1)
-    top.set_ylabel("accuracy")
-    ece = table["ece"]
-    top.set_title(f"{title + ': ' if title else ''}ECE {ece:.4f}" if ece is not None else title or "no predictions")
-    top.legend(loc="upper left", fontsize="small")
-    bottom.bar(lower, counts, width=width, align="edge", color="#72b7b2", edgecolor="white")
-    if counts.max(initial=0) >= 100:  # most predictions sit in the top bin: a log scale keeps the others visible
-        bottom.set_yscale("log")
-    bottom.set_xlim(0, 1)
-    bottom.set_xlabel("confidence")
-    bottom.set_ylabel("predictions")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with literal_text() as plt:  # label names drawn as written, never as mathtext
+        bins = table["bins"]
+        lower = np.array([b["lower"] for b in bins])
+        width = bins[0]["upper"] - bins[0]["lower"]
+        accuracy = np.array([b["accuracy"] if b["count"] else 0.0 for b in bins])
+        mean_conf = np.array([b["confidence"] if b["count"] else np.nan for b in bins])
+        counts = np.array([b["count"] for b in bins])
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 6), height_ratios=(3, 1), sharex=True,
+                                          constrained_layout=True)
+        top.bar(lower, accuracy, width=width, align="edge", color="#4c78a8", edgecolor="white", label="accuracy")
+        # The bin's mean confidence as a tick: above the bar overconfident, inside it underconfident.
+        top.scatter(lower + width / 2, mean_conf, marker="_", s=(width * 300) ** 2 / 4, linewidths=2.5,
+                    color="#e45756", label="mean confidence", zorder=3)
+        top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+        top.set_ylim(0, 1)
+        top.set_ylabel("accuracy")
+        ece = table["ece"]
+        top.set_title(f"{title + ': ' if title else ''}ECE {ece:.4f}" if ece is not None else title or "no predictions")
+        top.legend(loc="upper left", fontsize="small")
+        bottom.bar(lower, counts, width=width, align="edge", color="#72b7b2", edgecolor="white")
+        if counts.max(initial=0) >= 100:  # most predictions sit in the top bin: a log scale keeps the others visible
+            bottom.set_yscale("log")
+        bottom.set_xlim(0, 1)
+        bottom.set_xlabel("confidence")
+        bottom.set_ylabel("predictions")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)

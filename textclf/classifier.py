@@ -106,7 +106,7 @@ class TextClassifier:
 
         return vectorize(list(texts), self.vocabulary, self.max_length)
 
-    def predict_proba(self, texts, batch_size=256):
+    def predict_proba(self, texts, batch_size=256, *, validate=True):
         """Class probabilities, columns in the order of `classes_`.
 
         Rows are sorted by character count and cut into batches of `batch_size`
@@ -117,17 +117,23 @@ class TextClassifier:
         graph state each time, and memory would grow over the chunks of a file.
 
         Args:
-            texts: A list, tuple, NumPy array or pandas Series of `str` (a single `str` is refused).
+            texts: A list, tuple, NumPy array (1-D, or 2-D of shape (n, 1)) or pandas Series of `str` (a single
+                `str` is refused).
             batch_size: Texts per batch of the recurrent model.
+            validate: Refuse empty, whitespace-only and NUL-bearing texts as the command line does
+                (`textclf.inputs`); False only checks types (explanations pass occluded texts, which may be empty).
 
         Returns:
             float32 array of shape `(len(texts), len(classes_))`.
+
+        Raises:
+            InputDataError: a text that is not a string or breaks the rule, named by its index (`texts[3]`).
         """
         import tensorflow as tf
 
         from textclf.models.text_model import length_batches
 
-        texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
+        texts = check_texts(texts, content=validate)  # a list of str, or one clear error (textclf.inputs)
         if self._predict_batch is None:
             model = self.model
             self._predict_batch = tf.function(lambda batch: model(batch, training=False),
@@ -146,7 +152,7 @@ class TextClassifier:
         """The most probable label of each text; for a multi-label model, its set of labels.
 
         Args:
-            texts: A list, tuple, NumPy array or pandas Series of `str` (a single `str` is refused).
+            texts: As for `predict_proba` (the same rule applies).
             batch_size: Texts per batch.
             threshold, at_least_one: Multi-label models only: see `decide`.
 
@@ -155,7 +161,7 @@ class TextClassifier:
             with a tuple of labels per text, in the order of `classes_` (maybe empty).
         """
         texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
-        probabilities = self.predict_proba(texts, batch_size)
+        probabilities = self.predict_proba(texts, batch_size, validate=False)  # checked just above
         if not self.multi_label:
             if threshold is not None or at_least_one is not None:
                 raise ConfigError("threshold and at_least_one apply to multi-label models only")
@@ -211,6 +217,24 @@ def read_metadata(directory):
     return metadata.load(directory)
 
 
+def check_model_archive(path):
+    """`path` as a `Path` if it is a `.keras` archive (a zip file), else a `ModelFileError` saying what it is.
+
+    Keras answers "File not found" for a file that is there but damaged; this check needs no TensorFlow.
+    """
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: file not found")
+    if not zipfile.is_zipfile(path):
+        size = path.stat().st_size
+        raise ModelFileError(f"{path}: cannot be loaded as a Keras model: it is not a valid .keras archive (a zip "
+                             f"file; these {size:,} bytes have no zip directory: truncated or damaged?); train the "
+                             "model again or restore the file")
+    return path
+
+
 def load_keras_model(path):
     """`keras.saving.load_model` with `safe_mode=True` and one-line errors.
 
@@ -222,9 +246,7 @@ def load_keras_model(path):
     from textclf.keras_objects import register_keras_objects
 
     register_keras_objects()
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: file not found")
+    path = check_model_archive(path)
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # noqa: BLE001 - any failure to load is one message

@@ -110,7 +110,9 @@ def main(argv=None):
         with quiet_tensorflow(enabled=not args.verbose):
             return args._run(args) or 0
     except TextclfError as exc:
-        print(f"textclf: error: {exc}", file=sys.stderr)
+        from textclf.terminal import visible
+
+        print(f"textclf: error: {visible(exc)}", file=sys.stderr)  # paths, labels and texts are data
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("textclf: interrupted", file=sys.stderr)

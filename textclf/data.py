@@ -8,6 +8,7 @@ and the column.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 from dataclasses import dataclass
@@ -84,15 +85,61 @@ def csv_read_options(path, encoding="utf-8"):
     )
 
 
+# Longest first: a UTF-32 LE mark starts with the UTF-16 LE one.
+_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32 LE", "utf-32"), (codecs.BOM_UTF32_BE, "UTF-32 BE", "utf-32"),
+         (codecs.BOM_UTF8, "UTF-8", "utf-8"), (codecs.BOM_UTF16_LE, "UTF-16 LE", "utf-16"),
+         (codecs.BOM_UTF16_BE, "UTF-16 BE", "utf-16"))
+
+
+def sniff_encoding(path):
+    """What the first bytes of `path` say about its encoding, or None.
+
+    Returns:
+        `(description, encoding)`: e.g. `("a UTF-16 LE byte-order mark", "utf-16")`, or for text without a
+        mark whose every other byte is NUL `("UTF-16 LE text without a byte-order mark", "utf-16-le")`.
+    """
+    name = os.fspath(path)
+    if name == "-" or is_parquet(name) or not os.path.isfile(name):
+        return None
+    try:
+        if name.lower().endswith(".gz"):
+            import gzip
+
+            with gzip.open(name, "rb") as handle:
+                head = handle.read(64)
+        else:
+            with open(name, "rb") as handle:
+                head = handle.read(64)
+    except (OSError, EOFError):
+        return None
+    for mark, label, encoding in _BOMS:
+        if head.startswith(mark):
+            return f"a {label} byte-order mark", encoding
+    even, odd = head[0::2], head[1::2]
+    if len(head) >= 8 and odd.count(0) == len(odd) and 0 not in even:
+        return "UTF-16 LE text without a byte-order mark", "utf-16-le"
+    if len(head) >= 8 and even.count(0) == len(even) and 0 not in odd:
+        return "UTF-16 BE text without a byte-order mark", "utf-16-be"
+    return None
+
+
+def encoding_hint(path, encoding):
+    """` (the file starts with ...: pass --encoding X)` when its first bytes name another encoding, else ""."""
+    sniffed = sniff_encoding(path)
+    if sniffed is None or codecs.lookup(sniffed[1]).name == codecs.lookup(encoding).name:
+        return ""
+    return f" (its first bytes are {sniffed[0]}: pass --encoding {sniffed[1]})"
+
+
 def translate_read_error(exc, path, encoding):
     """Turns a pandas/pyarrow read exception into a one-line `InputDataError`."""
     import pandas as pd
 
     if isinstance(exc, UnicodeDecodeError):
+        hint = encoding_hint(path, encoding)
         return InputDataError(
-            f"is not valid {encoding} text (byte 0x{exc.object[exc.start]:02x} at offset "
-            f"{exc.start} of a block); pass --encoding with the file's encoding, e.g. "
-            "--encoding latin-1 or --encoding cp1252",
+            f"is not valid {encoding} text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start} of a block)"
+            + (hint or "; pass --encoding with the file's encoding, e.g. --encoding latin-1 or --encoding cp1252"),
             file=path,
         )
     if isinstance(exc, pd.errors.EmptyDataError):
@@ -179,38 +226,13 @@ def require_column(columns, column, path):
             hint = " (the file seems to use another delimiter; name it .tsv for tabs)"
         if any("\x00" in str(c) for c in columns):
             hint = " (the header holds NUL bytes: is the file UTF-16? pass --encoding utf-16)"
+        sniffed = sniff_encoding(path)
+        if sniffed is not None and (hint or not str(columns[0]).isascii()):  # a mark read as other characters
+            hint = f" (its first bytes are {sniffed[0]}: pass --encoding {sniffed[1]})"
         raise InputDataError(
             f"no column {column!r}; columns found: {found}{hint}", file=path, row=1, column=column
         )
 
-
-def check_texts(texts, path, column, *, offset=0):
-    """Raises `InputDataError` at the first empty or whitespace-only text.
-
-    Args:
-        texts: Sequence of cell values.
-        path: The file, for the message.
-        column: The column name, for the message.
-        offset: Index of `texts[0]` among the file's records.
-    """
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise InputDataError(
-                f"text is not a string (got {type(text).__name__})",
-                file=path, row=spreadsheet_row(offset + i), column=column,
-            )
-        if not text.strip():
-            raise InputDataError(
-                "text is empty or whitespace only",
-                file=path, row=spreadsheet_row(offset + i), column=column,
-            )
-        if "\x00" in text:
-            raise InputDataError(_NUL_MESSAGE, file=path, row=spreadsheet_row(offset + i), column=column)
-
-
-_NUL_MESSAGE = (
-    "contains a NUL byte (a binary or UTF-16 file? pass --encoding utf-16 for UTF-16 text)"
-)
 
 
 @dataclass
@@ -237,17 +259,19 @@ def read_labeled(path, *, text_column="text", label_column="label", encoding="ut
     Raises:
         InputDataError: missing file or column, no rows, an empty text or label.
     """
+    from textclf.inputs import NUL, check_column
+
     frame = read_table(path, encoding=encoding, columns=(text_column, label_column))
     if len(frame) == 0:
         raise InputDataError("has a header but no data rows", file=path)
     texts = frame[text_column].tolist()
     labels = frame[label_column].tolist()
-    check_texts(texts, path, text_column)
+    check_column(texts, path, text_column)  # the one text rule (textclf.inputs)
     for i, label in enumerate(labels):
         if not isinstance(label, str) or not label.strip():
             raise InputDataError(
                 "label is empty", file=path, row=spreadsheet_row(i), column=label_column
             )
         if "\x00" in label:
-            raise InputDataError(_NUL_MESSAGE, file=path, row=spreadsheet_row(i), column=label_column)
+            raise InputDataError(NUL, file=path, row=spreadsheet_row(i), column=label_column)
     return LabeledData(texts=texts, labels=[label.strip() for label in labels], path=str(path))

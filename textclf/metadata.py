@@ -64,7 +64,8 @@ def read(directory):
     """`metadata.json` of a model directory, as stored, after checking its schema version and labels.
 
     Raises:
-        ModelFileError: no directory or file, not JSON, an unknown schema version, or no labels.
+        ModelFileError: no directory or file, not JSON, an unknown schema version, no labels, or a field of the
+            wrong type or shape (`schema_problem`): one line naming it.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -88,7 +89,90 @@ def read(directory):
         )
     if not isinstance(metadata.get("labels"), list) or not metadata["labels"]:
         raise ModelFileError(f"{path}: has no 'labels' list")
+    problem = schema_problem(metadata, SCHEMA_1 if version == 1 else SCHEMA_2)
+    if problem:
+        raise ModelFileError(f"{path}: {problem}; the file was changed or damaged")
     return metadata
+
+
+# The shape of what textclf reads back. A type, a tuple of types (None: null allowed), `[spec]` (a list of
+# items of that spec), or a dict (an object whose listed keys, when present, follow their spec; others are free;
+# "*": every value follows it).
+# Missing keys stay allowed: files of older versions lack some.
+_NUM = (int, float)
+_PHASE = {"epochs": int, "best_epoch": (int, type(None)), "best_loss": _NUM, "best_val_loss": _NUM,
+          "kept": bool, "embeddings": str, "monitor": (str, type(None))}
+_MEMBER = {"head": str, "units": (int, type(None)), "seed": (int, type(None)), "epochs": int, "phases": [_PHASE]}
+_COMMON = {"labels": [str], "text_column": str, "label_column": str, "textclf_version": str, "keras_version": str,
+           "tensorflow_version": str, "created": str}
+SCHEMA_2 = {
+    **_COMMON,
+    "requested": {"multi_label": bool, "label_separator": (str, type(None)), "head": (str, type(None)),
+                  "units": (int, type(None)), "patience": int, "min_delta": _NUM},
+    "fitted": {"max_length": (int, type(None)), "max_length_rule": (str, type(None)), "vocabulary_size": int,
+               "embeddings": {"dim": int, "vocabulary_types": int, "vocabulary_types_found": int},
+               "members": [_MEMBER], "ensemble_rule": (str, type(None)),
+               "ensemble_combine": (str, type(None)), "ngram": {"mode": str, "weight": (*_NUM, type(None)),
+                                                                "vocabulary_size": (int, type(None)),
+                                                                "validation_accuracy": {"*": (*_NUM, type(None))},
+                                                                "validation_branch_log_loss": {"*": _NUM}},
+               "split": dict, "training": {"batch_size": (int, type(None)), "learning_rate": (*_NUM, type(None))},
+               "distribute": (dict, type(None)), "output": (str, type(None)), "metrics": dict,
+               "thresholds": {"*": _NUM}, "at_least_one": bool},
+}
+SCHEMA_1 = {**_COMMON, "config": dict, "max_length": (int, type(None)), "embeddings": dict, "head": dict,
+            "data": dict, "training": {"phases": [dict]}, "ensemble": {"heads": [str], "seeds": [int]},
+            "wide": dict, "metrics": dict, "distribute": (dict, type(None))}
+
+_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number",
+          bool: "true or false", type(None): "null"}
+
+
+def _found(value):
+    if isinstance(value, bool):
+        return "true or false"
+    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _expected(spec):
+    if isinstance(spec, dict):
+        return "an object"
+    if isinstance(spec, list):
+        return "a list"
+    types = spec if isinstance(spec, tuple) else (spec,)
+    names = list(dict.fromkeys("a number" if t in (int, float) and float in types else _NAMES[t] for t in types))
+    return " or ".join(names)
+
+
+def _fits(value, spec):
+    if isinstance(spec, dict):
+        return isinstance(value, dict)
+    if isinstance(spec, list):
+        return isinstance(value, list)
+    types = spec if isinstance(spec, tuple) else (spec,)
+    if isinstance(value, bool):
+        return bool in types  # JSON true is not a number here
+    return isinstance(value, types)
+
+
+def schema_problem(value, spec, where=""):
+    """What in `value` does not follow `spec` (see `SCHEMA_2`), as "'fitted.members[0]' should be ...", or None."""
+    if not _fits(value, spec):
+        return f"{where!r} should be {_expected(spec)}, found {_found(value)}"
+    if isinstance(spec, dict):
+        pairs = [(key, spec["*"]) for key in value] if "*" in spec else spec.items()
+        for key, inner in pairs:
+            if key in value:
+                problem = schema_problem(value[key], inner, f"{where}.{key}" if where else key)
+                if problem:
+                    return problem
+    elif isinstance(spec, list):
+        for index, item in enumerate(value):
+            problem = schema_problem(item, spec[0], f"{where}[{index}]")
+            if problem:
+                return problem
+    return None
 
 
 def load(directory):

@@ -39,6 +39,21 @@ def row_confidence(probabilities, decided):
     return np.where(np.asarray(decided) == 1, probabilities, 1.0 - probabilities).min(axis=1)
 
 
+def multilabel_report_metrics(y_true, y_pred, probabilities, labels, *, evaluated_on):
+    """The metrics `write_multilabel_reports` returns, computed without writing anything.
+
+    Returns:
+        `multilabel_metrics` plus `evaluated_on` and `expected_calibration_error` (over every row-label pair).
+    """
+    from textclf.calibration import reliability
+    from textclf.multilabel import multilabel_metrics
+
+    y_true, y_pred = np.asarray(y_true, dtype=np.int8), np.asarray(y_pred, dtype=np.int8)
+    metrics = {**multilabel_metrics(y_true, y_pred, [str(label) for label in labels]), "evaluated_on": evaluated_on}
+    metrics["expected_calibration_error"] = reliability(np.asarray(probabilities).ravel(), y_true.ravel() == 1)["ece"]
+    return metrics
+
+
 def write_multilabel_reports(report_dir, y_true, y_pred, probabilities, labels, *, evaluated_on, separator="|",
                              history=None, texts=None, metadata=None, data_summary=None, classifier=None):
     """Writes the reports of one multi-label evaluation (see the module doc).
@@ -59,7 +74,6 @@ def write_multilabel_reports(report_dir, y_true, y_pred, probabilities, labels, 
     Returns:
         `multilabel_metrics` plus `evaluated_on` and `expected_calibration_error`.
     """
-    from textclf.multilabel import multilabel_metrics
     from textclf.reports import (WRONG_EXAMPLES, summarize_data, write_calibration, write_summary_and_history,
                                  wrong_examples)
 
@@ -67,10 +81,9 @@ def write_multilabel_reports(report_dir, y_true, y_pred, probabilities, labels, 
     report_dir.mkdir(parents=True, exist_ok=True)
     y_true, y_pred = np.asarray(y_true, dtype=np.int8), np.asarray(y_pred, dtype=np.int8)
     labels = [str(label) for label in labels]
-    metrics = {**multilabel_metrics(y_true, y_pred, labels), "evaluated_on": evaluated_on}
+    metrics = multilabel_report_metrics(y_true, y_pred, probabilities, labels, evaluated_on=evaluated_on)
     calibration = write_calibration(report_dir, np.asarray(probabilities).ravel(), y_true.ravel() == 1,
                                     title=f"{evaluated_on} (every label of every row)")
-    metrics["expected_calibration_error"] = calibration["ece"]
     per_label = _write_classification_report(report_dir, y_true, y_pred, labels, metrics)
     _write_label_confusion(report_dir, y_true, y_pred, labels, evaluated_on)
     _write_cooccurrence(report_dir, y_true, labels, evaluated_on)
@@ -129,7 +142,10 @@ def _write_label_confusion(report_dir, y_true, y_pred, labels, evaluated_on):
     pd.DataFrame({"label": labels, "true_negatives": matrices[:, 0, 0], "false_positives": matrices[:, 0, 1],
                   "false_negatives": matrices[:, 1, 0], "true_positives": matrices[:, 1, 1]}).to_csv(
         report_dir / "multilabel_confusion.csv", index=False)
-    plot_label_confusion(matrices, labels, report_dir / "multilabel_confusion.png", title=evaluated_on)
+    from textclf.plotting import best_effort
+
+    png = report_dir / "multilabel_confusion.png"
+    best_effort(png, plot_label_confusion, matrices, labels, png, title=evaluated_on)
     return matrices
 
 
@@ -141,7 +157,10 @@ def _write_cooccurrence(report_dir, y_true, labels, evaluated_on):
     counts = y.T @ y
     pd.DataFrame(counts, index=pd.Index(labels, name="label"), columns=labels).to_csv(
         report_dir / "label_cooccurrence.csv")
-    plot_cooccurrence(counts, labels, report_dir / "label_cooccurrence.png", title=evaluated_on)
+    from textclf.plotting import best_effort
+
+    best_effort(report_dir / "label_cooccurrence.png", plot_cooccurrence, counts, labels,
+                report_dir / "label_cooccurrence.png", title=evaluated_on)
     return counts
 
 
@@ -156,57 +175,53 @@ def _write_errors(path, wrong, texts, true_names, predicted_names, confidence):
 
 def plot_label_confusion(matrices, labels, path, title=""):
     """One small 2x2 count panel per label (rows true no/yes, columns predicted no/yes), shaded by row share."""
-    import matplotlib
+    from textclf.plotting import literal_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    columns = min(CONFUSION_COLUMNS, len(labels))
-    rows = -(-len(labels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.0 * rows + 0.6), squeeze=False,
-                             constrained_layout=True)
-    for index, ax in enumerate(axes.ravel()):
-        if index >= len(labels):
-            ax.axis("off")
-            continue
-        counts = matrices[index]
-        totals = counts.sum(axis=1, keepdims=True)
-        shares = np.divide(counts, totals, out=np.zeros((2, 2)), where=totals > 0)
-        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-        for i in range(2):
-            for j in range(2):
-                ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=8,
-                        color="white" if shares[i, j] > 0.5 else "black")
-        ax.set_xticks([0, 1], labels=["no", "yes"], fontsize=7)
-        ax.set_yticks([0, 1], labels=["no", "yes"], fontsize=7)
-        ax.set_title(labels[index], fontsize=9)
-    fig.suptitle(f"{title}: per label, true (rows) against predicted (columns)" if title else
-                 "per label, true (rows) against predicted (columns)", fontsize=10)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with literal_text() as plt:  # label names drawn as written, never as mathtext
+        columns = min(CONFUSION_COLUMNS, len(labels))
+        rows = -(-len(labels) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.0 * rows + 0.6), squeeze=False,
+                                 constrained_layout=True)
+        for index, ax in enumerate(axes.ravel()):
+            if index >= len(labels):
+                ax.axis("off")
+                continue
+            counts = matrices[index]
+            totals = counts.sum(axis=1, keepdims=True)
+            shares = np.divide(counts, totals, out=np.zeros((2, 2)), where=totals > 0)
+            ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+            for i in range(2):
+                for j in range(2):
+                    ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=8,
+                            color="white" if shares[i, j] > 0.5 else "black")
+            ax.set_xticks([0, 1], labels=["no", "yes"], fontsize=7)
+            ax.set_yticks([0, 1], labels=["no", "yes"], fontsize=7)
+            ax.set_title(labels[index], fontsize=9)
+        fig.suptitle(f"{title}: per label, true (rows) against predicted (columns)" if title else
+                     "per label, true (rows) against predicted (columns)", fontsize=10)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
 
 
 def plot_cooccurrence(counts, labels, path, title=""):
     """Heatmap of how many rows hold both labels (log-shaded, counts written), readable at 28 labels."""
-    import matplotlib
+    from textclf.plotting import literal_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(labels)
-    side = max(5.0, 0.42 * n + 2.5)
-    fig, ax = plt.subplots(figsize=(side + 1, side), constrained_layout=True)
-    image = ax.imshow(np.log1p(counts), cmap="Purples", vmin=0)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="log(1 + rows)")
-    fontsize = 9 if n <= 10 else max(5, 11 - n // 4)
-    ax.set_xticks(range(n), labels=labels, rotation=60, ha="right", fontsize=fontsize)
-    ax.set_yticks(range(n), labels=labels, fontsize=fontsize)
-    top = np.log1p(counts).max() / 2 if counts.size else 0
-    for i in range(n):
-        for j in range(n):
-            if counts[i, j]:
-                ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=max(4, fontsize - 2),
-                        color="white" if np.log1p(counts[i, j]) > top else "black")
-    ax.set_title(f"{title}: label co-occurrence (rows holding both)" if title else "label co-occurrence")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    with literal_text() as plt:  # label names drawn as written, never as mathtext
+        n = len(labels)
+        side = max(5.0, 0.42 * n + 2.5)
+        fig, ax = plt.subplots(figsize=(side + 1, side), constrained_layout=True)
+        image = ax.imshow(np.log1p(counts), cmap="Purples", vmin=0)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="log(1 + rows)")
+        fontsize = 9 if n <= 10 else max(5, 11 - n // 4)
+        ax.set_xticks(range(n), labels=labels, rotation=60, ha="right", fontsize=fontsize)
+        ax.set_yticks(range(n), labels=labels, fontsize=fontsize)
+        top = np.log1p(counts).max() / 2 if counts.size else 0
+        for i in range(n):
+            for j in range(n):
+                if counts[i, j]:
+                    ax.text(j, i, f"{counts[i, j]:,}", ha="center", va="center", fontsize=max(4, fontsize - 2),
+                            color="white" if np.log1p(counts[i, j]) > top else "black")
+        ax.set_title(f"{title}: label co-occurrence (rows holding both)" if title else "label co-occurrence")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)

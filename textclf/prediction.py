@@ -269,9 +269,28 @@ class BackgroundWriter:
 # Predicting
 
 
-def bad_rows(texts):
-    """Boolean array: empty or whitespace-only cells of a string Series (no stripped copy of the texts is made)."""
-    return (texts.str.len().eq(0) | texts.str.isspace()).to_numpy(dtype=bool)
+def bad_rows(frame, text_column, path, start, on_bad_rows):
+    """Boolean array of the chunk's rows whose text breaks the rule (`textclf.inputs`), to be skipped.
+
+    An empty or whitespace-only text stops the run unless `on_bad_rows` is
+    "skip"; a NUL byte in any cell always does: the row is copied to the output,
+    which would then hold a byte `textclf train` refuses (and NUL bytes mean a
+    binary or UTF-16 file, which skipping would hide).
+
+    Raises:
+        InputDataError: naming the file, row and column of the first such cell.
+    """
+    from textclf.inputs import EMPTY, NUL, bad_text_masks
+
+    empty, nul = bad_text_masks(frame[text_column])
+    for column in frame.columns:
+        cells = nul if column == text_column else frame[column].str.contains("\x00", regex=False).to_numpy(bool)
+        if cells.any():
+            raise InputDataError(NUL, file=path, row=spreadsheet_row(start + int(np.argmax(cells))), column=column)
+    if empty.any() and on_bad_rows == "error":
+        raise InputDataError(f"{EMPTY} (use --on-bad-rows skip to write such rows without a prediction)",
+                             file=path, row=spreadsheet_row(start + int(np.argmax(empty))), column=text_column)
+    return empty
 
 
 class ChunkPredictor:
@@ -288,7 +307,7 @@ class ChunkPredictor:
 
     def __call__(self, texts):
         """float32 `(len(texts), classes)` for a list of strings, in input order."""
-        return self.classifier.predict_proba(list(texts), self.batch_size)
+        return self.classifier.predict_proba(list(texts), self.batch_size, validate=False)  # checked by bad_rows
 
 
 def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_SIZE, on_bad_rows="error",
@@ -301,7 +320,7 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
         text_column: Column of texts.
         batch_size: Rows per model batch.
         on_bad_rows: "error" raises `InputDataError` at the first empty text;
-            "skip" gives its row NaN probabilities and `bad=True`.
+            "skip" gives its row NaN probabilities and `bad=True` (`bad_rows`).
         keep: Optional predicate on the chunk index; other chunks are yielded
             with `probabilities=None` and are not predicted.
         depth: Chunks read ahead.
@@ -313,16 +332,9 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
             yield chunk, None, None
             continue
         texts = chunk.frame[text_column]
-        bad = bad_rows(texts)
+        bad = bad_rows(chunk.frame, text_column, reader.path, chunk.start, on_bad_rows)
         probabilities = np.full((len(texts), num_classes), np.nan, dtype=np.float32)
         if bad.any():
-            if on_bad_rows == "error":
-                first = int(np.argmax(bad))
-                raise InputDataError(
-                    "text is empty or whitespace only (use --on-bad-rows skip to write such rows "
-                    "without a prediction)",
-                    file=reader.path, row=spreadsheet_row(chunk.start + first), column=text_column,
-                )
             good = ~bad
             if good.any():
                 probabilities[good] = predict(texts[good].tolist())

@@ -46,6 +46,27 @@ def metrics_line(metrics):
     return where + f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
 
 
+def report_metrics(y_true, y_pred, labels, *, evaluated_on, confidence=None):
+    """The metrics `write_reports` returns, computed without writing anything (a model is saved with them first).
+
+    Args:
+        y_true, y_pred: True and predicted labels.
+        labels: The model's labels.
+        evaluated_on: What the rows are.
+        confidence: Optional probability of each predicted label (adds the expected calibration error).
+
+    Returns:
+        `compute_metrics` plus `evaluated_on` and, with `confidence`, `expected_calibration_error`.
+    """
+    from textclf.calibration import reliability
+
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    metrics = {**compute_metrics(y_true, y_pred, list(labels)), "evaluated_on": evaluated_on}
+    if confidence is not None:
+        metrics["expected_calibration_error"] = reliability(confidence, y_true == y_pred)["ece"]
+    return metrics
+
+
 WRONG_EXAMPLES = 10  # most confidently wrong rows explained on the page
 EXPLAINED_SPANS = 200  # longer examples are occluded in runs of tokens (20newsgroups: 57 s -> a few s for 10)
 CONFUSED_PAIRS = 10  # class pairs listed in confused_pairs.csv
@@ -92,11 +113,10 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
     labels = list(labels)
     all_labels = labels + sorted(set(y_true) - set(labels))
     matrix = _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on)
-    metrics = {**compute_metrics(y_true, y_pred, labels), "evaluated_on": evaluated_on}
+    metrics = report_metrics(y_true, y_pred, labels, evaluated_on=evaluated_on, confidence=confidence)
     calibration = None
     if confidence is not None:
         calibration = write_calibration(report_dir, confidence, y_true == y_pred, title=evaluated_on)
-        metrics["expected_calibration_error"] = calibration["ece"]
     per_class = _write_classification_report(report_dir, y_true, y_pred, labels, all_labels, metrics)
     wrong = np.flatnonzero(y_true != y_pred)
     if confidence is not None:
@@ -124,7 +144,9 @@ def write_summary_and_history(report_dir, data_summary, history):
         import pandas as pd
 
         pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
-        plot_history(history, report_dir / "training_curves.png")
+        from textclf.plotting import best_effort
+
+        best_effort(report_dir / "training_curves.png", plot_history, history, report_dir / "training_curves.png")
 
 
 def _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
@@ -135,7 +157,10 @@ def _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
     matrix = confusion_matrix(y_true, y_pred, labels=all_labels)
     frame = pd.DataFrame(matrix, index=pd.Index(all_labels, name="true \\ predicted"), columns=all_labels)
     frame.to_csv(report_dir / "confusion_matrix.csv")
-    plot_confusion_matrix(matrix, all_labels, report_dir / "confusion_matrix.png", title=evaluated_on)
+    from textclf.plotting import best_effort
+
+    png = report_dir / "confusion_matrix.png"
+    best_effort(png, plot_confusion_matrix, matrix, all_labels, png, title=evaluated_on)
     return matrix
 
 
@@ -170,7 +195,10 @@ def write_calibration(report_dir, confidence, correct, title=""):
 
     table = reliability(confidence, correct)
     (report_dir / "calibration.json").write_text(json.dumps(table, indent=2) + "\n")
-    plot_reliability(table, report_dir / "reliability_diagram.png", title=title)
+    from textclf.plotting import best_effort
+
+    png = report_dir / "reliability_diagram.png"
+    best_effort(png, plot_reliability, table, png, title=title)
     return table
 
 
@@ -283,62 +311,58 @@ def summarize_data(labels, lengths=None, *, unit="tokens", coverage=None):
 
 def plot_confusion_matrix(matrix, labels, path, title=""):
     """Two panels, counts and row-normalized, sized to stay readable at 20+ classes."""
-    import matplotlib
+    from textclf.plotting import literal_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(labels)
-    side = max(5.0, 0.45 * n + 2.5)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * side, side), constrained_layout=True)
-    rows = matrix.sum(axis=1, keepdims=True)
-    normalized = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
-    fontsize = 9 if n <= 10 else max(5, 11 - n // 4)
-    for ax, values, name, fmt in (
-        (axes[0], matrix, "counts", "d"),
-        (axes[1], normalized, "row-normalized (recall)", ".2f"),
-    ):
-        image = ax.imshow(values, cmap="Blues", vmin=0)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        ax.set_xticks(range(n), labels=labels, rotation=60, ha="right", fontsize=fontsize)
-        ax.set_yticks(range(n), labels=labels, fontsize=fontsize)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{title}: {name}" if title else name)
-        threshold = values.max() / 2 if values.size and values.max() > 0 else 0.5
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=fontsize,
-                        color="white" if values[i, j] > threshold else "black")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with literal_text() as plt:  # label names drawn as written, never as mathtext
+        n = len(labels)
+        side = max(5.0, 0.45 * n + 2.5)
+        fig, axes = plt.subplots(1, 2, figsize=(2 * side, side), constrained_layout=True)
+        rows = matrix.sum(axis=1, keepdims=True)
+        normalized = np.divide(matrix, rows, out=np.zeros_like(matrix, dtype=float), where=rows > 0)
+        fontsize = 9 if n <= 10 else max(5, 11 - n // 4)
+        for ax, values, name, fmt in (
+            (axes[0], matrix, "counts", "d"),
+            (axes[1], normalized, "row-normalized (recall)", ".2f"),
+        ):
+            image = ax.imshow(values, cmap="Blues", vmin=0)
+            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+            ax.set_xticks(range(n), labels=labels, rotation=60, ha="right", fontsize=fontsize)
+            ax.set_yticks(range(n), labels=labels, fontsize=fontsize)
+            ax.set_xlabel("predicted")
+            ax.set_ylabel("true")
+            ax.set_title(f"{title}: {name}" if title else name)
+            threshold = values.max() / 2 if values.size and values.max() > 0 else 0.5
+            for i in range(n):
+                for j in range(n):
+                    ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=fontsize,
+                            color="white" if values[i, j] > threshold else "black")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
 
 
 def plot_history(history, path):
     """Loss and accuracy per epoch, training and validation (one line per ensemble member)."""
-    import matplotlib
+    from textclf.plotting import literal_text
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    members = sorted({h.get("member") for h in history}, key=lambda m: m or 0)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        for member in members:
-            rows = [h for h in history if h.get("member") == member]
-            epochs = [h["epoch"] for h in rows]
-            suffix = "" if member is None else f" (member {member})"
-            for prefix, style in (("", "-o"), ("val_", "--s")):
-                values = [h.get(prefix + key) for h in rows]
-                if any(v is not None for v in values):
-                    ax.plot(epochs, values, style, label=(prefix or "train_") + key + suffix)
-            if member == members[0]:
-                phases = [h.get("phase") for h in rows]
-                for i in range(1, len(phases)):
-                    if phases[i] != phases[i - 1]:
-                        ax.axvline(epochs[i] - 0.5, color="grey", linestyle=":", label="embeddings unfrozen")
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.legend(fontsize="small")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    with literal_text() as plt:  # label names drawn as written, never as mathtext
+        members = sorted({h.get("member") for h in history}, key=lambda m: m or 0)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+        for ax, key in zip(axes, ("loss", "accuracy")):
+            for member in members:
+                rows = [h for h in history if h.get("member") == member]
+                epochs = [h["epoch"] for h in rows]
+                suffix = "" if member is None else f" (member {member})"
+                for prefix, style in (("", "-o"), ("val_", "--s")):
+                    values = [h.get(prefix + key) for h in rows]
+                    if any(v is not None for v in values):
+                        ax.plot(epochs, values, style, label=(prefix or "train_") + key + suffix)
+                if member == members[0]:
+                    phases = [h.get("phase") for h in rows]
+                    for i in range(1, len(phases)):
+                        if phases[i] != phases[i - 1]:
+                            ax.axvline(epochs[i] - 0.5, color="grey", linestyle=":", label="embeddings unfrozen")
+            ax.set_xlabel("epoch")
+            ax.set_title(key)
+            ax.legend(fontsize="small")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)

@@ -22,5 +22,7 @@ def run(args):
     from textclf.compare import write_comparison
 
     runs = write_comparison(args.runs, args.output)
-    print(f"compared {len(runs)} runs: {args.output}")
+    from textclf.terminal import visible
+
+    print(visible(f"compared {len(runs)} runs: {args.output}"))
     return 0

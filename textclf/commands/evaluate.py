@@ -58,12 +58,13 @@ def run(args):
     )
     m = outcome["metrics"]
     from textclf.reports import metrics_line
+    from textclf.terminal import visible
 
-    print(f"{metrics_line(m)} ({m['rows']:,} rows)")
+    print(visible(f"{metrics_line(m)} ({m['rows']:,} rows)"))
     if outcome["unseen"]:
         counts = ", ".join(f"{label!r} ({n:,} rows)" for label, n in outcome["unseen"].items())
-        print(f"labels the model never saw (counted as errors): {counts}")
+        print(visible(f"labels the model never saw (counted as errors): {counts}"))
     if outcome["skipped"]:
         print(f"{outcome['skipped']:,} rows skipped (empty text or label)")
-    print(f"reports: {args.report_dir}")
+    print(visible(f"reports: {args.report_dir}"))
     return 0

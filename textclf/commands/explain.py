@@ -59,7 +59,9 @@ def run(args):
 
         with atomic_file(args.output, "w", encoding="utf-8", newline="") as handle:
             _write_csv(handle, classifier, texts, args, delimiter_for(args.output))
-        print(f"explained {len(texts):,} texts: {args.output}", file=sys.stderr)
+        from textclf.terminal import visible
+
+        print(visible(f"explained {len(texts):,} texts: {args.output}"), file=sys.stderr)
         return 0
     style = args.format if args.format != "auto" else ("color" if sys.stdout.isatty() else "tsv")
     if style == "csv":
@@ -71,12 +73,13 @@ def run(args):
 
 
 def _read_texts(args, classifier):
-    from textclf.data import check_texts, read_table
+    from textclf.data import read_table
+    from textclf.inputs import check_column
 
     column = args.text_column or classifier.metadata.get("text_column", "text")
     frame = read_table(args.input, encoding=args.encoding, columns=[column])
     texts = frame[column].tolist()
-    check_texts(texts, args.input, column)
+    check_column(texts, args.input, column)
     return texts
 
 

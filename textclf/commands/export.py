@@ -33,5 +33,7 @@ def run(args):
     export_saved_model(classifier, args.saved_model)
     labels = ", ".join(str(c) for c in classifier.classes_)
     outputs = "probabilities, decisions, labels" if classifier.multi_label else "probabilities, label, confidence"
-    print(f"SavedModel: {args.saved_model} (signature 'serve': strings -> {outputs}; labels {labels})")
+    from textclf.terminal import visible
+
+    print(visible(f"SavedModel: {args.saved_model} (signature 'serve': strings -> {outputs}; labels {labels})"))
     return 0

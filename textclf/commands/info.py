@@ -177,16 +177,16 @@ def run(args):
     import json
 
     from textclf import metadata as metadata_file
-    from textclf.classifier import MODEL_FILE
-    from textclf.errors import ModelFileError
-
-    metadata = metadata_file.read(args.model)  # as stored (--json prints it so)
     from pathlib import Path
 
-    if not (Path(args.model) / MODEL_FILE).is_file():
-        raise ModelFileError(f"{Path(args.model) / MODEL_FILE}: file not found")
+    from textclf.classifier import MODEL_FILE, check_model_archive
+
+    metadata = metadata_file.read(args.model)  # as stored (--json prints it so)
+    check_model_archive(Path(args.model) / MODEL_FILE)
     if args.json:
         print(json.dumps(metadata, indent=2))
     else:
-        print("\n".join(describe(metadata, args.model)))
+        from textclf.terminal import visible
+
+        print("\n".join(visible(line) for line in describe(metadata, args.model)))  # labels are data
     return 0

@@ -26,5 +26,7 @@ def run(args):
     rows = merge_parts(args.parts, args.output)
     if not args.quiet:
         where = "standard output" if args.output == "-" else args.output
-        print(f"textclf: merged {len(args.parts)} parts, {rows:,} rows, into {where}", file=sys.stderr)
+        from textclf.terminal import visible
+
+        print(visible(f"textclf: merged {len(args.parts)} parts, {rows:,} rows, into {where}"), file=sys.stderr)
     return 0

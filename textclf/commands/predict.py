@@ -84,7 +84,9 @@ def run(args):
         seconds = time.monotonic() - started
         where = "standard output" if args.output == "-" else args.output
         part = f" (shard {shard[0]}/{shard[1]} of {result.rows:,} rows read)" if shard else ""
-        print(f"textclf: predicted {result.predicted:,} rows{part} in {seconds:.1f}s, wrote {where}",
+        from textclf.terminal import visible
+
+        print(visible(f"textclf: predicted {result.predicted:,} rows{part} in {seconds:.1f}s, wrote {where}"),
               file=sys.stderr)
     if result.skipped:
         print(f"textclf: {result.skipped:,} rows skipped (empty text; written without a prediction)",

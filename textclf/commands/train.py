@@ -188,10 +188,11 @@ def run(args):
               "(the chief writes the model)")
         return 0
     metrics = fitted["metrics"]
-    print(f"model: {config.output}/model.keras (metadata.json beside it)")
-    print(f"reports: {config.output}/reports/")
     from textclf.reports import metrics_line
+    from textclf.terminal import visible
 
-    print(metrics_line(metrics))
+    print(visible(f"model: {config.output}/model.keras (metadata.json beside it)"))
+    print(visible(f"reports: {config.output}/reports/"))
+    print(visible(metrics_line(metrics)))
     return 0
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from textclf.errors import InputDataError
 from textclf.inputs import check_texts
 from textclf.tokenize import KERAS_PACKAGE
 
@@ -42,12 +41,9 @@ def as_text_tensor(texts):
         texts = texts.to_numpy()
     if not isinstance(texts, (str, bytes, bytearray, list, tuple, np.ndarray)):
         return texts  # tensors, KerasTensors, datasets: Keras' own business
-    if isinstance(texts, np.ndarray) and texts.ndim == 2 and texts.shape[1] == 1:
-        texts = texts.reshape(-1)
-    if isinstance(texts, np.ndarray) and texts.ndim != 1:
-        raise InputDataError(f"expected a 1-D array of texts. Received: an array of shape {texts.shape}")
-    # The one check of texts (textclf.inputs): a bare str is refused, None and non-strings named by position.
-    items = check_texts(texts)
+    # The one check of texts (textclf.inputs): a bare str is refused, None and non-strings named by position,
+    # (n, 1) arrays flattened, other shapes refused. The bare Keras model predicts any string (content=False).
+    items = check_texts(texts, content=False)
     return tf.constant(items, dtype=tf.string, shape=[len(items)])
 
 

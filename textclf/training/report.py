@@ -68,19 +68,57 @@ def _metrics(classifier, y_true, probabilities):
     return compute_metrics(y_true, list(classifier.classes_[probabilities.argmax(axis=1)]), labels)
 
 
-def write(report_dir, evaluation, classifier, history):
-    """Writes the reports, error analysis and `report.html`; returns the `fitted.metrics` of the metadata."""
+def final_metrics(evaluation, classifier):
+    """The `fitted.metrics` of the metadata, computed without writing a file (the model is saved before any report).
+
+    Returns:
+        The reported rows' metrics (`reports.report_metrics` or `multilabel_report_metrics`) and the validation ones.
+    """
+    labels = list(classifier.classes_)
     if classifier.multi_label:
-        return _write_multilabel(report_dir, evaluation, classifier, history)
+        from textclf.multilabel import indicator_matrix
+        from textclf.multilabel_reports import multilabel_report_metrics
+
+        metrics = multilabel_report_metrics(indicator_matrix(evaluation.y_true, labels),
+                                            classifier.decide(evaluation.probabilities), evaluation.probabilities,
+                                            labels, evaluated_on=evaluation.evaluated_on)
+        return {**metrics, "validation_micro_f1": evaluation.validation["micro_f1"],
+                "validation_macro_f1": evaluation.validation["macro_f1"]}
+    from textclf.reports import report_metrics
+
+    metrics = report_metrics(evaluation.y_true, list(classifier.classes_[evaluation.probabilities.argmax(axis=1)]),
+                             labels, evaluated_on=evaluation.evaluated_on,
+                             confidence=evaluation.probabilities.max(axis=1))
+    return {**metrics, "validation_accuracy": evaluation.validation["accuracy"],
+            "validation_macro_f1": evaluation.validation["macro_f1"]}
+
+
+def write(report_dir, evaluation, classifier, history):
+    """Writes the reports, error analysis and `report.html` (their metrics are `final_metrics`).
+
+    A figure that cannot be drawn is a warning naming it (`textclf.plotting.best_effort`); any other failure
+    of the reports is one warning too: they are written after the model, which they never cost.
+    """
+    from textclf.terminal import warn
+
+    try:
+        if classifier.multi_label:
+            _write_multilabel(report_dir, evaluation, classifier, history)
+        else:
+            _write_single(report_dir, evaluation, classifier, history)
+    except Exception as exc:  # noqa: BLE001 - storage errors included: the model is already written
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        warn(f"reports in {report_dir.name}/ were not all written ({reason}); the model is saved")
+
+
+def _write_single(report_dir, evaluation, classifier, history):
     from textclf.reports import write_reports
 
     y_pred = list(classifier.classes_[evaluation.probabilities.argmax(axis=1)])
-    metrics = write_reports(report_dir, evaluation.y_true, y_pred, list(classifier.classes_),
-                            evaluated_on=evaluation.evaluated_on, history=history, texts=evaluation.texts,
-                            confidence=evaluation.probabilities.max(axis=1), metadata=classifier.metadata,
-                            data_summary=evaluation.data_summary, classifier=classifier)
-    return {**metrics, "validation_accuracy": evaluation.validation["accuracy"],
-            "validation_macro_f1": evaluation.validation["macro_f1"]}
+    write_reports(report_dir, evaluation.y_true, y_pred, list(classifier.classes_),
+                  evaluated_on=evaluation.evaluated_on, history=history, texts=evaluation.texts,
+                  confidence=evaluation.probabilities.max(axis=1), metadata=classifier.metadata,
+                  data_summary=evaluation.data_summary, classifier=classifier)
 
 
 def _write_multilabel(report_dir, evaluation, classifier, history):
@@ -88,13 +126,11 @@ def _write_multilabel(report_dir, evaluation, classifier, history):
     from textclf.multilabel_reports import write_multilabel_reports
 
     labels = list(classifier.classes_)
-    metrics = write_multilabel_reports(
+    write_multilabel_reports(
         report_dir, indicator_matrix(evaluation.y_true, labels), classifier.decide(evaluation.probabilities),
         evaluation.probabilities, labels, evaluated_on=evaluation.evaluated_on, separator=classifier.label_separator,
         history=history, texts=evaluation.texts, metadata=classifier.metadata, data_summary=evaluation.data_summary,
         classifier=classifier)
-    return {**metrics, "validation_micro_f1": evaluation.validation["micro_f1"],
-            "validation_macro_f1": evaluation.validation["macro_f1"]}
 
 
 def log_result(metrics, output, seconds, chief, log):

@@ -40,7 +40,9 @@ def default_output(config):
 
 
 def _log(message):
-    print(message, file=sys.stderr, flush=True)
+    from textclf.terminal import visible
+
+    print(visible(message, keep_newlines=True), file=sys.stderr, flush=True)
 
 
 def run_training(config, *, log=_log, keras_verbose="auto", resume=False):

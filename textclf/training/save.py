@@ -1,4 +1,8 @@
-"""Stage 5, save: the metadata (schema 2), then model.keras, metadata.json and reports/ in one atomic rename."""
+"""Stage 5, save: the metadata (schema 2), then model.keras, metadata.json and reports/ in one atomic rename.
+
+The model and its metadata are written before any report: a report that fails (a figure matplotlib cannot
+draw) is a warning, never a lost model.
+"""
 
 from __future__ import annotations
 
@@ -56,10 +60,11 @@ def save(classifier, evaluation, history, output, runtime):
     """
     from textclf.training import report
 
+    metrics = report.final_metrics(evaluation, classifier)
+    classifier.metadata["fitted"]["metrics"] = metrics
     with runtime.output_directory(output) as tmp:
-        metrics = report.write(tmp / "reports", evaluation, classifier, history)
-        classifier.metadata["fitted"]["metrics"] = metrics
-        classifier.save(tmp)
+        classifier.save(tmp)  # first: the reports never cost the model
+        report.write(tmp / "reports", evaluation, classifier, history)
     return metrics
 
 
