@@ -21,7 +21,7 @@ def _fast_args():
 
 def test_train_end_to_end(tmp_path, tiny_train, tiny_test, capsys):
     out = tmp_path / "cli_model"
-    code = main(["train", "--train", str(tiny_train), "--test", str(tiny_test), "--output", str(out),
+    code = main(["train", "--input", str(tiny_train), "--test", str(tiny_test), "--output", str(out),
                  "--head", "lstm", "--quiet", *_fast_args()])
     assert code == 0
     captured = capsys.readouterr()
@@ -35,7 +35,7 @@ def test_train_end_to_end(tmp_path, tiny_train, tiny_test, capsys):
 def test_train_py_is_the_same_command(tmp_path, tiny_train):
     out = tmp_path / "via_train_py"
     result = subprocess.run(
-        [sys.executable, "train.py", "--train", str(tiny_train), "--output", str(out), "--quiet", *_fast_args()],
+        [sys.executable, "train.py", "--input", str(tiny_train), "--output", str(out), "--quiet", *_fast_args()],
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -54,7 +54,7 @@ def _error_line(capsys):
 @pytest.mark.parametrize(
     "rows, extra, pattern",
     [
-        (None, ["--train", "MISSING.csv"], r"MISSING\.csv: file not found"),
+        (None, ["--input", "MISSING.csv"], r"MISSING\.csv: file not found"),
         ([("a b", "x"), ("c d", "x"), ("e f", "x")], [], r"all rows have the same label 'x'"),
         ([("a b", "x"), ("", "y"), ("e f", "x")], [], r"row 3, column 'text': text is empty"),
         ([("a b", "x"), ("c", ""), ("e f", "y")], [], r"row 3, column 'label': label is empty"),
@@ -74,7 +74,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, rows, extra, pattern)
     out = tmp_path / "out"
     argv = ["train", "--output", str(out), "--quiet", *_fast_args()]
     if train is not None:
-        argv += ["--train", str(train)]
+        argv += ["--input", str(train)]
     # Later options win in argparse, so the case's own values apply.
     code = main(argv + extra)
     assert code == 2
@@ -171,7 +171,7 @@ def test_verbose_is_accepted_before_and_after_the_command(argv):
 def test_training_log_in_a_pipe_is_plain_and_tensorflow_is_silent(tmp_path, tiny_train):
     """stdout to a pipe: one summary line per epoch, no ANSI codes or carriage returns; stderr: textclf's lines."""
     result = subprocess.run(
-        [sys.executable, "-m", "textclf", "train", "--train", str(tiny_train), "--output", str(tmp_path / "m"),
+        [sys.executable, "-m", "textclf", "train", "--input", str(tiny_train), "--output", str(tmp_path / "m"),
          *_fast_args()],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"},
     )

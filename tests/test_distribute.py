@@ -125,7 +125,7 @@ def _run_workers(tmp_path, train, test, n=2):
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             }
             command = [
-                sys.executable, "-m", "textclf", "train", "--train", str(train), "--test", str(test),
+                sys.executable, "-m", "textclf", "train", "--input", str(train), "--test", str(test),
                 "--output", str(tmp_path / f"out{index}"), "--distribute", "multi-worker", *options,
             ]
             procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

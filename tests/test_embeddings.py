@@ -540,7 +540,7 @@ def test_cli_refuses_crafted_kv_in_one_line(tmp_path):
     path, marker = _crafted_kv(tmp_path)
     fast = [a for k, v in FAST_OPTIONS.items() for a in (f"--{k.replace('_', '-')}", str(v))]
     result = subprocess.run(
-        [sys.executable, "-m", "textclf", "train", "--train", str(train_file), "--embeddings", str(path),
+        [sys.executable, "-m", "textclf", "train", "--input", str(train_file), "--embeddings", str(path),
          "--output", str(tmp_path / "out"), "--quiet", *fast],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

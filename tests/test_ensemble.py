@@ -140,7 +140,7 @@ def test_saved_ensemble_loads_in_plain_keras(single_and_ensemble):
 def test_cli_ensemble_option(tmp_path, capsys):
     from textclf.cli import main
 
-    assert main(["train", "--train", "x.csv", "--ensemble", "none"]) == 2
+    assert main(["train", "--input", "x.csv", "--ensemble", "none"]) == 2
     err = capsys.readouterr().err
     assert "argument --ensemble: expected 'auto' or a positive integer. Received: 'none'" in err
     from textclf.commands.train import config_from_args
@@ -148,7 +148,7 @@ def test_cli_ensemble_option(tmp_path, capsys):
 
     parser = build_parser()
     for value, expected in (("auto", None), ("3", 3)):
-        args = parser.parse_args(["train", "--train", "x.csv", "--ensemble", value])
+        args = parser.parse_args(["train", "--input", "x.csv", "--ensemble", value])
         assert config_from_args(args).ensemble == expected
     from textclf.config import TrainConfig
     from textclf.errors import ConfigError
@@ -163,7 +163,7 @@ def test_ensemble_exports_to_a_saved_model(single_and_ensemble, tmp_path):
     from textclf.cli import main
 
     root, _, ensemble = single_and_ensemble
-    assert main(["export", "--model", str(root / "ensemble"), "--saved-model", str(tmp_path / "exported")]) == 0
+    assert main(["export", "--model", str(root / "ensemble"), "--output", str(tmp_path / "exported")]) == 0
     texts = ["i like my dog", "pizza and cheese today"]
     out = tf.saved_model.load(str(tmp_path / "exported")).signatures["serve"](tf.constant(texts))
     np.testing.assert_allclose(out["probabilities"].numpy(), ensemble.predict_proba(texts), atol=1e-6)

@@ -37,7 +37,7 @@ def test_evaluate_reports_and_unseen_labels(tmp_path, model_dir, capsys):
     rows[7] = (rows[7][0], "vehicles")
     inp = write_csv(tmp_path / "eval.csv", rows)
     reports = tmp_path / "reports"
-    assert cli("evaluate", "--model", model_dir, inp, "--report-dir", reports, "--chunk-size", "25") == 0
+    assert cli("evaluate", "--model", model_dir, "--input", inp, "--output", reports, "--chunk-size", "25") == 0
     out = capsys.readouterr().out
     clf = textclf.load(model_dir)
     predicted = clf.predict([t for t, _ in rows])
@@ -59,12 +59,12 @@ def test_evaluate_reports_and_unseen_labels(tmp_path, model_dir, capsys):
     # Bad rows: an error naming the row by default, left out with --on-bad-rows skip.
     rows[10] = (rows[10][0], " ")
     bad = write_csv(tmp_path / "bad.csv", rows)
-    assert cli("evaluate", "--model", model_dir, bad, "--report-dir", reports) == 2
+    assert cli("evaluate", "--model", model_dir, "--input", bad, "--output", reports) == 2
     assert "bad.csv, row 12, column 'label': label is empty" in capsys.readouterr().err
-    assert cli("evaluate", "--model", model_dir, bad, "--report-dir", reports, "--on-bad-rows", "skip") == 0
+    assert cli("evaluate", "--model", model_dir, "--input", bad, "--output", reports, "--on-bad-rows", "skip") == 0
     assert "1 rows skipped" in capsys.readouterr().out
     assert json.loads((reports / "classification_report.json").read_text())["macro avg"]["support"] == 89
-    assert cli("evaluate", "--model", model_dir, inp, "--report-dir", reports, "--label-column", "nope") == 2
+    assert cli("evaluate", "--model", model_dir, "--input", inp, "--output", reports, "--label-column", "nope") == 2
     assert "no column 'nope'" in capsys.readouterr().err
 
 
@@ -72,7 +72,7 @@ def test_export_saved_model_runs_without_textclf_or_keras(tmp_path, model_dir, c
     import textclf
 
     saved = tmp_path / "exported"
-    assert cli("export", "--model", model_dir, "--saved-model", saved) == 0
+    assert cli("export", "--model", model_dir, "--output", saved) == 0
     assert "signature 'serve'" in capsys.readouterr().out
     assert (saved / "saved_model.pb").is_file()
     assert json.loads((saved / "assets.extra" / "labels.json").read_text()) == ["animals", "food", "sports"]

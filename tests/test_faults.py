@@ -75,7 +75,7 @@ def data(tmp_path_factory):
 
 
 def _train_args(train, out, *extra):
-    return ["train", "--train", str(train), "--output", str(out), "--quiet", "--seed", "7",
+    return ["train", "--input", str(train), "--output", str(out), "--quiet", "--seed", "7",
             *_fast_args(epochs=EPOCHS, patience=5), *extra]
 
 
@@ -273,7 +273,7 @@ def test_disk_full_while_saving_leaves_nothing_and_resume_finishes(tmp_path, dat
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(Path(directory) / "model.keras"))
 
     monkeypatch.setattr(TextClassifier, "save", full_disk)
-    args = ["train", "--train", str(data), "--output", str(out), "--quiet", *_fast_args(epochs=1)]
+    args = ["train", "--input", str(data), "--output", str(out), "--quiet", *_fast_args(epochs=1)]
     assert main(args) == 2
     line = _errors(capsys.readouterr().err)
     assert str(out) in line and "No space left on device" in line and "nothing was written" in line
@@ -326,7 +326,7 @@ def test_lambda_layer_is_refused_never_executed(tmp_path, capsys):
     assert not marker.exists()
 
     texts = write_csv(tmp_path / "texts.csv", [("a dog", "a")])
-    code = main(["evaluate", str(texts), "--model", str(model_dir), "--report-dir", str(tmp_path / "reports")])
+    code = main(["evaluate", "--input", str(texts), "--model", str(model_dir), "--output", str(tmp_path / "reports")])
     assert code == 2
     assert "refuses to execute" in _errors(capsys.readouterr().err)
     assert not marker.exists()

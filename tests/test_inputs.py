@@ -73,6 +73,6 @@ def test_library_train_raises_the_error_the_cli_prints(tmp_path, capsys):
     with pytest.raises(textclf.InputDataError) as info:
         textclf.train(str(train), output=str(tmp_path / "model"), **FAST_OPTIONS)
     options = [f"--{key.replace('_', '-')}={value}" for key, value in FAST_OPTIONS.items()]
-    assert main(["train", "--train", str(train), "--output", str(tmp_path / "model"), *options]) == 2
+    assert main(["train", "--input", str(train), "--output", str(tmp_path / "model"), *options]) == 2
     assert capsys.readouterr().err == f"textclf: error: {info.value}\n"
     assert "row 3, column 'text'" in str(info.value)

@@ -141,18 +141,18 @@ def test_cli_predict_evaluate_info_export(multilabel_model, tmp_path):
     root, classifier = multilabel_model
     model = root / "model"
     write_csv(tmp_path / "in.csv", [(text,) for text in TEXTS], header=("text",))
-    result = _cli("predict", tmp_path / "in.csv", "--model", model, "-o", tmp_path / "out.csv", "--probabilities",
+    result = _cli("predict", "--input", tmp_path / "in.csv", "--model", model, "-o", tmp_path / "out.csv", "--probabilities",
                   "--top-k", "2", "-q")
     assert result.returncode == 0, result.stderr
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert list(out.columns) == ["text", "predicted_labels"] + [f"proba_{label}" for label in LABELS] + [
         "top1_label", "top1_proba", "top2_label", "top2_proba"]
     assert list(out["predicted_labels"]) == ["|".join(s) for s in classifier.predict(TEXTS)]
-    result = _cli("predict", tmp_path / "in.csv", "--model", model, "-o", tmp_path / "none.csv", "--threshold", "1",
+    result = _cli("predict", "--input", tmp_path / "in.csv", "--model", model, "-o", tmp_path / "none.csv", "--threshold", "1",
                   "-q")
     assert result.returncode == 0 and set(pd.read_csv(tmp_path / "none.csv", keep_default_na=False)
                                           ["predicted_labels"]) == {""}
-    result = _cli("evaluate", root / "test.csv", "--model", model, "--report-dir", tmp_path / "reports", "-q")
+    result = _cli("evaluate", "--input", root / "test.csv", "--model", model, "--output", tmp_path / "reports", "-q")
     assert result.returncode == 0, result.stderr
     assert "micro F1" in result.stdout and (tmp_path / "reports" / "multilabel_confusion.csv").is_file()
     result = _cli("compare", tmp_path / "reports", model, "--output", tmp_path / "compare.html")
@@ -160,7 +160,7 @@ def test_cli_predict_evaluate_info_export(multilabel_model, tmp_path):
     assert "subset accuracy" in (tmp_path / "compare.html").read_text()
     info = _cli("info", "--model", model)
     assert "multi-label" in info.stdout and "decision thresholds" in info.stdout
-    result = _cli("export", "--model", model, "--saved-model", tmp_path / "saved")
+    result = _cli("export", "--model", model, "--output", tmp_path / "saved")
     assert result.returncode == 0, result.stderr
     serve = tf.saved_model.load(str(tmp_path / "saved")).signatures["serve"]
     outputs = serve(tf.constant(TEXTS))
@@ -237,7 +237,7 @@ def test_label_format_notes(tmp_path):
 def test_bad_label_cells_fail_in_one_line(tmp_path, cell, message):
     rows = make_multilabel_texts(20) + [("one more text", cell)]
     write_csv(tmp_path / "bad.csv", rows)
-    result = _cli("train", "--train", tmp_path / "bad.csv", "--multi-label", "--output", tmp_path / "m")
+    result = _cli("train", "--input", tmp_path / "bad.csv", "--multi-label", "--output", tmp_path / "m")
     assert result.returncode == 2
     assert message in result.stderr and "row 22" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "m").exists()
@@ -246,14 +246,14 @@ def test_bad_label_cells_fail_in_one_line(tmp_path, cell, message):
 def test_evaluation_refuses_labels_the_model_never_saw(multilabel_model, tmp_path):
     root, _ = multilabel_model
     write_csv(tmp_path / "eval.csv", [("the cat", "animals"), ("the car", "animals|vehicles")])
-    result = _cli("evaluate", tmp_path / "eval.csv", "--model", root / "model", "--report-dir", tmp_path / "r")
+    result = _cli("evaluate", "--input", tmp_path / "eval.csv", "--model", root / "model", "--output", tmp_path / "r")
     assert result.returncode == 2 and "'vehicles' is not one of the model's 3 labels" in result.stderr
     assert "row 3" in result.stderr and not (tmp_path / "r").exists()
 
 
 def test_threshold_options_are_refused_for_single_label_models(trained_model_dir, tmp_path):
     write_csv(tmp_path / "in.csv", [("a cat",)], header=("text",))
-    result = _cli("predict", tmp_path / "in.csv", "--model", trained_model_dir, "-o", tmp_path / "o.csv",
+    result = _cli("predict", "--input", tmp_path / "in.csv", "--model", trained_model_dir, "-o", tmp_path / "o.csv",
                   "--threshold", "0.3")
     assert result.returncode == 2 and "multi-label" in result.stderr and not (tmp_path / "o.csv").exists()
 

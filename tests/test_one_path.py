@@ -43,14 +43,14 @@ def test_every_consumer_computes_the_saved_graph(head, wide, members, tmp_path):
     classifier = textclf.load(tmp_path / "model")
     np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=7), expected, atol=1e-5)
 
-    assert cli("predict", "--model", tmp_path / "model", test, "--output", tmp_path / "out.csv", "--probabilities",
+    assert cli("predict", "--model", tmp_path / "model", "--input", test, "--output", tmp_path / "out.csv", "--probabilities",
                "--batch-size", "3", "--quiet") == 0
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as handle:
         out = list(csv.DictReader(handle))
     written = np.array([[float(row[f"proba_{label}"]) for label in classifier.classes_] for row in out])
     np.testing.assert_allclose(written, expected, atol=1e-5)  # (written with 6 decimals)
 
-    assert cli("export", "--model", tmp_path / "model", "--saved-model", tmp_path / "exported") == 0
+    assert cli("export", "--model", tmp_path / "model", "--output", tmp_path / "exported") == 0
     served = tf.saved_model.load(str(tmp_path / "exported")).signatures["serve"](tf.constant(texts))
     np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-5)
 

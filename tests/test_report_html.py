@@ -144,7 +144,7 @@ def evaluated(trained_model_dir, tmp_path_factory):
     rows = [(text, LABELS[(LABELS.index(label) + 1) % 3] if i % 4 == 0 else label)
             for i, (text, label) in enumerate(make_texts(40, seed=5))]
     data = write_csv(root / "test.csv", rows)
-    assert main(["evaluate", str(data), "--model", str(trained_model_dir), "--report-dir", str(root / "reports"),
+    assert main(["evaluate", "--input", str(data), "--model", str(trained_model_dir), "--output", str(root / "reports"),
                  "-q"]) == 0
     return root / "reports"
 
@@ -168,7 +168,7 @@ def test_evaluate_replaces_its_own_earlier_reports(evaluated, trained_model_dir,
     data = write_csv(tmp_path / "test.csv", make_texts(9, seed=8))
     target = tmp_path / "reports"
     shutil.copytree(evaluated, target)
-    assert main(["evaluate", str(data), "--model", str(trained_model_dir), "--report-dir", str(target), "-q"]) == 0
+    assert main(["evaluate", "--input", str(data), "--model", str(trained_model_dir), "--output", str(target), "-q"]) == 0
     assert json.loads((target / "data_summary.json").read_text())["evaluated"]["rows"] == 9
 
 

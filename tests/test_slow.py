@@ -11,7 +11,7 @@ def test_trec_with_defaults_reaches_085(tmp_path):
     from textclf.cli import main
 
     out = tmp_path / "trec"
-    code = main(["train", "--train", str(SHARED_DATA / "trec" / "train.csv.gz"),
+    code = main(["train", "--input", str(SHARED_DATA / "trec" / "train.csv.gz"),
                  "--test", str(SHARED_DATA / "trec" / "test.csv.gz"), "--output", str(out), "--quiet"])
     assert code == 0
     import json

@@ -40,7 +40,7 @@ def dollar_model(tmp_path_factory):
     """Trained through the CLI on labels `$`, `$$`, `$$$`, which matplotlib would read as mathtext."""
     base = tmp_path_factory.mktemp("dollars")
     train = write_csv(base / "train.csv", [(t, DOLLARS[label]) for t, label in make_texts(90, seed=5)])
-    assert main(["train", "--train", str(train), "--output", str(base / "model"), "--quiet", *_fast_args()]) == 0
+    assert main(["train", "--input", str(train), "--output", str(base / "model"), "--quiet", *_fast_args()]) == 0
     return base / "model"
 
 
@@ -56,7 +56,7 @@ def test_dollar_labels_train_save_the_model_and_draw_every_figure(dollar_model, 
 
 def test_dollar_labels_evaluate_draws_every_figure(dollar_model, tmp_path, capsys):
     data = write_csv(tmp_path / "eval.csv", [(t, DOLLARS[label]) for t, label in make_texts(30, seed=8)])
-    assert main(["evaluate", str(data), "--model", str(dollar_model), "--report-dir", str(tmp_path / "r"),
+    assert main(["evaluate", "--input", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "r"),
                  "--quiet"]) == 0
     for png in ("confusion_matrix.png", "reliability_diagram.png"):
         assert (tmp_path / "r" / png).read_bytes().startswith(b"\x89PNG")
@@ -93,7 +93,7 @@ def test_a_failing_report_never_costs_the_model(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(textclf.reports, "plot_confusion_matrix", fail)
     train = write_csv(tmp_path / "train.csv", make_texts(90, seed=5))
-    assert main(["train", "--train", str(train), "--output", str(tmp_path / "model"), "--quiet", *_fast_args()]) == 0
+    assert main(["train", "--input", str(train), "--output", str(tmp_path / "model"), "--quiet", *_fast_args()]) == 0
     assert textclf.load(tmp_path / "model").predict(["a dog"]).shape == (1,)
     assert not (tmp_path / "model" / "reports" / "confusion_matrix.png").exists()
     assert (tmp_path / "model" / "reports" / "confusion_matrix.csv").exists()
@@ -126,7 +126,7 @@ def test_info_shows_control_characters_visibly(dollar_model, tmp_path, capsys):
 
 def test_error_lines_show_control_characters_visibly(tmp_path, capsys):
     bad = tmp_path / "tr\x1b[2Jain.csv"
-    assert main(["train", "--train", str(bad), "--output", str(tmp_path / "m")]) == 2
+    assert main(["train", "--input", str(bad), "--output", str(tmp_path / "m")]) == 2
     line = _one_error(capsys.readouterr().err)
     assert "\x1b" not in line and "tr\\x1b[2Jain.csv: file not found" in line
 
@@ -152,7 +152,7 @@ def test_metadata_of_the_wrong_shape_is_one_line(dollar_model, tmp_path, capsys,
     data = write_csv(tmp_path / "in.csv", [("a dog", "x")])
     before = _snapshot(tmp_path)
     args = ["info", "--model", str(copy)] if command == "info" else [
-        "predict", str(data), "--model", str(copy), "--output", str(tmp_path / "out.csv")]
+        "predict", "--input", str(data), "--model", str(copy), "--output", str(tmp_path / "out.csv")]
     assert main(args) == 2
     line = _one_error(capsys.readouterr().err)
     assert f"{copy / 'metadata.json'}: {expected}" in line
@@ -167,7 +167,7 @@ def test_a_model_keras_that_is_not_an_archive_says_so(dollar_model, tmp_path, ca
     data = write_csv(tmp_path / "in.csv", [("a dog", "x")])
     before = _snapshot(tmp_path)
     args = ["info", "--model", str(copy)] if command == "info" else [
-        "predict", str(data), "--model", str(copy), "--output", str(tmp_path / "out.csv")]
+        "predict", "--input", str(data), "--model", str(copy), "--output", str(tmp_path / "out.csv")]
     assert main(args) == 2
     line = _one_error(capsys.readouterr().err)
     assert "model.keras: cannot be loaded as a Keras model: it is not a valid .keras archive" in line
@@ -201,9 +201,9 @@ def test_cli_commands_share_the_rule(dollar_model, tmp_path, capsys, bad, messag
     data = tmp_path / "in.csv"
     data.write_bytes(("text,label\n" + "".join(f"{t},{label}\n" for t, label in rows)).encode())
     before = _snapshot(tmp_path)
-    args = {"predict": ["predict", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv")],
-            "evaluate": ["evaluate", str(data), "--model", str(dollar_model), "--report-dir", str(tmp_path / "r")],
-            "train": ["train", "--train", str(data), "--output", str(tmp_path / "m"), *_fast_args()]}[command]
+    args = {"predict": ["predict", "--input", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv")],
+            "evaluate": ["evaluate", "--input", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "r")],
+            "train": ["train", "--input", str(data), "--output", str(tmp_path / "m"), *_fast_args()]}[command]
     assert main(args) == 2
     line = _one_error(capsys.readouterr().err)
     assert f"{data}, " in line and __import__("re").search(message, line), line
@@ -214,11 +214,11 @@ def test_predict_never_writes_a_nul_byte_even_when_skipping(dollar_model, tmp_pa
     data = tmp_path / "in.csv"
     data.write_bytes(b"id,text\n1,a dog\n2,cheese\n3,fine text\n4,x\x00y\n")
     before = _snapshot(tmp_path)
-    assert main(["predict", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv"),
+    assert main(["predict", "--input", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv"),
                  "--on-bad-rows", "skip"]) == 2
     assert "row 5, column 'text': contains a NUL byte" in _one_error(capsys.readouterr().err)
     data.write_bytes(b"id,text\n1\x00,a dog\n")
-    assert main(["predict", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv")]) == 2
+    assert main(["predict", "--input", str(data), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv")]) == 2
     assert "row 2, column 'id': contains a NUL byte" in _one_error(capsys.readouterr().err)
     assert not (tmp_path / "o.csv").exists() and before.keys() == _snapshot(tmp_path).keys()
 
@@ -254,8 +254,8 @@ def test_utf16_input_gets_a_hint_that_names_it(dollar_model, tmp_path, capsys, n
     path = tmp_path / "in.csv"
     path.write_bytes(data)
     before = _snapshot(tmp_path)
-    args = (["train", "--train", str(path), "--output", str(tmp_path / "m")] if command == "train" else
-            ["predict", str(path), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv")])
+    args = (["train", "--input", str(path), "--output", str(tmp_path / "m")] if command == "train" else
+            ["predict", "--input", str(path), "--model", str(dollar_model), "--output", str(tmp_path / "o.csv")])
     assert main(args) == 2
     line = _one_error(capsys.readouterr().err)
     assert hint in line and "latin-1" not in line, line
@@ -265,7 +265,7 @@ def test_utf16_input_gets_a_hint_that_names_it(dollar_model, tmp_path, capsys, n
 def test_utf8_bom_read_as_latin1_is_named(tmp_path, capsys):
     path = tmp_path / "in.csv"
     path.write_bytes(b"\xef\xbb\xbf" + BODY.encode())
-    assert main(["train", "--train", str(path), "--output", str(tmp_path / "m"), "--encoding", "latin-1"]) == 2
+    assert main(["train", "--input", str(path), "--output", str(tmp_path / "m"), "--encoding", "latin-1"]) == 2
     assert "its first bytes are a UTF-8 byte-order mark: pass --encoding utf-8" in _one_error(capsys.readouterr().err)
 
 
