@@ -392,7 +392,7 @@ def test_previous_model_and_reports_are_replaced(tmp_path, model_dir, capsys):
     out = tmp_path / "model"
     for _ in range(2):  # likewise a model directory written by textclf
         assert main(["train", "--train", str(labeled), "--output", str(out), "--quiet", *_fast_args()]) == 0
-    assert {p.name for p in out.iterdir()} == {"model.keras", "metadata.json", "reports"}
+    assert {p.name for p in out.iterdir()} == {".textclf-output.json", "model.keras", "metadata.json", "reports"}
 
 
 def test_predict_output_equal_to_input_is_refused(tmp_path, model_dir, capsys):

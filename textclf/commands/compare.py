@@ -16,6 +16,11 @@ def add_arguments(parser):
     parser.add_argument("--output", "-o", required=True, metavar="FILE", help="HTML page to write, e.g. compare.html")
 
 
+def outputs(args):
+    """The HTML page, claimed before the runs are read (`textclf.outputs`)."""
+    return [(args.output, "file", ())]
+
+
 def run(args):
     from textclf.compare import write_comparison
 

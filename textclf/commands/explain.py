@@ -31,6 +31,11 @@ def add_arguments(parser):
                              "scored with its run (the cost of a text grows with the square of its length)")
 
 
+def outputs(args):
+    """The --output file, if any, claimed before the model is loaded (`textclf.outputs`)."""
+    return [(args.output, "file", (args.input,))] if args.output else []
+
+
 def run(args):
     import sys
 

@@ -16,6 +16,11 @@ def add_arguments(parser):
     parser.add_argument("--quiet", "-q", action="store_true", help="no summary line")
 
 
+def outputs(args):
+    """The merged file (not standard output), claimed before the parts are read (`textclf.outputs`)."""
+    return [(args.output, "file", tuple(args.parts))]
+
+
 def run(args):
     import sys
 
