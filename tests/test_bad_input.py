@@ -191,9 +191,9 @@ CASES = [
     ("negative-units", train_good("--units", "-8"), r"units must be an integer > 0\. Received: units=-8"),
     ("non-integer-epochs", train_good("--epochs", "two"), r"train: argument --epochs: invalid int value: 'two'"),
     ("output-parent-missing", lambda d, m: train_good()(d, m) + ["--output", str(d / "no" / "such" / "out")],
-     r"{d}/no/such: output directory's parent does not exist"),
+     r"{d}/no/such/out: its directory {d}/no/such does not exist"),
     ("output-parent-is-file", lambda d, m: (d / "afile").write_text("x") and train_good()(d, m) + [
-        "--output", str(d / "afile" / "out")], r"{d}/afile: is not a directory"),
+        "--output", str(d / "afile" / "out")], r"{d}/afile/out: {d}/afile is not a directory"),
     ("embeddings-missing", train_good("--embeddings", "nowhere.txt"), r"nowhere\.txt"),
     ("embeddings-empty", embeddings("vectors.txt", ""), r"vectors\.txt: .*empty"),
     ("embeddings-ragged", embeddings("vectors.txt", DIM3 + "horse 0.1 0.2\n"), r"vectors\.txt, row 4"),
@@ -392,7 +392,7 @@ def test_previous_model_and_reports_are_replaced(tmp_path, model_dir, capsys):
     out = tmp_path / "model"
     for _ in range(2):  # likewise a model directory written by textclf
         assert main(["train", "--input", str(labeled), "--output", str(out), "--quiet", *_fast_args()]) == 0
-    assert {p.name for p in out.iterdir()} == {"model.keras", "metadata.json", "reports"}
+    assert {p.name for p in out.iterdir()} == {".textclf-output.json", "model.keras", "metadata.json", "reports"}
 
 
 def test_predict_output_equal_to_input_is_refused(tmp_path, model_dir, capsys):

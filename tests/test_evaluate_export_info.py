@@ -45,7 +45,7 @@ def test_evaluate_reports_and_unseen_labels(tmp_path, model_dir, capsys):
     assert f"eval.csv: accuracy {accuracy:.4f}, macro F1" in out
     assert "labels the model never saw (counted as errors): 'vehicles' (2 rows)" in out
     assert sorted(p.name for p in reports.iterdir()) == [
-        "calibration.json", "classification_report.json", "classification_report.txt", "confused_pairs.csv",
+        ".textclf-output.json", "calibration.json", "classification_report.json", "classification_report.txt", "confused_pairs.csv",
         "confusion_matrix.csv", "confusion_matrix.png", "data_summary.json", "errors.csv", "reliability_diagram.png",
         "report.html"]
     wrong = [(t, label) for (t, label), p in zip(rows, predicted) if label != p]  # across chunks of 25 rows

@@ -87,6 +87,9 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, data,
     out.mkdir()
     (out / "model.keras").write_bytes(b"previous model")
     (out / "metadata.json").write_text('{"labels": ["a", "b"]}')
+    # Marked as textclf's own model directory, so the resumed run may replace it.
+    (out / ".textclf-output.json").write_text('{"textclf_output": 1, "kind": "model", '
+                                              '"entries": ["metadata.json", "model.keras"]}')
     before = _tree(out)
 
     marker = tmp_path / "marker"

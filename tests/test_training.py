@@ -35,7 +35,7 @@ def test_output_directory_contents(tmp_path, tiny_train, tiny_test):
 
     out = tmp_path / "run"
     textclf.train(tiny_train, test=str(tiny_test), output=str(out), **FAST_OPTIONS)
-    assert sorted(p.name for p in out.iterdir()) == ["metadata.json", "model.keras", "reports"]
+    assert sorted(p.name for p in out.iterdir()) == [".textclf-output.json", "metadata.json", "model.keras", "reports"]
     assert sorted(p.name for p in (out / "reports").iterdir()) == [
         "calibration.json", "classification_report.json", "classification_report.txt", "confused_pairs.csv",
         "confusion_matrix.csv", "confusion_matrix.png", "data_summary.json", "errors.csv", "history.csv",

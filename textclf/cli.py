@@ -4,8 +4,14 @@ Each subcommand lives in `textclf/commands/<name>.py` and defines `HELP`,
 `add_arguments(parser)` and `run(args) -> int`. Nothing here imports
 TensorFlow, so `textclf --help` answers at once; commands import it lazily.
 
+A command that writes declares its outputs (`outputs(args)`: `(path, kind,
+inputs)` triples); they are claimed (`textclf.outputs.claim`) before the
+command runs, so a bad output is refused before any work.
+
 Errors textclf raises on purpose (`TextclfError`) are printed as one line on
-standard error and exit with status 2, without a traceback. TensorFlow's own
+standard error and exit with status 2, without a traceback. SIGINT, SIGTERM
+and SIGHUP remove the temporary files, print one line and exit with status
+128 + the signal's number. TensorFlow's own
 C++ log lines are kept off standard error unless `--verbose` is given
 (`textclf.quiet`).
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import signal
 import sys
 
 from textclf import __version__
@@ -91,7 +98,7 @@ def build_parser():
         )
         module.add_arguments(command)
         add_verbose(command, default=argparse.SUPPRESS)  # `textclf train ... --verbose` works too
-        command.set_defaults(_run=module.run)
+        command.set_defaults(_run=module.run, _outputs=getattr(module, "outputs", None))
     return parser
 
 
@@ -106,9 +113,12 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    from textclf.outputs import Terminated, claim_all, signals_as_exceptions
+
     try:
-        with quiet_tensorflow(enabled=not args.verbose):
-            return args._run(args) or 0
+        with signals_as_exceptions(), quiet_tensorflow(enabled=not args.verbose):
+            with claim_all(args._outputs(args) if args._outputs else ()):
+                return args._run(args) or 0
     except TextclfError as exc:
         from textclf.terminal import visible
 
@@ -116,7 +126,11 @@ def main(argv=None):
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("textclf: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
+    except Terminated as exc:
+        print(f"textclf: terminated by {signal.Signals(exc.signum).name}; temporary files were removed",
+              file=sys.stderr)
+        return 128 + exc.signum
 
 
 if __name__ == "__main__":

@@ -467,53 +467,52 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
     Returns:
         A `PredictResult`.
     """
-    from textclf.outputs import atomic_file
+    from textclf.outputs import atomic_file, claim
 
     labels = [str(label) for label in classifier.classes_]
     text_column = text_column or classifier.metadata.get("text_column", "text")
     _check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
     output = os.fspath(output)
-    if output != "-" and input_path != "-" and os.path.exists(output) and os.path.samefile(output, input_path):
-        raise InputDataError("--output is the input file; reading and replacing one file in one run invites "
-                             "loss: write the predictions elsewhere", file=output)
-    if shard is not None:
-        if output == "-":
-            raise ConfigError("--shard needs --output FILE (a part file), not standard output")
-        if output.lower().endswith((".gz", ".bz2", ".xz", ".zst", ".zip")):
-            raise ConfigError("--shard writes uncompressed part files; compress the merged file instead")
-    decide = decision_function(classifier, threshold, at_least_one)
-    reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column,))
-    try:
-        added = prediction_columns(labels, probabilities=probabilities, top_k=top_k, multi_label=decide is not None)
-        clash = [name for name in added if name in reader.columns]
-        if clash:
-            raise InputDataError(
-                f"already has column {clash[0]!r}, which prediction adds; rename or drop it first",
-                file=input_path, row=1, column=clash[0],
-            )
-        sep = delimiter_for(output) if output != "-" else reader.sep
-        keep = None if shard is None else (lambda index: index % shard[1] == shard[0] - 1)
-        header = to_csv_bytes(_empty_frame(reader.columns + added), sep, header=True)
-        run = lambda handle: _write_predictions(  # noqa: E731
-            classifier, reader, handle, header, sep, text_column=text_column, batch_size=batch_size,
-            probabilities=probabilities, top_k=top_k, on_bad_rows=on_bad_rows, keep=keep, progress=progress,
-            decide=decide,
-        )
-        if output == "-":
-            result = run(sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-            return result
-        with atomic_file(output, "wb") as raw:
-            if output.lower().endswith(".gz"):
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as handle:
-                    result = run(handle)
-            else:
-                result = run(raw)
+    with claim(output, inputs=(input_path,)):  # before any work; re-entrant under the CLI
         if shard is not None:
-            _write_shard_index(output, input_path, shard, chunk_size, result)
-        return result
-    finally:
-        reader.close()
+            if output == "-":
+                raise ConfigError("--shard needs --output FILE (a part file), not standard output")
+            if output.lower().endswith((".gz", ".bz2", ".xz", ".zst", ".zip")):
+                raise ConfigError("--shard writes uncompressed part files; compress the merged file instead")
+        decide = decision_function(classifier, threshold, at_least_one)
+        reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column,))
+        try:
+            added = prediction_columns(labels, probabilities=probabilities, top_k=top_k,
+                                       multi_label=decide is not None)
+            clash = [name for name in added if name in reader.columns]
+            if clash:
+                raise InputDataError(
+                    f"already has column {clash[0]!r}, which prediction adds; rename or drop it first",
+                    file=input_path, row=1, column=clash[0],
+                )
+            sep = delimiter_for(output) if output != "-" else reader.sep
+            keep = None if shard is None else (lambda index: index % shard[1] == shard[0] - 1)
+            header = to_csv_bytes(_empty_frame(reader.columns + added), sep, header=True)
+            run = lambda handle: _write_predictions(  # noqa: E731
+                classifier, reader, handle, header, sep, text_column=text_column, batch_size=batch_size,
+                probabilities=probabilities, top_k=top_k, on_bad_rows=on_bad_rows, keep=keep, progress=progress,
+                decide=decide,
+            )
+            if output == "-":
+                result = run(sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+                return result
+            with atomic_file(output, "wb") as raw:
+                if output.lower().endswith(".gz"):
+                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as handle:
+                        result = run(handle)
+                else:
+                    result = run(raw)
+            if shard is not None:
+                _write_shard_index(output, input_path, shard, chunk_size, result)
+            return result
+        finally:
+            reader.close()
 
 
 def decision_function(classifier, threshold=None, at_least_one=None):

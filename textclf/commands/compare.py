@@ -18,6 +18,11 @@ def add_arguments(parser):
     options.add_output(parser, required=True, help="HTML page to write, e.g. compare.html")
 
 
+def outputs(args):
+    """The HTML page, claimed before the runs are read (`textclf.outputs`)."""
+    return [(args.output, "file", ())]
+
+
 def run(args):
     from textclf.compare import write_comparison
 

@@ -34,6 +34,11 @@ def add_arguments(parser):
     options.add_quiet(parser, help="no progress bar")
 
 
+def outputs(args):
+    """The reports directory, claimed before anything is read (`textclf.outputs`)."""
+    return [(args.report_dir, "reports", ())]
+
+
 def run(args):
     import os
 
@@ -45,9 +50,6 @@ def run(args):
         from textclf.data import check_readable_file
 
         check_readable_file(args.input)
-    from textclf.outputs import check_replaceable
-
-    check_replaceable(args.report_dir, "reports")  # before loading: never replaces the user's files
     classifier = TextClassifier.load(args.model)
     total = None if args.input == "-" else os.path.getsize(args.input)
     progress = Progress(total, enabled=None if not args.quiet else False)

@@ -34,6 +34,11 @@ def add_arguments(parser):
                              "(default: every token left out alone)")
 
 
+def outputs(args):
+    """The --output file, if any, claimed before the model is loaded (`textclf.outputs`)."""
+    return [(args.output, "file", (args.input,))] if args.output else []
+
+
 def run(args):
     import sys
 

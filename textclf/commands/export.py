@@ -22,13 +22,14 @@ def add_arguments(parser):
                        help="SavedModel directory to write (replaced only if it is textclf's own earlier output)")
 
 
+def outputs(args):
+    """The SavedModel directory, claimed before the model is loaded (`textclf.outputs`)."""
+    return [(args.saved_model, "saved_model", ())]
+
+
 def run(args):
     from textclf.classifier import TextClassifier
     from textclf.export import export_saved_model
-
-    from textclf.outputs import check_replaceable
-
-    check_replaceable(args.saved_model, "saved_model")  # before loading: never replaces the user's files
     classifier = TextClassifier.load(args.model)
     export_saved_model(classifier, args.saved_model)
     labels = ", ".join(str(c) for c in classifier.classes_)

@@ -18,6 +18,11 @@ def add_arguments(parser):
     options.add_quiet(parser, help="no summary line")
 
 
+def outputs(args):
+    """The merged file (not standard output), claimed before the parts are read (`textclf.outputs`)."""
+    return [(args.output, "file", tuple(args.parts))]
+
+
 def run(args):
     import sys
 

@@ -56,6 +56,11 @@ def add_decision_arguments(parser):
                              "(default: as at training)")
 
 
+def outputs(args):
+    """The output file (not standard output), claimed before the model is loaded (`textclf.outputs`)."""
+    return [(args.output, "file", (args.input,))]
+
+
 def run(args):
     import os
     import sys

@@ -73,12 +73,11 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
 
 @contextlib.contextmanager
 def _claimed_output(config):
-    """Resolves the default output, checks it may be replaced, and locks it while the run lasts.
+    """Resolves the default output and claims it (`textclf.outputs.claim`) while the run lasts.
 
     A parent directory this run made for the default output is removed again on failure.
     """
-    from textclf.locking import OutputLock
-    from textclf.outputs import check_output_parent, check_replaceable
+    from textclf.outputs import claim
 
     created = None
     if config.output is None:
@@ -88,10 +87,9 @@ def _claimed_output(config):
             parent.mkdir(parents=True)
             created = parent
     try:
-        check_output_parent(config.output)
-        check_replaceable(config.output, "model")  # before training: the user's files are never replaced
-        # Multi-worker workers share --output; only the chief writes it.
-        with OutputLock(config.output) if config.distribute != "multi-worker" else contextlib.nullcontext():
+        # Before training: the user's files are never replaced. Multi-worker workers share --output
+        # (only the chief writes it), so none of them locks it.
+        with claim(config.output, "model", lock=config.distribute != "multi-worker"):
             yield
     except BaseException:
         if created is not None:
