@@ -21,7 +21,7 @@ def add_arguments(parser):
 
 def run(args):
     from textclf.classifier import TextClassifier
-    from textclf.export import export_saved_model
+    from textclf.export import export_saved_model, module_outputs
 
     from textclf.outputs import check_replaceable
 
@@ -29,6 +29,6 @@ def run(args):
     classifier = TextClassifier.load(args.model)
     export_saved_model(classifier, args.saved_model)
     labels = ", ".join(str(c) for c in classifier.classes_)
-    outputs = "probabilities, decisions, labels" if classifier.multi_label else "probabilities, label, confidence"
+    outputs = ", ".join(module_outputs(classifier))
     print(f"SavedModel: {args.saved_model} (signature 'serve': strings -> {outputs}; labels {labels})")
     return 0

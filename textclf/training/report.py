@@ -57,44 +57,25 @@ def evaluate(classifier, prepared, test, test_path):
 
 
 def _metrics(classifier, y_true, probabilities):
-    """Accuracy and macro F1, or with several labels per text `multilabel_metrics`, of the model's decisions."""
-    labels = list(classifier.classes_)
-    if classifier.multi_label:
-        from textclf.multilabel import indicator_matrix, multilabel_metrics
-
-        return multilabel_metrics(indicator_matrix(y_true, labels), classifier.decide(probabilities), labels)
-    from textclf.reports import compute_metrics
-
-    return compute_metrics(y_true, list(classifier.classes_[probabilities.argmax(axis=1)]), labels)
+    """The task's metrics (`Task.metrics`) of the model's decisions on parsed true labels."""
+    task = classifier.task
+    truth = task.truth()
+    return task.metrics(truth(y_true), task.decide(probabilities), truth.labels)
 
 
 def write(report_dir, evaluation, classifier, history):
     """Writes the reports, error analysis and `report.html`; returns the `fitted.metrics` of the metadata."""
-    if classifier.multi_label:
-        return _write_multilabel(report_dir, evaluation, classifier, history)
     from textclf.reports import write_reports
 
-    y_pred = list(classifier.classes_[evaluation.probabilities.argmax(axis=1)])
-    metrics = write_reports(report_dir, evaluation.y_true, y_pred, list(classifier.classes_),
-                            evaluated_on=evaluation.evaluated_on, history=history, texts=evaluation.texts,
-                            confidence=evaluation.probabilities.max(axis=1), metadata=classifier.metadata,
+    task = classifier.task
+    truth = task.truth()
+    y_true = truth(evaluation.y_true)
+    decisions = task.decide(evaluation.probabilities)
+    metrics = write_reports(report_dir, task, y_true, decisions, task.kept_scores(evaluation.probabilities, decisions),
+                            labels=truth.labels, evaluated_on=evaluation.evaluated_on, history=history,
+                            texts=evaluation.texts, metadata=classifier.metadata,
                             data_summary=evaluation.data_summary, classifier=classifier)
-    return {**metrics, "validation_accuracy": evaluation.validation["accuracy"],
-            "validation_macro_f1": evaluation.validation["macro_f1"]}
-
-
-def _write_multilabel(report_dir, evaluation, classifier, history):
-    from textclf.multilabel import indicator_matrix
-    from textclf.multilabel_reports import write_multilabel_reports
-
-    labels = list(classifier.classes_)
-    metrics = write_multilabel_reports(
-        report_dir, indicator_matrix(evaluation.y_true, labels), classifier.decide(evaluation.probabilities),
-        evaluation.probabilities, labels, evaluated_on=evaluation.evaluated_on, separator=classifier.label_separator,
-        history=history, texts=evaluation.texts, metadata=classifier.metadata, data_summary=evaluation.data_summary,
-        classifier=classifier)
-    return {**metrics, "validation_micro_f1": evaluation.validation["micro_f1"],
-            "validation_macro_f1": evaluation.validation["macro_f1"]}
+    return {**metrics, **{f"validation_{name}": evaluation.validation[name] for name in task.headline}}
 
 
 def log_result(metrics, output, seconds, chief, log):
