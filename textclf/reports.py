@@ -57,11 +57,8 @@ def write_reports(report_dir, task, y_true, decisions, scores=None, *, labels=No
                   texts=None, metadata=None, data_summary=None, classifier=None):
     """Writes the metrics, error analysis, calibration and `report.html` of one evaluation, for any task.
 
-    Always written: the task's tables and plots (`Task.write_tables`: for one
-    label per text `confusion_matrix.csv/.png`, `confused_pairs.csv`; for
-    several `multilabel_confusion.csv/.png`, `label_cooccurrence.csv/.png`),
-    `classification_report.json/.txt`, `data_summary.json` and `report.html`;
-    the other files when their inputs are given.
+    Always written: the task's tables and plots (`Task.write_tables`),
+    `data_summary.json` and `report.html`; the others when their inputs are given.
 
     Args:
         report_dir: Directory to write into (created if needed).
@@ -73,10 +70,8 @@ def write_reports(report_dir, task, y_true, decisions, scores=None, *, labels=No
             `calibration.json`) and the ECE.
         labels: Names of the truth codes (`Truth.labels`: true labels the model
             never saw after its own); default the task's labels.
-        evaluated_on: What the rows are ("test", "validation", a file name);
-            written into every report.
-        history: Optional list of per-epoch dicts (epoch, loss, accuracy,
-            val_loss, val_accuracy, ...) for `history.csv` and the curves.
+        evaluated_on: What the rows are ("test", "a.csv"); written into every report.
+        history: Optional per-epoch dicts for `history.csv` and the curves.
         texts: Optional text of each row, for `errors.csv` and the examples;
             only wrong rows' texts are read (others may be None).
         metadata: Optional model metadata; the page shows it as "what was trained".
