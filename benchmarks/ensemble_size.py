@@ -35,7 +35,7 @@ def member_probabilities(run_dir):
     from textclf import metadata as metadata_module
     from textclf.config import TrainConfig
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.pipeline import predict_in_order
+    from textclf.pipeline import SortedBatches
     from textclf.training.ngram import fit_ngram
     from textclf.training.prepare import prepare, read_tables
 
@@ -50,7 +50,7 @@ def member_probabilities(run_dir):
     members = [layer for layer in classifier.layers if layer.name.startswith("member_")]
     if not members:
         raise SystemExit(f"{run_dir}: one model, not an ensemble")
-    return prepared, ngram, [predict_in_order(member, prepared.ids_val) for member in members], metadata
+    return prepared, ngram, [SortedBatches(prepared.ids_val).predict(member) for member in members], metadata
 
 
 def score_sizes(prepared, ngram, probabilities):

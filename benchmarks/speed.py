@@ -108,7 +108,7 @@ def run_textclf(dataset, epochs, seed):
     import keras
 
     from textclf.models.build import build_classifier
-    from textclf.pipeline import predict_in_order, training_dataset, vectorize
+    from textclf.pipeline import SortedBatches, training_dataset, vectorize
     from textclf.vocabulary import build_vocabulary, count_tokens
 
     keras.utils.set_random_seed(seed)
@@ -124,7 +124,7 @@ def run_textclf(dataset, epochs, seed):
     model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["acc"])
     timer = _EpochTimer()
     model.fit(train_ds, epochs=epochs, validation_data=val_ds, callbacks=[timer], verbose=0, shuffle=False)
-    accuracy = float((predict_in_order(model, ids_test).argmax(1) == y_test).mean())
+    accuracy = float((SortedBatches(ids_test).predict(model).argmax(1) == y_test).mean())
     return {"epoch_seconds": timer.seconds, "train_rows": len(x_train), "test_accuracy": accuracy}
 
 

@@ -61,7 +61,7 @@ def single_and_ensemble(tmp_path_factory, request):
 
 def test_member_one_is_the_single_model_and_the_output_is_the_mean(single_and_ensemble):
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.pipeline import predict_in_order
+    from textclf.pipeline import SortedBatches
 
     root, single, ensemble = single_and_ensemble
     inner = ensemble.model.get_layer(CLASSIFIER_NAME)
@@ -74,7 +74,7 @@ def test_member_one_is_the_single_model_and_the_output_is_the_mean(single_and_en
     assert any(not np.array_equal(a, b) for a, b in zip(first.get_weights(), second.get_weights()))
     texts = ["i like my dog", "pizza and cheese today", "we see tennis and golf"]
     ids = ensemble.vectorize(texts)
-    expected = (predict_in_order(first, ids) + predict_in_order(second, ids)) / 2
+    expected = (SortedBatches(ids).predict(first) + SortedBatches(ids).predict(second)) / 2
     np.testing.assert_allclose(ensemble.predict_proba(texts), expected, atol=1e-6)
 
 

@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from textclf.errors import ConfigError, InputDataError
-from textclf.multilabel import (apply_thresholds, choose_thresholds, indicator_matrix, join_labels, looks_joined,
-                                multilabel_metrics, positive_weights, split_label_cells)
+from textclf.multilabel import (choose_thresholds, indicator_matrix, join_labels, looks_joined, multilabel_metrics,
+                                positive_weights, split_label_cells)
+from textclf.tasks.multi_label import MultiLabel
+
+
+def apply_thresholds(probabilities, threshold, at_least_one=False):
+    """The multi-label decision rule (`MultiLabel.decide`) with `threshold` (one, or one per label)."""
+    labels = [str(i) for i in range(np.shape(probabilities)[1])]
+    thresholds = dict(zip(labels, np.broadcast_to(threshold, len(labels)).tolist()))
+    return MultiLabel(labels, thresholds=thresholds, at_least_one=at_least_one).decide(probabilities)
 
 
 def test_cells_split_into_label_sets_in_first_seen_order():

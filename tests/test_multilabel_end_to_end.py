@@ -55,9 +55,10 @@ def test_training_records_multilabel_choices(multilabel_model):
     root, classifier = multilabel_model
     metadata = json.loads((root / "model" / "metadata.json").read_text())
     assert metadata["requested"]["multi_label"] is True and metadata["requested"]["label_separator"] == "|"
-    thresholds = metadata["fitted"]["thresholds"]
+    assert metadata["task"]["name"] == "multi_label" and metadata["task"]["separator"] == "|"
+    thresholds = metadata["task"]["thresholds"]
     assert list(thresholds) == LABELS and all(0.05 <= t <= 0.95 for t in thresholds.values())
-    assert metadata["fitted"]["at_least_one"] is False
+    assert metadata["task"]["at_least_one"] is False
     metrics = metadata["fitted"]["metrics"]
     assert metrics["evaluated_on"].startswith("test") and metrics["micro_f1"] > 0.5, metrics
     for name in ("macro_f1", "weighted_f1", "samples_f1", "subset_accuracy", "hamming_loss", "validation_macro_f1"):
@@ -115,13 +116,15 @@ def test_reports_are_the_multilabel_ones(multilabel_model):
 def test_write_multilabel_reports_metrics(tmp_path):
     from sklearn.metrics import f1_score, hamming_loss
 
-    from textclf.multilabel_reports import row_confidence, write_multilabel_reports
+    from textclf.reports import write_reports
+    from textclf.tasks.multi_label import MultiLabel
 
+    task = MultiLabel(["a", "b", "c"])
     y_true = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 0]])
     y_pred = np.array([[1, 0, 0], [1, 0, 0], [0, 0, 1], [1, 1, 0]])
     probabilities = np.array([[0.9, 0.1, 0.2], [0.8, 0.4, 0.1], [0.1, 0.2, 0.7], [0.6, 0.9, 0.1]])
-    metrics = write_multilabel_reports(tmp_path, y_true, y_pred, probabilities, ["a", "b", "c"],
-                                       evaluated_on="unit", texts=["w", "x", "y", "z"])
+    metrics = write_reports(tmp_path, task, y_true, y_pred, probabilities, evaluated_on="unit",
+                            texts=["w", "x", "y", "z"])
     assert metrics["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"))
     assert metrics["samples_f1"] == pytest.approx(f1_score(y_true, y_pred, average="samples"))
     assert metrics["hamming_loss"] == pytest.approx(hamming_loss(y_true, y_pred))
@@ -129,7 +132,7 @@ def test_write_multilabel_reports_metrics(tmp_path):
     errors = (tmp_path / "errors.csv").read_text().splitlines()
     assert errors[1:] == ["z,b,a|b,0.600000", "x,a|b,a,0.600000"] or errors[1:] == ["x,a|b,a,0.600000",
                                                                                     "z,b,a|b,0.600000"]
-    np.testing.assert_allclose(row_confidence(probabilities, y_pred), [0.8, 0.6, 0.7, 0.6])
+    np.testing.assert_allclose(task.confidence(probabilities, y_pred), [0.8, 0.6, 0.7, 0.6])
     cooccurrence = (tmp_path / "label_cooccurrence.csv").read_text().splitlines()
     assert cooccurrence[1:3] == ["a,2,1,0", "b,1,2,0"]
 
@@ -182,7 +185,7 @@ def test_every_head_trains_multilabel(head, tmp_path):
     probabilities_layer = classifier.model.get_layer("classifier")
     assert any(getattr(layer, "activation", None) is not None and layer.activation.__name__ == "sigmoid"
                for layer in _all_layers(probabilities_layer))
-    assert len(classifier.metadata["fitted"]["thresholds"]) == 3
+    assert len(classifier.metadata["task"]["thresholds"]) == 3
 
 
 def _all_layers(model):

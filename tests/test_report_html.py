@@ -19,14 +19,16 @@ LABELS = ["animals", "food", "sports"]
 def synthetic_run(report_dir, **extra):
     """write_reports on 60 made-up rows, a third of them wrong, with known confidences."""
     from textclf.reports import write_reports
+    from textclf.tasks.single_label import SingleLabel
 
     rng = np.random.default_rng(0)
-    y_true = [LABELS[i % 3] for i in range(60)]
-    y_pred = [LABELS[(i + (i % 3 == 0) + (i % 9 == 0)) % 3] for i in range(60)]
+    true_codes = np.array([i % 3 for i in range(60)])
+    predicted_codes = np.array([(i + (i % 3 == 0) + (i % 9 == 0)) % 3 for i in range(60)])
+    y_true, y_pred = [LABELS[i] for i in true_codes], [LABELS[i] for i in predicted_codes]
     confidence = rng.uniform(0.34, 1.0, size=60)
     texts = [f"text number {i}" for i in range(60)]
-    metrics = write_reports(report_dir, y_true, y_pred, LABELS, evaluated_on="test", texts=texts,
-                            confidence=confidence, **extra)
+    metrics = write_reports(report_dir, SingleLabel(LABELS), true_codes, predicted_codes, confidence,
+                            evaluated_on="test", texts=texts, **extra)
     return metrics, y_true, y_pred, confidence
 
 
@@ -77,8 +79,9 @@ def test_calibration_figures_go_into_the_metrics(tmp_path):
 
 def test_the_old_call_still_writes_its_reports_and_a_page(tmp_path):
     from textclf.reports import write_reports
+    from textclf.tasks.single_label import SingleLabel
 
-    metrics = write_reports(tmp_path, ["a", "b", "b"], ["a", "a", "b"], ["a", "b"], evaluated_on="x")
+    metrics = write_reports(tmp_path, SingleLabel(["a", "b"]), [0, 1, 1], [0, 0, 1], evaluated_on="x")
     assert metrics["accuracy"] == pytest.approx(2 / 3) and "expected_calibration_error" not in metrics
     names = {p.name for p in tmp_path.iterdir()}
     assert {"confusion_matrix.csv", "classification_report.json", "report.html", "confused_pairs.csv"} <= names

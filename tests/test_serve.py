@@ -323,7 +323,7 @@ def test_multi_label_answers_are_the_classifiers_label_sets():
     class Fixed(TextClassifier):
         """A multi-label classifier whose probabilities follow the text's length (no model needed)."""
 
-        def predict_proba(self, texts, batch_size=256):
+        def predict_proba(self, texts, batch_size=256, *, validate=True):
             lengths = np.array([len(text) for text in texts], dtype=np.float32)[:, None]
             return ((lengths * np.array([[0.37, 0.61, 0.83]])) % 1.0).astype(np.float32)
 
@@ -339,4 +339,4 @@ def test_multi_label_answers_are_the_classifiers_label_sets():
             assert [p["predicted_labels"] for p in body["predictions"]] == [list(labels) for labels in expected]
         status, _, body = call(address, "POST", "/predict", {"texts": texts, "threshold": 1.5})
         assert status == 422 and "between 0 and 1" in body["error"]
-        assert call(address, "GET", "/metadata")[2]["task"] == "multi-label"
+        assert call(address, "GET", "/metadata")[2]["task"]["name"] == "multi_label"

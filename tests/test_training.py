@@ -240,7 +240,7 @@ def test_validation_scores_are_what_keras_evaluate_computes(tmp_path, multi_labe
                          **FAST_OPTIONS).validate()
     prepared = prepare(config, read_tables(config), lambda message: None)
     member = build_classifier(embedding_matrix=prepared.embedding.matrix, num_classes=len(prepared.labels),
-                              head="bigru", units=8, multi_label=multi_label)
+                              head="bigru", units=8, activation=prepared.task.activation)
     runtime = Runtime("none")
     model = Trainers(prepared, runtime).take(config, "frozen", 0.01, member)
     keras.utils.set_random_seed(0)

@@ -76,7 +76,7 @@ def test_library_and_saved_model_agree(wide_model, mixed_model):
 
     import textclf
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.pipeline import predict_in_order
+    from textclf.pipeline import SortedBatches
 
     out, clf = wide_model
     mixed_model_dir, vectorizer, ngram_model = mixed_model
@@ -87,7 +87,7 @@ def test_library_and_saved_model_agree(wide_model, mixed_model):
     np.testing.assert_allclose(clf.predict_proba(texts), textclf.load(out).predict_proba(texts), atol=1e-6)
     # The saved graph mixes the recurrent model and the sparse n-gram layer as the fitted (dense) branch computes.
     mixed = textclf.load(mixed_model_dir)
-    deep = predict_in_order(mixed.model.get_layer(CLASSIFIER_NAME), mixed.vectorize(texts))
+    deep = SortedBatches(mixed.vectorize(texts)).predict(mixed.model.get_layer(CLASSIFIER_NAME))
     wide = ngram_model(vectorizer(tf.constant(texts)), training=False).numpy()
     np.testing.assert_allclose(mixed.predict_proba(texts), 0.5 * deep + 0.5 * wide, atol=1e-6)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textclf.errors import ConfigError, ModelFileError
+from textclf.errors import ModelFileError
 from textclf.inputs import check_texts
 from textclf.memory import release_freed_memory
 
@@ -25,10 +25,11 @@ TRIM_EVERY_BATCHES = 8  # predict_proba returns freed memory to the OS this ofte
 class TextClassifier:
     """A trained text classifier with `predict`, `predict_proba` and `classes_`.
 
-    Every prediction is a call of `model`, the saved end-to-end Keras model.
-    A multi-label model (`multi_label`) outputs one independent probability per
-    label; `decide` turns them into label sets with the per-label thresholds
-    stored in `metadata.json` (`fitted.thresholds`).
+    Every prediction is a call of `model`, the saved end-to-end Keras model,
+    through `predict_texts`. What the probabilities mean and how they become
+    decisions is the model's `task` (`textclf.tasks`, rebuilt from
+    `metadata.json`): one label per text, or a set of labels with per-label
+    thresholds.
 
     Args:
         model: The end-to-end Keras model (raw strings in, probabilities out).
@@ -39,48 +40,38 @@ class TextClassifier:
         self.model = model
         self.metadata = metadata
         self.classes_ = np.asarray(metadata["labels"], dtype=object)
-        self._predict_batch = None
+        from textclf.tasks import from_metadata
+
+        self.task = from_metadata(metadata)
 
     @property
     def multi_label(self):
         """Whether the model gives each text a set of labels (sigmoid outputs) rather than one."""
-        return bool((self.metadata.get("requested") or {}).get("multi_label", False))
+        return self.task.name == "multi_label"
 
     @property
     def label_separator(self):
-        """What joins the labels of one text in label cells (multi-label models)."""
-        from textclf.multilabel import DEFAULT_SEPARATOR
-
-        return (self.metadata.get("requested") or {}).get("label_separator") or DEFAULT_SEPARATOR
+        """What joins the labels of one text in label cells (multi-label models; "|" otherwise)."""
+        return getattr(self.task, "separator", "|")
 
     @property
     def thresholds(self):
         """float array of the per-label decision thresholds chosen on validation (0.5 where none is stored)."""
-        stored = (self.metadata.get("fitted") or {}).get("thresholds") or {}
-        return np.array([float(stored.get(str(label), 0.5)) for label in self.classes_])
+        return getattr(self.task, "thresholds", np.full(len(self.classes_), 0.5))
 
     def decide(self, probabilities, threshold=None, at_least_one=None):
-        """The 0/1 label decisions of a multi-label model's probabilities.
+        """The task's decisions for `predict_proba`'s probabilities (`textclf.tasks.Task.decide`).
 
         Args:
             probabilities: `(rows, labels)` from `predict_proba`.
-            threshold: One threshold for every label, overriding the stored per-label ones.
-            at_least_one: A row where no label passes takes its most probable
-                label; None: as recorded at training (`--at-least-one`).
+            threshold: Multi-label: one threshold for every label, overriding the stored per-label ones.
+            at_least_one: Multi-label: a row where no label passes takes its most
+                probable label; None: as recorded at training (`--at-least-one`).
 
         Returns:
-            int8 array `(rows, labels)`.
+            Class indices `(rows,)`, or for a multi-label model the int8 0/1 matrix `(rows, labels)`.
         """
-        from textclf.multilabel import apply_thresholds
-
-        if not self.multi_label:
-            raise ConfigError("decide() applies to multi-label models; this one predicts one label per text")
-        if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
-            raise ConfigError(f"threshold must be in [0, 1]. Received: threshold={threshold!r}")
-        if at_least_one is None:
-            at_least_one = bool((self.metadata.get("fitted") or {}).get("at_least_one", False))
-        return apply_thresholds(probabilities, self.thresholds if threshold is None else float(threshold),
-                                at_least_one=at_least_one)
+        return self.task.with_overrides(threshold, at_least_one).decide(probabilities)
 
     @property
     def vocabulary(self):
@@ -107,14 +98,7 @@ class TextClassifier:
         return vectorize(list(texts), self.vocabulary, self.max_length)
 
     def predict_proba(self, texts, batch_size=256, *, validate=True):
-        """Class probabilities, columns in the order of `classes_`.
-
-        Rows are sorted by character count and cut into batches of `batch_size`
-        (fewer rows for long texts: at most `batch_size` x 1,024 characters),
-        so each batch is padded only to about its own length, then run through
-        the model by one `tf.function` traced once per classifier: calling
-        `keras.Model.predict` per call would build and keep new dataset and
-        graph state each time, and memory would grow over the chunks of a file.
+        """Class probabilities, columns in the order of `classes_` (`predict_texts`, the one batched path).
 
         Args:
             texts: A list, tuple, NumPy array (1-D, or 2-D of shape (n, 1)) or pandas Series of `str` (a single
@@ -129,27 +113,10 @@ class TextClassifier:
         Raises:
             InputDataError: a text that is not a string or breaks the rule, named by its index (`texts[3]`).
         """
-        import tensorflow as tf
-
-        from textclf.models.text_model import length_batches
-
-        texts = check_texts(texts, content=validate)  # a list of str, or one clear error (textclf.inputs)
-        if self._predict_batch is None:
-            model = self.model
-            self._predict_batch = tf.function(lambda batch: model(batch, training=False),
-                                              input_signature=[tf.TensorSpec([None], tf.string)])
-        out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
-        order, batches = length_batches([len(text) for text in texts], batch_size,
-                                        max_total_length=batch_size * BATCH_CHARACTERS_PER_ROW)
-        for number, batch in enumerate(batches, start=1):
-            rows = order[batch]
-            out[rows] = self._predict_batch(tf.constant([texts[row] for row in rows], dtype=tf.string)).numpy()
-            if number % TRIM_EVERY_BATCHES == 0:
-                release_freed_memory()  # else freed memory piles up in glibc's per-thread arenas
-        return out
+        return predict_texts(self.model, check_texts(texts, content=validate), batch_size)  # check: textclf.inputs
 
     def predict(self, texts, batch_size=256, *, threshold=None, at_least_one=None):
-        """The most probable label of each text; for a multi-label model, its set of labels.
+        """The task's decision for each text: its most probable label, or for a multi-label model its set of labels.
 
         Args:
             texts: As for `predict_proba` (the same rule applies).
@@ -161,13 +128,8 @@ class TextClassifier:
             with a tuple of labels per text, in the order of `classes_` (maybe empty).
         """
         texts = check_texts(texts)  # a list of str, or one clear error (textclf.inputs)
-        probabilities = self.predict_proba(texts, batch_size, validate=False)  # checked just above
-        if not self.multi_label:
-            if threshold is not None or at_least_one is not None:
-                raise ConfigError("threshold and at_least_one apply to multi-label models only")
-            return self.classes_[np.argmax(probabilities, axis=1)]
-        decided = self.decide(probabilities, threshold, at_least_one)
-        return [tuple(self.classes_[np.flatnonzero(row)]) for row in decided]
+        task = self.task.with_overrides(threshold, at_least_one)
+        return task.values(task.decide(self.predict_proba(texts, batch_size, validate=False)))  # checked above
 
     def explain(self, texts, batch_size=256, max_spans=None):
         """Per-token contributions to each text's predicted class (see `textclf.explain.explain`).
@@ -208,6 +170,57 @@ class TextClassifier:
                 f"{directory / MODEL_FILE} outputs {classes} classes; the files do not belong together"
             )
         return cls(model, metadata)
+
+
+_PREDICTORS = "_textclf_predict_batch"  # where a model keeps its traced batch function (not a Keras attribute)
+
+
+def predict_texts(model, texts, batch_size=256):
+    """The one batched path from texts to probabilities, for `TextClassifier` and `TextModel.predict` alike.
+
+    Rows are sorted by length and cut into batches of `batch_size` (fewer
+    rows for long texts: at most `batch_size` x 1,024 characters), so each
+    batch is padded only to about its own length, then run through `model`
+    by one `tf.function` traced once per model: `keras.Model.predict` per call
+    would build and keep new dataset and graph state each time, and memory
+    would grow over the chunks of a file.
+
+    Args:
+        model: An end-to-end Keras model (raw strings in).
+        texts: A list of `str` (or `bytes`), already checked.
+        batch_size: Most texts per batch.
+
+    Returns:
+        float32 array `(len(texts), outputs)`, in input order.
+    """
+    import tensorflow as tf
+
+    from textclf.models.text_model import length_batches
+
+    predict_batch = model.__dict__.get(_PREDICTORS)
+    if predict_batch is None:
+        predict_batch = tf.function(lambda batch: model(batch, training=False),
+                                    input_signature=[tf.TensorSpec([None], tf.string)])
+        # A plain holder, set past Keras' attribute tracking: not a layer, not saved with the model.
+        object.__setattr__(model, _PREDICTORS, _Holder(predict_batch))
+    else:
+        predict_batch = predict_batch.function
+    out = np.zeros((len(texts), model.output_shape[-1]), dtype=np.float32)
+    order, batches = length_batches([len(text) for text in texts], batch_size,
+                                    max_total_length=batch_size * BATCH_CHARACTERS_PER_ROW)
+    for number, batch in enumerate(batches, start=1):
+        rows = order[batch]
+        out[rows] = predict_batch(tf.constant([texts[row] for row in rows], dtype=tf.string)).numpy()
+        if number % TRIM_EVERY_BATCHES == 0:
+            release_freed_memory()  # else freed memory piles up in glibc's per-thread arenas
+    return out
+
+
+class _Holder:
+    """Holds a traced function out of sight of TensorFlow's tracking (which would save a bare `tf.function`)."""
+
+    def __init__(self, function):
+        self.function = function
 
 
 def read_metadata(directory):

@@ -11,7 +11,8 @@ order), `label` (string, `[batch]`, the most probable label) and
 `[batch, labels]`: each label's probability against its threshold chosen on
 validation, with `--at-least-one` as trained) and `labels` (string,
 `[batch]`: the decided labels joined by the model's separator, in label
-order), as `TextClassifier.decide` and `textclf predict` give them. The
+order). The outputs are the model task's (`textclf.tasks`), its decision rule
+the one `TextClassifier.decide` and `textclf predict` run, traced in. The
 labels are also in the model's `classes` variable and in
 `assets.extra/labels.json`.
 
@@ -34,62 +35,33 @@ def build_serving_module(classifier):
     """A `tf.Module` with a `serve` function from raw strings to predictions.
 
     `serve` calls the classifier's saved Keras model (`TextClassifier.model`):
-    the SavedModel computes exactly what `predict_proba` computes.
+    the SavedModel computes exactly what `predict_proba` computes; its other
+    outputs are the task's (`Task.serving_outputs`), whose decision rule is the
+    one `predict` and `evaluate` run (`Task.decision_ops`), traced in.
     """
     import tensorflow as tf
 
-    labels = [str(label) for label in classifier.classes_]
-    if classifier.multi_label:
-        return _multilabel_serving_module(classifier, labels)
+    task = classifier.task
 
     class Serving(tf.Module):
         def __init__(self):
             super().__init__(name="textclf")
             self.model = classifier.model
-            self.classes = tf.Variable(labels, dtype=tf.string, trainable=False, name="classes")
+            self.classes = tf.Variable(task.labels, dtype=tf.string, trainable=False, name="classes")
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(self, text):
-            probabilities = self.model(text, training=False)
-            best = tf.argmax(probabilities, axis=1)
-            return {
-                "probabilities": probabilities,
-                "label": tf.gather(self.classes, best),
-                "confidence": tf.reduce_max(probabilities, axis=1),
-            }
+            return task.serving_outputs(self.model(text, training=False), self.classes)
 
     return Serving()
 
 
-def _multilabel_serving_module(classifier, labels):
-    """`serve` for a multi-label model: probabilities, thresholded decisions and the joined labels."""
+def module_outputs(classifier):
+    """Names of the `serve` signature's outputs (the task's, run eagerly on no rows: no model call)."""
     import tensorflow as tf
 
-    at_least_one = bool((classifier.metadata.get("fitted") or {}).get("at_least_one", False))
-    separator = classifier.label_separator
-
-    class Serving(tf.Module):
-        def __init__(self):
-            super().__init__(name="textclf")
-            self.model = classifier.model
-            self.classes = tf.Variable(labels, dtype=tf.string, trainable=False, name="classes")
-            self.thresholds = tf.Variable(classifier.thresholds.astype("float32"), trainable=False, name="thresholds")
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-        def serve(self, text):
-            probabilities = self.model(text, training=False)
-            decided = probabilities >= self.thresholds
-            if at_least_one:  # as `multilabel.apply_thresholds`: an empty row takes its most probable label
-                best = tf.one_hot(tf.argmax(probabilities, axis=1), len(labels), on_value=True, off_value=False)
-                decided = tf.logical_or(decided, tf.logical_and(best, ~tf.reduce_any(decided, axis=1, keepdims=True)))
-            names = tf.ragged.boolean_mask(tf.broadcast_to(self.classes, tf.shape(decided)), decided)
-            return {
-                "probabilities": probabilities,
-                "decisions": tf.cast(decided, tf.int8),
-                "labels": tf.strings.reduce_join(names, axis=1, separator=separator),
-            }
-
-    return Serving()
+    task = classifier.task
+    return list(task.serving_outputs(tf.zeros([0, len(task.labels)]), tf.constant(task.labels)))
 
 
 def export_saved_model(classifier, directory):

@@ -4,7 +4,9 @@ Schema 2 has three parts:
 
 * the top level: the model's interface and provenance: `schema_version`,
   `textclf_version`, `keras_version`, `tensorflow_version`, `created`,
-  `labels` (the order of the model's outputs), `text_column`, `label_column`;
+  `labels` (the order of the model's outputs), `text_column`, `label_column`,
+  and `task` (what the outputs mean and how they are decided: `textclf.tasks`,
+  e.g. `{"name": "multi_label", "separator": "|", "thresholds": {...}, "at_least_one": false}`);
 * `requested`: the options as given (every `TrainConfig` field, `auto` and
   `null` included);
 * `fitted`: what training chose: `max_length` (and its rule), the vocabulary
@@ -31,7 +33,7 @@ READABLE_VERSIONS = (1, 2)
 METADATA_FILE = "metadata.json"
 
 
-def new(requested, fitted, *, labels, text_column, label_column):
+def new(requested, fitted, *, labels, text_column, label_column, task):
     """A schema-2 metadata dict for a model trained now.
 
     Args:
@@ -40,6 +42,7 @@ def new(requested, fitted, *, labels, text_column, label_column):
         labels: The model's output order.
         text_column: Column of the texts.
         label_column: Column of the labels.
+        task: The `task` block (`textclf.tasks.Task.to_config()`).
     """
     import keras
     import tensorflow as tf
@@ -55,6 +58,7 @@ def new(requested, fitted, *, labels, text_column, label_column):
         "labels": list(labels),
         "text_column": text_column,
         "label_column": label_column,
+        "task": task,
         "requested": requested,
         "fitted": fitted,
     }
@@ -181,9 +185,18 @@ def load(directory):
 
 
 def upgrade(metadata):
-    """The metadata in schema 2: schema 2 as it is, schema 1 rearranged (a new dict; missing fields stay missing)."""
+    """The metadata in schema 2: schema 2 as it is, schema 1 rearranged (a new dict; missing fields stay missing).
+
+    A directory written before the `task` block existed gets one from its older
+    fields (`requested.multi_label`, `requested.label_separator`,
+    `fitted.thresholds`, `fitted.at_least_one`: `textclf.tasks.base.config_block`).
+    """
+    from textclf.tasks.base import config_block
+
     if metadata.get("schema_version", 1) == SCHEMA_VERSION:
-        return metadata
+        if "task" in metadata:
+            return metadata
+        return {**metadata, "task": config_block(metadata.get("requested"), metadata.get("fitted"))}
     config = dict(metadata.get("config") or {})
     embeddings = {k: v for k, v in (metadata.get("embeddings") or {}).items() if k not in ("mode", "oov")}
     data = metadata.get("data") or {}
@@ -205,7 +218,7 @@ def upgrade(metadata):
     top = {k: metadata[k] for k in ("textclf_version", "keras_version", "tensorflow_version", "created",
                                     "labels", "text_column", "label_column") if k in metadata}
     return {"schema_version": SCHEMA_VERSION, "upgraded_from": metadata.get("schema_version", 1), **top,
-            "requested": config, "fitted": fitted}
+            "task": config_block(config), "requested": config, "fitted": fitted}
 
 
 def _members_v1(metadata, config):

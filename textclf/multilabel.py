@@ -109,25 +109,6 @@ def choose_thresholds(y_true, probabilities, *, grid=THRESHOLD_GRID, min_positiv
     return thresholds
 
 
-def apply_thresholds(probabilities, thresholds, *, at_least_one=False):
-    """The 0/1 indicator matrix of `probabilities >= thresholds`.
-
-    Args:
-        probabilities: `(rows, labels)`.
-        thresholds: A float or `(labels,)` array.
-        at_least_one: A row where no label passes takes its most probable label.
-
-    Returns:
-        int8 array `(rows, labels)`.
-    """
-    probabilities = np.asarray(probabilities)
-    decided = (probabilities >= np.asarray(thresholds)).astype(np.int8)
-    if at_least_one and len(probabilities):
-        empty = decided.sum(axis=1) == 0
-        decided[np.flatnonzero(empty), probabilities[empty].argmax(axis=1)] = 1
-    return decided
-
-
 def positive_weights(y_true):
     """`--class-weight balanced` for several labels: each label's positives weighted negatives/positives.
 

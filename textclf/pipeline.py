@@ -169,17 +169,3 @@ class SortedBatches:
         if self.batches:
             out[self.order] = np.concatenate([classifier.predict_on_batch(batch) for batch in self.batches])
         return out
-
-
-def predict_in_order(classifier, ids, batch_size=256):
-    """Class probabilities for `ids`, batched by length, returned in input order.
-
-    Args:
-        classifier: Model from token ids to probabilities.
-        ids: `tf.RaggedTensor` of token ids.
-        batch_size: Rows per batch.
-
-    Returns:
-        float32 array `(rows, classes)`.
-    """
-    return SortedBatches(ids, batch_size).predict(classifier)

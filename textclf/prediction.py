@@ -3,8 +3,9 @@
 The input is read in chunks of `chunk_size` rows (every cell a string, so ids
 such as `007` keep their spelling) by a background thread, a bounded queue
 ahead of the model; each chunk's rows are sorted by length and batched
-through the saved end-to-end model (`TextClassifier.predict_proba`: one
-`tf.function` per run, traced once, not `keras.Model.predict` per chunk);
+through the saved end-to-end model (`TextClassifier.predict_proba`, the one
+batched path: a `tf.function` traced once per model, not `keras.Model.predict`
+per chunk); the model's task turns probabilities into its columns;
 the formatted chunk is written by a second thread while the model works on
 the next one. At most three chunks are alive (one read ahead, one
 predicted, one being written: each thread takes its slot before it makes a
@@ -293,23 +294,6 @@ def bad_rows(frame, text_column, path, start, on_bad_rows):
     return empty
 
 
-class ChunkPredictor:
-    """Class probabilities of texts, chunk after chunk.
-
-    `TextClassifier.predict_proba` runs functions traced once per classifier
-    (not `keras.Model.predict`, whose per-call datasets and state grow the
-    resident set with every chunk), so memory stays flat over a file.
-    """
-
-    def __init__(self, classifier, batch_size=DEFAULT_BATCH_SIZE):
-        self.classifier = classifier
-        self.batch_size = batch_size
-
-    def __call__(self, texts):
-        """float32 `(len(texts), classes)` for a list of strings, in input order."""
-        return self.classifier.predict_proba(list(texts), self.batch_size, validate=False)  # checked by bad_rows
-
-
 def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_SIZE, on_bad_rows="error",
                    keep=None, depth=1):
     """Yields `(chunk, probabilities, bad)` for each chunk of `reader`.
@@ -326,7 +310,9 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
         depth: Chunks read ahead.
     """
     num_classes = len(classifier.classes_)
-    predict = ChunkPredictor(classifier, batch_size)
+
+    def predict(texts):
+        return classifier.predict_proba(texts, batch_size)  # the one batched path (classifier.predict_texts)
     for chunk in prefetch(reader, depth):
         if keep is not None and not keep(chunk.index):
             yield chunk, None, None
@@ -345,9 +331,9 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
         yield chunk, probabilities, bad
 
 
-def prediction_columns(labels, *, probabilities=False, top_k=0, multi_label=False):
-    """Names of the columns prediction appends, in order (a multi-label model: `predicted_labels` first)."""
-    names = ["predicted_labels"] if multi_label else ["predicted_label", "confidence"]
+def prediction_columns(labels, task, *, probabilities=False, top_k=0):
+    """Names of the columns prediction appends, in order: the task's (`Task.prediction_columns`) first."""
+    names = list(task.prediction_columns())
     if probabilities:
         names += [f"proba_{label}" for label in labels]
     for k in range(1, top_k + 1):
@@ -355,33 +341,21 @@ def prediction_columns(labels, *, probabilities=False, top_k=0, multi_label=Fals
     return names
 
 
-def add_predictions(frame, probabilities, bad, labels, *, probabilities_columns=False, top_k=0, decide=None,
-                    separator="|"):
+def add_predictions(frame, probabilities, bad, labels, task, *, probabilities_columns=False, top_k=0):
     """`frame` with the prediction columns appended (skipped rows left empty).
 
     Args:
-        decide: For a multi-label model, its `TextClassifier.decide` (thresholds
-            bound): `predicted_labels` holds the labels it gives each row, joined
-            by `separator` in label order (empty when none passes).
+        task: The model's `textclf.tasks.Task` (overrides such as `--threshold`
+            applied): its decisions give its columns (`Task.prediction_cells`).
     """
     import pandas as pd
 
     labels = np.asarray(labels, dtype=object)
-    best = np.argmax(np.nan_to_num(probabilities, nan=-1.0), axis=1)
-    if decide is not None:
-        from textclf.multilabel import join_labels
-
-        predicted = np.asarray(join_labels(decide(np.nan_to_num(probabilities, nan=0.0)), labels, separator),
-                               dtype=object)
-        columns = {"predicted_labels": predicted}
-    else:
-        predicted = labels[best]
-        columns = {
-            "predicted_label": predicted,
-            "confidence": probabilities[np.arange(len(best)), best] if len(best) else np.zeros(0, np.float32),
-        }
+    columns = task.prediction_cells(probabilities, task.decide(probabilities))
     if bad is not None and bad.any():
-        predicted[bad] = ""  # a fresh array either way
+        for values in columns.values():
+            if values.dtype == object:
+                values[bad] = ""  # fresh arrays; numbers stay NaN
     if probabilities_columns:
         for j, label in enumerate(labels):
             columns[f"proba_{label}"] = probabilities[:, j]
@@ -460,7 +434,7 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
         shard: Optional `(i, n)`: only chunks i-1, i-1+n, ... (1-based i);
             writes a part file and its `<output>.shard.json` index.
         progress: A `textclf.progress.Progress`, or None.
-        threshold, at_least_one: Multi-label models only (`TextClassifier.decide`):
+        threshold, at_least_one: Multi-label models only (`Task.with_overrides`):
             one threshold for every label instead of the stored ones, and
             whether a row with no label passing gets its most probable one.
 
@@ -479,11 +453,10 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
                 raise ConfigError("--shard needs --output FILE (a part file), not standard output")
             if output.lower().endswith((".gz", ".bz2", ".xz", ".zst", ".zip")):
                 raise ConfigError("--shard writes uncompressed part files; compress the merged file instead")
-        decide = decision_function(classifier, threshold, at_least_one)
+        task = classifier.task.with_overrides(threshold, at_least_one)
         reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column,))
         try:
-            added = prediction_columns(labels, probabilities=probabilities, top_k=top_k,
-                                       multi_label=decide is not None)
+            added = prediction_columns(labels, task, probabilities=probabilities, top_k=top_k)
             clash = [name for name in added if name in reader.columns]
             if clash:
                 raise InputDataError(
@@ -496,7 +469,7 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
             run = lambda handle: _write_predictions(  # noqa: E731
                 classifier, reader, handle, header, sep, text_column=text_column, batch_size=batch_size,
                 probabilities=probabilities, top_k=top_k, on_bad_rows=on_bad_rows, keep=keep, progress=progress,
-                decide=decide,
+                task=task,
             )
             if output == "-":
                 result = run(sys.stdout.buffer)
@@ -513,22 +486,6 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
             return result
         finally:
             reader.close()
-
-
-def decision_function(classifier, threshold=None, at_least_one=None):
-    """A multi-label model's `decide` with `threshold` and `at_least_one` bound; None for a single-label model.
-
-    Raises:
-        ConfigError: `threshold` or `at_least_one` given for a single-label model, or a threshold outside [0, 1].
-    """
-    if not classifier.multi_label:
-        if threshold is not None or at_least_one is not None:
-            raise ConfigError("--threshold and --at-least-one apply to multi-label models (trained with "
-                              "--multi-label); this model predicts one label per text")
-        return None
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {threshold}")
-    return lambda probabilities: classifier.decide(probabilities, threshold, at_least_one)
 
 
 def _check_options(labels, *, chunk_size, batch_size, top_k, on_bad_rows):
@@ -549,7 +506,7 @@ def _empty_frame(columns):
 
 
 def _write_predictions(classifier, reader, handle, header, sep, *, text_column, batch_size, probabilities, top_k,
-                       on_bad_rows, keep, progress, decide):
+                       on_bad_rows, keep, progress, task):
     result = PredictResult(header_bytes=len(header))
     labels = [str(label) for label in classifier.classes_]
     writer = BackgroundWriter(handle, depth=1)
@@ -565,8 +522,8 @@ def _write_predictions(classifier, reader, handle, header, sep, *, text_column, 
                 result.predicted += len(chunk.frame) - skipped
 
                 def job(frame=chunk.frame, probs=probs, bad=bad):
-                    table = add_predictions(frame, probs, bad, labels, probabilities_columns=probabilities,
-                                            top_k=top_k, decide=decide, separator=classifier.label_separator)
+                    table = add_predictions(frame, probs, bad, labels, task, probabilities_columns=probabilities,
+                                            top_k=top_k)
                     written = 0
                     for data in csv_slices(table, sep):
                         written += len(data)

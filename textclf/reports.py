@@ -1,10 +1,11 @@
 """Evaluation reports: metrics, confusion matrix, error analysis, calibration, curves, report.html.
 
 Metrics come from scikit-learn, plots from matplotlib (headless backend) and
-the page from `textclf.report_html`. Errors and confused pairs are computed
-from label arrays (single-label rows); the multi-label reports
-(`textclf.multilabel_reports`) pass their (row, label) probabilities to the
-same calibration, summary, example and page functions.
+the page from `textclf.report_html`. `write_reports` serves every task: the
+task (`textclf.tasks`) gives the metrics, its tables and plots (this module's
+confusion matrix and confused pairs for one label per text,
+`textclf.multilabel_reports`' for several), the calibration pairs and the
+confidence that ranks the errors.
 """
 
 from __future__ import annotations
@@ -46,24 +47,26 @@ def metrics_line(metrics):
     return where + f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f}"
 
 
-def report_metrics(y_true, y_pred, labels, *, evaluated_on, confidence=None):
+def report_metrics(task, y_true, decisions, scores=None, *, labels=None, evaluated_on):
     """The metrics `write_reports` returns, computed without writing anything (a model is saved with them first).
 
     Args:
-        y_true, y_pred: True and predicted labels.
-        labels: The model's labels.
+        task: The model's `textclf.tasks.Task`.
+        y_true, decisions: Encoded truth (`Task.truth()`) and the task's decisions.
+        scores: Optional `Task.kept_scores` of the rows (adds the expected calibration error).
+        labels: Names of the truth codes; default the task's labels.
         evaluated_on: What the rows are.
-        confidence: Optional probability of each predicted label (adds the expected calibration error).
 
     Returns:
-        `compute_metrics` plus `evaluated_on` and, with `confidence`, `expected_calibration_error`.
+        `Task.metrics` plus `evaluated_on` and, with `scores`, `expected_calibration_error`.
     """
     from textclf.calibration import reliability
 
-    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
-    metrics = {**compute_metrics(y_true, y_pred, list(labels)), "evaluated_on": evaluated_on}
-    if confidence is not None:
-        metrics["expected_calibration_error"] = reliability(confidence, y_true == y_pred)["ece"]
+    labels = list(task.labels if labels is None else labels)
+    metrics = {**task.metrics(y_true, decisions, labels), "evaluated_on": evaluated_on}
+    if scores is not None:
+        probabilities, correct, _ = task.calibration(y_true, decisions, scores)
+        metrics["expected_calibration_error"] = reliability(probabilities, correct)["ece"]
     return metrics
 
 
@@ -73,29 +76,27 @@ CONFUSED_PAIRS = 10  # class pairs listed in confused_pairs.csv
 PAIR_EXAMPLES = 3  # example texts per confused pair
 
 
-def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=None, texts=None, confidence=None,
-                  metadata=None, data_summary=None, classifier=None):
-    """Writes the metrics, error analysis, calibration and `report.html` of one evaluation.
+def write_reports(report_dir, task, y_true, decisions, scores=None, *, labels=None, evaluated_on, history=None,
+                  texts=None, metadata=None, data_summary=None, classifier=None):
+    """Writes the metrics, error analysis, calibration and `report.html` of one evaluation, for any task.
 
-    Always written: `confusion_matrix.csv/.png`, `classification_report.json/.txt`,
-    `confused_pairs.csv`, `data_summary.json` and `report.html`; the other
-    files when their inputs are given.
+    Always written: the task's tables and plots (`Task.write_tables`),
+    `data_summary.json` and `report.html`; the others when their inputs are given.
 
     Args:
         report_dir: Directory to write into (created if needed).
-        y_true: True labels.
-        y_pred: Predicted labels.
-        labels: Label order for rows and columns (the model's output order).
-            True labels the model never saw are appended after them.
-        evaluated_on: What the rows are ("test", "validation", a file name);
-            written into every report.
-        history: Optional list of per-epoch dicts (epoch, loss, accuracy,
-            val_loss, val_accuracy, ...) for `history.csv` and the curves.
+        task: The model's `textclf.tasks.Task`.
+        y_true: Encoded truth (`Task.truth()`), one row per evaluated row.
+        decisions: The task's decisions (`Task.decide`) for the same rows.
+        scores: Optional `Task.kept_scores` of the rows' probabilities: rank
+            the errors and give the reliability diagram (`reliability_diagram.png`,
+            `calibration.json`) and the ECE.
+        labels: Names of the truth codes (`Truth.labels`: true labels the model
+            never saw after its own); default the task's labels.
+        evaluated_on: What the rows are ("test", "a.csv"); written into every report.
+        history: Optional per-epoch dicts for `history.csv` and the curves.
         texts: Optional text of each row, for `errors.csv` and the examples;
-            only misclassified rows' texts are read (others may be None).
-        confidence: Optional probability the model gave each row's predicted
-            label: ranks the errors and gives the reliability diagram
-            (`reliability_diagram.png`, `calibration.json`) and the ECE.
+            only wrong rows' texts are read (others may be None).
         metadata: Optional model metadata; the page shows it as "what was trained".
         data_summary: Optional dict of named `summarize_data` results (e.g.
             "training", "evaluated"); default: the evaluated rows' labels.
@@ -104,36 +105,33 @@ def write_reports(report_dir, y_true, y_pred, labels, *, evaluated_on, history=N
             confidently wrong examples on the page.
 
     Returns:
-        The dict of `compute_metrics`, plus `evaluated_on` and, with
-        `confidence`, `expected_calibration_error`.
+        `Task.metrics`, plus `evaluated_on` and, with `scores`, `expected_calibration_error`.
     """
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
-    labels = list(labels)
-    all_labels = labels + sorted(set(y_true) - set(labels))
-    matrix = _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on)
-    metrics = report_metrics(y_true, y_pred, labels, evaluated_on=evaluated_on, confidence=confidence)
-    calibration = None
-    if confidence is not None:
-        calibration = write_calibration(report_dir, confidence, y_true == y_pred, title=evaluated_on)
-    per_class = _write_classification_report(report_dir, y_true, y_pred, labels, all_labels, metrics)
-    wrong = np.flatnonzero(y_true != y_pred)
-    if confidence is not None:
+    labels = list(task.labels if labels is None else labels)
+    metrics = report_metrics(task, y_true, decisions, scores, labels=labels, evaluated_on=evaluated_on)
+    calibration = confidence = None
+    wrong = np.flatnonzero(task.wrong_rows(y_true, decisions))
+    if scores is not None:
+        probabilities, correct, what = task.calibration(y_true, decisions, scores)
+        calibration = write_calibration(report_dir, probabilities, correct, title=evaluated_on + what)
+        confidence = task.error_confidence(decisions, scores)
         wrong = wrong[np.argsort(-np.asarray(confidence)[wrong], kind="stable")]  # most confident first
+    page = task.write_tables(report_dir, y_true, decisions, metrics, labels=labels, evaluated_on=evaluated_on,
+                             wrong=wrong, texts=texts)
+    true_cells, predicted_cells = task.cells(y_true, labels), task.cells(decisions, labels)
     if texts is not None:
-        write_errors(report_dir / "errors.csv", wrong, texts, y_true, y_pred, confidence)
-    pairs = confused_pairs(matrix, all_labels, wrong, y_true, y_pred, texts)
-    _write_pairs(report_dir / "confused_pairs.csv", pairs)
+        write_errors(report_dir / "errors.csv", wrong, texts, true_cells, predicted_cells, confidence,
+                     noun=task.label_noun)
     if data_summary is None:
-        data_summary = {"evaluated": summarize_data(y_true)}
+        data_summary = {"evaluated": summarize_data(task.values(y_true, labels))}
     write_summary_and_history(report_dir, data_summary, history)
-    examples = wrong_examples(wrong[:WRONG_EXAMPLES], texts, y_true, y_pred, confidence, classifier)
+    examples = wrong_examples(wrong[:WRONG_EXAMPLES], texts, true_cells, predicted_cells, confidence, classifier)
     from textclf.report_html import write_run_page
 
-    write_run_page(report_dir, metrics=metrics, per_class=per_class, matrix=matrix, labels=all_labels,
-                   calibration=calibration, pairs=pairs, examples=examples, data_summary=data_summary,
-                   metadata=metadata)
+    write_run_page(report_dir, metrics=metrics, calibration=calibration, examples=examples,
+                   data_summary=data_summary, metadata=metadata, **page)
     return metrics
 
 
@@ -149,7 +147,7 @@ def write_summary_and_history(report_dir, data_summary, history):
         best_effort(report_dir / "training_curves.png", plot_history, history, report_dir / "training_curves.png")
 
 
-def _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
+def write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
     """`confusion_matrix.csv` and `.png`; returns the count matrix (true rows, predicted columns)."""
     import pandas as pd
     from sklearn.metrics import confusion_matrix
@@ -164,7 +162,7 @@ def _write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
     return matrix
 
 
-def _write_classification_report(report_dir, y_true, y_pred, labels, all_labels, metrics):
+def write_classification_report(report_dir, y_true, y_pred, labels, all_labels, metrics):
     """`classification_report.json` and `.txt`; returns sklearn's report dict (per class and averages)."""
     from sklearn.metrics import classification_report
 
@@ -202,17 +200,18 @@ def write_calibration(report_dir, confidence, correct, title=""):
     return table
 
 
-def write_errors(path, wrong, texts, y_true, y_pred, confidence):
-    """`errors.csv`: one row per misclassified row (`wrong`, in that order).
+def write_errors(path, wrong, texts, true_cells, predicted_cells, confidence, *, noun="label"):
+    """`errors.csv`: one row per wrong row (`wrong`, in that order), for any task.
 
-    Columns: text, true_label, predicted_label, confidence (empty when unknown).
+    Columns: text, true_<noun>, predicted_<noun> (label cells as `Task.cells`
+    gives them), confidence (`Task.error_confidence`; empty when unknown).
     """
     import pandas as pd
 
     pd.DataFrame({
         "text": [texts[i] for i in wrong],
-        "true_label": y_true[wrong],
-        "predicted_label": y_pred[wrong],
+        f"true_{noun}": np.asarray(true_cells, dtype=object)[wrong],
+        f"predicted_{noun}": np.asarray(predicted_cells, dtype=object)[wrong],
         "confidence": np.asarray(confidence, dtype=np.float64)[wrong] if confidence is not None else np.nan,
     }).to_csv(path, index=False, float_format="%.6f")
 
@@ -246,7 +245,7 @@ def confused_pairs(matrix, labels, wrong, y_true, y_pred, texts=None, top=CONFUS
     return pairs
 
 
-def _write_pairs(path, pairs):
+def write_pairs(path, pairs):
     import pandas as pd
 
     columns = ["true_label", "predicted_label", "count", "share_of_true_label"]

@@ -29,12 +29,12 @@ def outputs(args):
 
 def run(args):
     from textclf.classifier import TextClassifier
-    from textclf.export import export_saved_model
+    from textclf.export import export_saved_model, module_outputs
+    from textclf.terminal import visible
+
     classifier = TextClassifier.load(args.model)
     export_saved_model(classifier, args.saved_model)
     labels = ", ".join(str(c) for c in classifier.classes_)
-    outputs = "probabilities, decisions, labels" if classifier.multi_label else "probabilities, label, confidence"
-    from textclf.terminal import visible
-
+    outputs = ", ".join(module_outputs(classifier))
     print(visible(f"SavedModel: {args.saved_model} (signature 'serve': strings -> {outputs}; labels {labels})"))
     return 0

@@ -29,7 +29,9 @@ def describe(metadata, directory):
     labels = metadata.get("labels", [])
     lines = [f"model: {directory}", f"labels ({len(labels)}): {', '.join(str(label) for label in labels)}",
              f"columns: text {metadata.get('text_column', '?')!r}, label {metadata.get('label_column', '?')!r}"]
-    lines += _multilabel(requested, fitted)
+    from textclf.tasks import from_metadata
+
+    lines += from_metadata(metadata).describe()
     if requested:
         lines.append(
             f"head: {requested.get('head', '?')} (units {_units(requested, fitted)}, layers "
@@ -50,19 +52,6 @@ def describe(metadata, directory):
     if versions:
         lines.append(f"trained with: {', '.join(versions)}" + (f" on {metadata['created']}" if "created" in metadata else ""))
     return lines
-
-
-def _multilabel(requested, fitted):
-    """Multi-label models: the separator, the thresholds in short, and --at-least-one."""
-    if not requested.get("multi_label"):
-        return []
-    thresholds = fitted.get("thresholds") or {}
-    values = sorted(thresholds.values())
-    summary = (f"median {values[len(values) // 2]:.2f}, range {values[0]:.2f}-{values[-1]:.2f}; "
-               + ", ".join(f"{label} {t:.2f}" for label, t in thresholds.items())) if values else "none stored"
-    return [f"multi-label: several labels per text, joined by {requested.get('label_separator', '|')!r}; "
-            f"at least one label per text: {'yes' if fitted.get('at_least_one') else 'no'}",
-            f"decision thresholds (chosen on validation F1 per label): {summary}"]
 
 
 def _units(requested, fitted):

@@ -30,7 +30,7 @@ def build_classifier(
     pooling="max",
     embedding_dropout=0.1,
     trainable_embeddings=False,
-    multi_label=False,
+    activation="softmax",
     name=CLASSIFIER_NAME,
 ):
     """Builds the classifier from token ids to class probabilities.
@@ -45,7 +45,8 @@ def build_classifier(
         pooling: How time steps are reduced, one of `POOLINGS`.
         embedding_dropout: Rate of `SpatialDropout1D` on the embedded tokens.
         trainable_embeddings: Whether the embedding matrix is updated in training.
-        multi_label: One sigmoid per class (several labels per text) instead of a softmax.
+        activation: Of the output layer: the task's (`Task.activation`: "softmax", or
+            "sigmoid" for one independent probability per label).
         name: Model name ("classifier"; ensemble members get their own).
 
     Returns:
@@ -73,7 +74,6 @@ def build_classifier(
     x = spec.build(x, token_ids, units=units, layers=layers, dropout=dropout, pooling=pooling)
     if dropout > 0:
         x = keras.layers.Dropout(dropout, name="output_dropout")(x)
-    activation = "sigmoid" if multi_label else "softmax"
     probabilities = keras.layers.Dense(num_classes, activation=activation, name="probabilities")(x)
     return keras.Model(token_ids, probabilities, name=name)
 

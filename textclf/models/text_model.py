@@ -4,9 +4,9 @@
 type") and a NumPy string array ("Invalid dtype: str576"); only a
 `tf.string` tensor works. `TextModel` converts a list, tuple, NumPy or pandas
 string array to a 1-D `tf.string` tensor first, in `predict` and when called,
-as keras-hub's task models do. Its `predict` also batches rows of similar
-length together (each batch is padded only to its longest row) and returns
-the probabilities in input order.
+as keras-hub's task models do. Its `predict` takes textclf's one batched path
+(`textclf.classifier.predict_texts`): rows of similar length batched together
+(each batch padded only to its longest row), probabilities in input order.
 
 Registered as `textclf>TextModel` (see `textclf.keras_objects`); a model
 file of this class loads with `safe_mode=True` after `import textclf`.
@@ -94,21 +94,18 @@ class TextModel(keras.Model):
         Args:
             x: A list of `str`, a NumPy or pandas string array, or a `tf.string` tensor.
             batch_size, verbose, steps, callbacks: As `keras.Model.predict`.
-                Without `steps`, rows are predicted in order of length, each
-                batch padded to its longest row, and put back in input order.
+                Without `steps` or `callbacks`, texts go through
+                `textclf.classifier.predict_texts`, the one batched path
+                (`TextClassifier.predict_proba` takes it too).
 
         Returns:
             float32 NumPy array `(rows, classes)`.
         """
         import tensorflow as tf
 
+        from textclf.classifier import predict_texts
+
         texts = as_text_tensor(x)
-        if steps is not None or not isinstance(texts, tf.Tensor) or texts.shape.rank not in (1, 2):
+        if steps is not None or callbacks or not isinstance(texts, tf.Tensor) or texts.shape.rank not in (1, 2):
             return super().predict(texts, batch_size=batch_size, verbose=verbose, steps=steps, callbacks=callbacks)
-        texts = tf.reshape(texts, [-1])
-        order, _ = length_batches(tf.strings.length(texts).numpy(), 1)
-        sorted_probabilities = super().predict(tf.gather(texts, order), batch_size=batch_size, verbose=verbose,
-                                               callbacks=callbacks)
-        probabilities = np.empty_like(sorted_probabilities)
-        probabilities[order] = sorted_probabilities
-        return probabilities
+        return predict_texts(self, list(tf.reshape(texts, [-1]).numpy()), batch_size or 32)

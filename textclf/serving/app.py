@@ -93,7 +93,7 @@ def create_app(classifier, *, limits=None, token=None, identity=None):
 
     Args:
         classifier: A `TextClassifier` (anything with its `predict_proba`,
-            `classes_`, `metadata`, `multi_label`, `decide` and `label_separator`).
+            `classes_`, `metadata` and `task`).
         limits: `Limits` (default: the defaults).
         token: When given, every request but `/healthz` and `/readyz` must carry
             `Authorization: Bearer <token>`.
@@ -169,7 +169,7 @@ def _add_metadata(app, classifier, limits, identity, guard):
     fitted = metadata.get("fitted") or {}
     described = {
         "labels": [str(label) for label in classifier.classes_],
-        "task": "multi-label" if classifier.multi_label else "single-label",
+        "task": classifier.task.to_config(),
         "text_column": metadata.get("text_column"),
         "metrics": fitted.get("metrics") or {},
         "fitted": fitted,
@@ -228,13 +228,14 @@ def _records(classifier, probabilities, parsed):
     from textclf.prediction import add_predictions
 
     labels = np.asarray([str(label) for label in classifier.classes_], dtype=object)
-    table = add_predictions(pd.DataFrame(index=range(len(probabilities))), probabilities, None, labels,
-                            probabilities_columns=parsed.probabilities, top_k=parsed.top_k, decide=parsed.decide,
-                            separator=classifier.label_separator)
+    task = parsed.task
+    table = add_predictions(pd.DataFrame(index=range(len(probabilities))), probabilities, None, labels, task,
+                            probabilities_columns=parsed.probabilities, top_k=parsed.top_k)
     records = table.to_dict(orient="records")
-    if parsed.decide is not None:  # a list of labels, not the CSV cell joined by the separator
-        for record, row in zip(records, parsed.decide(probabilities)):
-            record["predicted_labels"] = labels[np.flatnonzero(row)].tolist()
+    decided = task.prediction_columns()[0]
+    for record, value in zip(records, task.values(task.decide(probabilities))):
+        # A label set as a JSON list, not the CSV cell joined by the separator.
+        record[decided] = value if isinstance(value, str) else list(value)
     return records
 
 

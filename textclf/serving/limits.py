@@ -5,9 +5,9 @@ No web framework here: `parse_predict_request` turns the raw body of
 `RequestError` with the HTTP status and a message naming the problem. Texts
 pass the library's own checks (`textclf.inputs.check_texts`: a list of
 strings, not one string) and the CLI's rule for empty cells
-(`textclf.prediction.bad_rows`); the options are `textclf predict`'s
+(`textclf.inputs.check_texts`); the options are `textclf predict`'s
 (`--probabilities`, `--top-k`, `--threshold`, `--at-least-one`), decided by
-`textclf.prediction.decision_function`.
+the model's task (`Task.with_overrides`).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class PredictRequest:
     texts: list
     probabilities: bool = False
     top_k: int = 0
-    decide: object = None  # a multi-label model's decision function (thresholds bound), else None
+    task: object = None  # the model's task with this request's overrides (`Task.with_overrides`)
 
 
 def parse_predict_request(body, limits, classifier):
@@ -118,10 +118,8 @@ def parse_predict_request(body, limits, classifier):
     threshold, at_least_one = data.get("threshold"), _flag(data, "at_least_one", None)
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise RequestError(422, f"threshold must be a number between 0 and 1 or null, got {threshold!r}")
-    from textclf.prediction import decision_function
-
     try:
-        request.decide = decision_function(classifier, threshold, at_least_one)
+        request.task = classifier.task.with_overrides(threshold, at_least_one)
     except ConfigError as exc:
         raise RequestError(422, str(exc).replace("--threshold", "threshold").replace("--at-least-one",
                                                                                       "at_least_one")) from None
@@ -130,10 +128,7 @@ def parse_predict_request(body, limits, classifier):
 
 def _check_texts(texts, limits):
     """`texts` as a list of non-blank strings within the limits, or `RequestError`."""
-    import pandas as pd
-
     from textclf.inputs import check_texts
-    from textclf.prediction import bad_rows
 
     if not isinstance(texts, (list, str)):
         raise RequestError(422, f"texts must be a list of strings, not a JSON {_json_type(texts)}")
@@ -150,9 +145,6 @@ def _check_texts(texts, limits):
     if characters > limits.max_chars:
         raise RequestError(413, f"{characters:,} characters in one request; the most is {limits.max_chars:,}",
                            extra={"limits": limits.as_json()})
-    bad = bad_rows(pd.Series(texts, dtype=object))
-    if bad.any():
-        raise RequestError(422, f"texts[{int(bad.argmax())}] is empty or whitespace only; every text needs words")
     return texts
 
 

@@ -19,6 +19,7 @@ class Tables:
     validation: object
     test: object
     labels: list
+    task: object = None  # the run's `textclf.tasks.Task` over `labels` (nothing fitted yet)
 
 
 @dataclass
@@ -61,8 +62,8 @@ class Prepared:
     training_tokens: int
     train_lengths: np.ndarray
     sample_weights: object
-    multi_label: bool = False
-    label_weights: object = None
+    label_weights: object = None  # per-label weights of the positives (`Task.label_weights`), or None
+    task: object = None  # `textclf.tasks.Task`: label encoding, loss, decision
 
 
 def read_tables(config, log=lambda message: None):
@@ -77,57 +78,35 @@ def read_tables(config, log=lambda message: None):
             label parts, or validation labels unknown to training.
     """
     from textclf.data import read_labeled
+    from textclf.tasks import for_training
+
+    reader = for_training(config, [])  # reads label cells; the labels are known once read
 
     def read(path):
         if not path:
             return None
         data = read_labeled(path, text_column=config.text_column, label_column=config.label_column,
                             encoding=config.encoding)
-        return _label_sets(data, config) if config.multi_label else data
+        return dataclasses.replace(data, labels=reader.parse_cells(data.labels, file=data.path,
+                                                                   column=config.label_column))
 
     train = read(config.train)
-    _check_label_format(train, config, log)
-    labels = sorted(set(_names(train.labels, config)))
+    reader.check_format(train.labels, file=config.train, separator=config.label_separator, log=log)
+    labels = sorted(set(reader.names(train.labels)))
     if len(labels) < 2:
         raise InputDataError(
             f"all rows have the same label {labels[0]!r}; a classifier needs at least 2 classes",
             file=config.train, column=config.label_column,
         )
     validation = read(config.validation)
-    unknown = sorted(set(_names(validation.labels, config)) - set(labels)) if validation is not None else []
+    unknown = sorted(set(reader.names(validation.labels)) - set(labels)) if validation is not None else []
     if unknown:
         raise InputDataError(
             f"validation label {unknown[0]!r} does not occur in the training data", file=config.validation,
             column=config.label_column,
         )
-    return Tables(train=train, validation=validation, test=read(config.test), labels=labels)
-
-
-def _label_sets(data, config):
-    """`data` with each label cell parsed into a tuple of names."""
-    from textclf.multilabel import split_label_cells
-
-    sets = split_label_cells(data.labels, config.label_separator, file=data.path, column=config.label_column)
-    return dataclasses.replace(data, labels=sets)
-
-
-def _names(labels, config):
-    """Every label name of `labels` (cells, or tuples of names with multi-label)."""
-    return [name for names in labels for name in names] if config.multi_label else labels
-
-
-def _check_label_format(train, config, log):
-    """One line when the label column's format and `--multi-label` disagree (nothing is switched)."""
-    from textclf.multilabel import looks_joined
-
-    separator = config.label_separator
-    if config.multi_label and not any(len(names) > 1 for names in train.labels):
-        log(f"warning: {config.train}: no label cell holds several labels joined by {separator!r}: this is "
-            "single-label data (training one sigmoid output per label as asked)")
-    elif not config.multi_label and looks_joined(train.labels, separator):
-        joined = sum(separator in label for label in train.labels)
-        log(f"note: {config.train}: {joined} of {len(train.labels)} label cells contain {separator!r}; if they "
-            f"hold several labels per text, pass --multi-label (each cell is one label as given)")
+    return Tables(train=train, validation=validation, test=read(config.test), labels=labels,
+                  task=for_training(config, labels))
 
 
 def split_tables(config, tables, log):
@@ -139,7 +118,6 @@ def split_tables(config, tables, log):
     rows: on held-out SST-2 sentences it scored as well as the row split,
     validated honestly and trained in half the time (RESULTS.md).
     """
-    from textclf.multilabel import stratification_keys
     from textclf.overlap import find_overlap, no_overlap
     from textclf.split import split_validation, unseen_documents
 
@@ -154,7 +132,7 @@ def split_tables(config, tables, log):
         record.update(validation_file=config.validation, grouped_rows=0, description=config.validation)
     else:
         by_documents = config.validation_split_by == "documents"
-        strata = stratification_keys(labels) if config.multi_label else labels
+        strata = tables.task.strata(labels)
         split = split_validation(texts, strata, config.validation_split, config.seed, config.train,
                                  overlap=overlap if by_documents else no_overlap(len(texts)))
         if split.overlapping_rows:
@@ -199,16 +177,6 @@ def choose_length(config, lengths, split, log):
     return max_length, rule
 
 
-def balanced_sample_weights(config, y, num_classes):
-    """Per-example weights for `--class-weight balanced`, else None (and None with several labels per text,
-    whose positives are weighted per label: `textclf.multilabel.positive_weights`)."""
-    if config.class_weight != "balanced" or config.multi_label:
-        return None
-    from sklearn.utils.class_weight import compute_class_weight
-
-    return compute_class_weight("balanced", classes=np.arange(num_classes), y=y)[y]
-
-
 def prepare(config, tables, log):
     """Stage 1: from the tables to everything the fitting stages read.
 
@@ -221,7 +189,6 @@ def prepare(config, tables, log):
         A `Prepared`.
     """
     from textclf.embeddings import build_embedding_matrix
-    from textclf.multilabel import positive_weights
     from textclf.pipeline import vectorize
     from textclf.vocabulary import build_vocabulary, count_tokens, coverage
 
@@ -235,7 +202,8 @@ def prepare(config, tables, log):
     cover = coverage(stats.counts, vocabulary, embedding.found)
     log(f"embeddings: {embedding.source} ({embedding.dim}-d); vocabulary {len(vocabulary)} entries; "
         f"coverage {cover['token_coverage']:.1%} of tokens, {cover['type_coverage']:.1%} of types")
-    y_train, y_val = (encode_labels(config, values, tables.labels) for values in (split.train_labels, split.val_labels))
+    task = tables.task
+    y_train, y_val = task.encode(split.train_labels), task.encode(split.val_labels)
     return Prepared(
         labels=tables.labels, split=split, y_train=y_train, y_val=y_val,
         vocabulary=vocabulary, max_length=max_length, max_length_rule=rule, embedding=embedding, coverage=cover,
@@ -243,17 +211,6 @@ def prepare(config, tables, log):
         ids_val=vectorize(split.val_texts, vocabulary, max_length),
         training_tokens=int(np.minimum(stats.lengths, max_length).sum()),
         train_lengths=np.asarray(stats.lengths),
-        sample_weights=balanced_sample_weights(config, y_train, len(tables.labels)),
-        multi_label=config.multi_label,
-        label_weights=positive_weights(y_train) if config.multi_label and config.class_weight == "balanced" else None,
+        sample_weights=task.sample_weights(y_train, config.class_weight),
+        label_weights=task.label_weights(y_train, config.class_weight), task=task,
     )
-
-
-def encode_labels(config, values, labels):
-    """Class indices of label cells, or with multi-label the float32 0/1 indicator matrix of label sets."""
-    from textclf.multilabel import indicator_matrix
-
-    if config.multi_label:
-        return indicator_matrix(values, labels).astype(np.float32)
-    index = {label: i for i, label in enumerate(labels)}
-    return np.array([index[y] for y in values])

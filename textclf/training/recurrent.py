@@ -145,23 +145,17 @@ def _build(config, prepared, name, trainable_embeddings):
         embedding_matrix=prepared.embedding.matrix, num_classes=len(prepared.labels), head=config.head,
         units=config.units, layers=config.layers, dropout=config.dropout, pooling=config.pooling,
         embedding_dropout=config.embedding_dropout, trainable_embeddings=trainable_embeddings,
-        multi_label=prepared.multi_label, name=name,
+        activation=prepared.task.activation, name=name,
     )
 
 
 def training_loss(prepared):
-    """Cross-entropy over classes, or over each label (binary) with several labels per text.
+    """The task's loss (`Task.loss`, matching its activation), positives weighted by `prepared.label_weights`.
 
-    With `--class-weight balanced` and several labels, each label's positive
-    terms are weighted by its negatives/positives ratio (`positive_weights`).
     The loss lives only in the compiled training models; the saved model is
     built from uncompiled layers and never refers to it.
     """
-    if not prepared.multi_label:
-        return "sparse_categorical_crossentropy"
-    if prepared.label_weights is None:
-        return "binary_crossentropy"
-    return WeightedBinaryCrossentropy([float(w) for w in prepared.label_weights])
+    return prepared.task.loss(prepared.label_weights)
 
 
 @keras.saving.register_keras_serializable(package="textclf")

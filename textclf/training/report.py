@@ -57,40 +57,32 @@ def evaluate(classifier, prepared, test, test_path):
 
 
 def _metrics(classifier, y_true, probabilities):
-    """Accuracy and macro F1, or with several labels per text `multilabel_metrics`, of the model's decisions."""
-    labels = list(classifier.classes_)
-    if classifier.multi_label:
-        from textclf.multilabel import indicator_matrix, multilabel_metrics
+    """The task's metrics (`Task.metrics`) of the model's decisions on parsed true labels."""
+    task = classifier.task
+    truth = task.truth()
+    return task.metrics(truth(y_true), task.decide(probabilities), truth.labels)
 
-        return multilabel_metrics(indicator_matrix(y_true, labels), classifier.decide(probabilities), labels)
-    from textclf.reports import compute_metrics
 
-    return compute_metrics(y_true, list(classifier.classes_[probabilities.argmax(axis=1)]), labels)
+def _judged(evaluation, classifier):
+    """The task, encoded truth, decisions and kept scores of the reported rows, and the truth's label names."""
+    task = classifier.task
+    truth = task.truth()
+    y_true = truth(evaluation.y_true)
+    decisions = task.decide(evaluation.probabilities)
+    return task, y_true, decisions, task.kept_scores(evaluation.probabilities, decisions), truth.labels
 
 
 def final_metrics(evaluation, classifier):
     """The `fitted.metrics` of the metadata, computed without writing a file (the model is saved before any report).
 
     Returns:
-        The reported rows' metrics (`reports.report_metrics` or `multilabel_report_metrics`) and the validation ones.
+        The reported rows' metrics (`reports.report_metrics`) and the validation ones.
     """
-    labels = list(classifier.classes_)
-    if classifier.multi_label:
-        from textclf.multilabel import indicator_matrix
-        from textclf.multilabel_reports import multilabel_report_metrics
-
-        metrics = multilabel_report_metrics(indicator_matrix(evaluation.y_true, labels),
-                                            classifier.decide(evaluation.probabilities), evaluation.probabilities,
-                                            labels, evaluated_on=evaluation.evaluated_on)
-        return {**metrics, "validation_micro_f1": evaluation.validation["micro_f1"],
-                "validation_macro_f1": evaluation.validation["macro_f1"]}
     from textclf.reports import report_metrics
 
-    metrics = report_metrics(evaluation.y_true, list(classifier.classes_[evaluation.probabilities.argmax(axis=1)]),
-                             labels, evaluated_on=evaluation.evaluated_on,
-                             confidence=evaluation.probabilities.max(axis=1))
-    return {**metrics, "validation_accuracy": evaluation.validation["accuracy"],
-            "validation_macro_f1": evaluation.validation["macro_f1"]}
+    task, y_true, decisions, scores, labels = _judged(evaluation, classifier)
+    metrics = report_metrics(task, y_true, decisions, scores, labels=labels, evaluated_on=evaluation.evaluated_on)
+    return {**metrics, **{f"validation_{name}": evaluation.validation[name] for name in task.headline}}
 
 
 def write(report_dir, evaluation, classifier, history):
@@ -99,38 +91,17 @@ def write(report_dir, evaluation, classifier, history):
     A figure that cannot be drawn is a warning naming it (`textclf.plotting.best_effort`); any other failure
     of the reports is one warning too: they are written after the model, which they never cost.
     """
+    from textclf.reports import write_reports
     from textclf.terminal import warn
 
+    task, y_true, decisions, scores, labels = _judged(evaluation, classifier)
     try:
-        if classifier.multi_label:
-            _write_multilabel(report_dir, evaluation, classifier, history)
-        else:
-            _write_single(report_dir, evaluation, classifier, history)
+        write_reports(report_dir, task, y_true, decisions, scores, labels=labels,
+                      evaluated_on=evaluation.evaluated_on, history=history, texts=evaluation.texts,
+                      metadata=classifier.metadata, data_summary=evaluation.data_summary, classifier=classifier)
     except Exception as exc:  # noqa: BLE001 - storage errors included: the model is already written
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
         warn(f"reports in {report_dir.name}/ were not all written ({reason}); the model is saved")
-
-
-def _write_single(report_dir, evaluation, classifier, history):
-    from textclf.reports import write_reports
-
-    y_pred = list(classifier.classes_[evaluation.probabilities.argmax(axis=1)])
-    write_reports(report_dir, evaluation.y_true, y_pred, list(classifier.classes_),
-                  evaluated_on=evaluation.evaluated_on, history=history, texts=evaluation.texts,
-                  confidence=evaluation.probabilities.max(axis=1), metadata=classifier.metadata,
-                  data_summary=evaluation.data_summary, classifier=classifier)
-
-
-def _write_multilabel(report_dir, evaluation, classifier, history):
-    from textclf.multilabel import indicator_matrix
-    from textclf.multilabel_reports import write_multilabel_reports
-
-    labels = list(classifier.classes_)
-    write_multilabel_reports(
-        report_dir, indicator_matrix(evaluation.y_true, labels), classifier.decide(evaluation.probabilities),
-        evaluation.probabilities, labels, evaluated_on=evaluation.evaluated_on, separator=classifier.label_separator,
-        history=history, texts=evaluation.texts, metadata=classifier.metadata, data_summary=evaluation.data_summary,
-        classifier=classifier)
 
 
 def log_result(metrics, output, seconds, chief, log):

@@ -41,15 +41,8 @@ def describe_run(config, requested, prepared, recurrent, assembled, runtime, sec
         "distribute": runtime.describe(config.batch_size),
         "output": config.output,
     }
-    if assembled.thresholds is not None:
-        from textclf.multilabel import MIN_POSITIVES_FOR_TUNING
-
-        fitted["thresholds"] = assembled.thresholds
-        fitted["threshold_rule"] = (f"per label, the highest validation F1 on a 0.05-0.95 grid; labels with fewer "
-                                    f"than {MIN_POSITIVES_FOR_TUNING} validation positives keep 0.5")
-        fitted["at_least_one"] = config.at_least_one
     return metadata.new(requested, fitted, labels=prepared.labels, text_column=config.text_column,
-                        label_column=config.label_column)
+                        label_column=config.label_column, task=assembled.task.to_config())
 
 
 def save(classifier, evaluation, history, output, runtime):
