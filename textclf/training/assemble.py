@@ -111,7 +111,8 @@ def assemble(prepared, recurrent, ngram, log):
         if record["kept"]:
             wide = (ngram.vectorizer, ngram.model, record["weight"])
             mixed_val = mix(recurrent_val, ngram.val_probabilities, record["weight"])
-    model = build_end_to_end(recurrent.model, prepared.vocabulary, prepared.max_length, wide=wide)
+    model = build_end_to_end(recurrent.model, prepared.vocabulary, prepared.max_length, wide=wide,
+                             max_chars=prepared.max_chars)
     # The thresholds see what the assembled model computes: the mixed probabilities.
     thresholds = choose_decision_thresholds(prepared, mixed_val, log) if prepared.multi_label else None
     return Assembled(model=model, ngram=record, thresholds=thresholds)
