@@ -12,6 +12,7 @@ from conftest import run_python
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TEXTS = ["Heavy rain tonight, don't go out!", "the dog and the cat", "", "golf golf golf", "zzzz"]
+CUT_TEXTS = TEXTS + ["Überraschung: 日本語のテキスト, très longue"]  # several bytes per character
 
 
 def _layer_models():
@@ -32,6 +33,7 @@ def _layer_models():
     id_batch = tf.constant([[2, 3, 3, 0, 0], [1, 5, 4, 2, 6], [1, 0, 0, 0, 0]], dtype=tf.int64)
     return {
         "GloveStandardize": (keras.Model(texts, GloveStandardize()(texts)), tf.constant(TEXTS)),
+        "GloveStandardizeCut": (keras.Model(texts, GloveStandardize(max_chars=16)(texts)), tf.constant(CUT_TEXTS)),
         "FirstTokens": (keras.Model(ids, FirstTokens(3)(ids)), id_batch),
         "NgramLogisticRegression": (keras.Model(ids, scores(ids)), id_batch),
         "MixProbabilities": (keras.Model(pair, MixProbabilities(0.25)(pair)),
@@ -65,8 +67,37 @@ def test_each_layer_round_trips_in_a_fresh_process(tmp_path):
     assert there["GloveStandardize"] == expected["GloveStandardize"]
     assert there["GloveStandardize"][0].split() == "heavy rain tonight , do n't go out !".split()
     assert there["FirstTokens"] == [[2, 3, 3], [1, 5, 4], [1, 0, 0]]
+    assert there["GloveStandardizeCut"] == _standardized_after_cut(CUT_TEXTS, 16)
+    assert there["GloveStandardizeCut"][-1].split() == ["überraschung", ":", "日本"]
     for name in ("NgramLogisticRegression", "MixProbabilities"):
         np.testing.assert_allclose(there[name], expected[name], atol=1e-6)
+
+
+def _standardized_after_cut(texts, max_chars):
+    """What training feeds both branches: the texts cut in Python (`cut_texts`), then standardized."""
+    import tensorflow as tf
+
+    from textclf.tokenize import glove_standardize
+    from textclf.vocabulary import cut_texts
+
+    cut, count = cut_texts(texts, max_chars)
+    assert count == 3
+    return [t.decode() for t in glove_standardize(tf.constant(cut)).numpy()]
+
+
+def test_standardize_of_models_saved_before_the_cut_reads_texts_whole():
+    """A `GloveStandardize` config without `max_chars` (saved before it existed) cuts nothing."""
+    import tensorflow as tf
+
+    from textclf.layers import GloveStandardize
+    from textclf.tokenize import glove_standardize
+
+    config = GloveStandardize(max_chars=16).get_config()
+    del config["max_chars"]
+    text = tf.constant(["word " * 50_000])
+    assert GloveStandardize.from_config(config)(text).numpy()[0] == glove_standardize(text).numpy()[0]
+    with pytest.raises(ValueError, match="max_chars must be a positive integer"):
+        GloveStandardize(max_chars=0)
 
 
 def test_ngram_layer_is_the_dense_formula():

@@ -66,14 +66,17 @@ def test_info_describes_both_schemas_alike(trained_model_dir, schema_1_dir, caps
         assert main(["info", "--model", str(directory)]) == 0
         described.append(capsys.readouterr().out.splitlines()[1:])  # past the "model: DIR" line
     new, old = described
-    # Schema 1 did not record the vocabulary size, the max_length rule, the grouping numbers or peak memory.
+    # Schema 1 did not record the vocabulary size, the max_length rule, the character cap (its models read texts
+    # whole), the grouping numbers or peak memory.
     same = [line for line in new
-            if not line.startswith(("training:", "trained with", "data:", "embeddings:", "max_length:"))]
+            if not line.startswith(("training:", "trained with", "data:", "embeddings:", "max_length:",
+                                    "max_chars:"))]
     assert [line for line in old if line in same] == same and "max_length: 12 tokens" in "\n".join(old)
     text = "\n".join(new)
     for expected in ("model: bigru, seed 42: frozen embeddings, 2 epochs, best epoch", "max_length: 12 tokens",
-                     "n-gram branch: bigrams", "features, C ", "early stopping: patience 1 epochs, minimum "
-                     "improvement 0.001", "data: 135 train, 15 validation, 0 test rows", "vocabulary 49 entries"):
+                     "max_chars: 200,000 characters per text (the default)", "n-gram branch: bigrams", "features, C ",
+                     "early stopping: patience 1 epochs, minimum improvement 0.001",
+                     "data: 135 train, 15 validation, 0 test rows", "vocabulary 49 entries"):
         assert expected in text, expected
 
 

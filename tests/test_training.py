@@ -7,7 +7,7 @@ import numpy as np
 
 import pytest
 
-from conftest import FAST_OPTIONS, make_texts, predict_with_plain_keras, write_csv
+from conftest import FAST_OPTIONS, make_texts, predict_with_plain_keras, run_python, write_csv
 
 
 def test_overfit_then_reload(tmp_path, tiny_train):
@@ -374,3 +374,33 @@ def test_the_resolved_batch_is_what_trains_and_is_recorded(tmp_path, tiny_train,
     assert [p["learning_rate"] for p in phases] == [4e-3, 1e-3]
     assert clf.metadata["requested"]["batch_size"] is None and clf.metadata["requested"]["learning_rate"] is None
     assert ensemble.AUTO_MAX_TOKENS == 1_000_000  # the members' rule is untouched
+
+
+def test_a_text_longer_than_the_model_reads_is_cut_alike_in_training_and_in_the_saved_model(tmp_path):
+    """Training cuts texts to `max_chars` before tokenizing; the saved model cuts the same way in its graph."""
+    import textclf
+    from textclf.vocabulary import MAX_CHARS
+
+    head = ("the dog and the cat see a horse . " * 7000)[:MAX_CHARS]
+    # Past the cut: a word found nowhere else but in one short text, and food words the n-gram branch knows.
+    tail = "kangaroo pizza soup cheese " * 2000
+    rows = make_texts(150, seed=1) + [("kangaroo and the horse.", "animals"), (head + tail, "animals")]
+    out = tmp_path / "model"
+    validation = write_csv(tmp_path / "validation.csv", make_texts(30, seed=2))  # every row above trains
+    clf = textclf.train(write_csv(tmp_path / "train.csv", rows), validation=str(validation), output=str(out),
+                        wide="bigrams", **FAST_OPTIONS)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert (meta["fitted"]["max_chars"], meta["fitted"]["max_chars_rule"]) == (MAX_CHARS, "the default")
+    # Read whole, the long text would put "kangaroo" in two texts: in the n-gram vocabulary (2 texts at least).
+    assert "kangaroo" not in clf.model.get_layer("ngram_vectorization").get_vocabulary()
+    assert meta["fitted"]["ngram"]["weight"] > 0  # the n-gram branch, which reads texts whole, counts
+    texts = [head + tail, head, head[: MAX_CHARS // 2] + tail]
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    code = ("import json, keras, textclf\n"
+            f"model = keras.saving.load_model({str(out / 'model.keras')!r}, safe_mode=True)\n"
+            f"texts = json.load(open({str(tmp_path / 'texts.json')!r}))\n"
+            "print(json.dumps(model.predict(texts, verbose=0).tolist()))\n")
+    there = np.array(json.loads(run_python(code).strip().splitlines()[-1]))
+    np.testing.assert_allclose(there[0], there[1], atol=1e-6)
+    assert np.abs(there[2] - there[1]).max() > 1e-3  # food words within the cut are read
+    np.testing.assert_allclose(clf.predict_proba(texts), there, atol=1e-5)

@@ -5,8 +5,8 @@ Each is registered under the package name "textclf" (by
 arranges), so `keras.saving.load_model` rebuilds it with `safe_mode=True`:
 only its name and config are stored, never code.
 
-    GloveStandardize        strings -> GloVe-spelled strings (`textclf.tokenize`),
-                            once for both branches' `TextVectorization` layers
+    GloveStandardize        strings -> their first `max_chars` characters, GloVe-spelled
+                            (`textclf.tokenize`), once for both branches' `TextVectorization` layers
     FirstTokens             token ids padded to the batch's longest row -> at most
                             `max_length` of them
     NgramLogisticRegression n-gram ids -> class probabilities (softmax), or one
@@ -31,19 +31,30 @@ UNIT_NORM_EPSILON = 1e-12  # keras.layers.UnitNormalization's
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class GloveStandardize(keras.layers.Layer):
-    """Lowercases and spaces out strings the way glove.6B is spelled (`glove_standardize`)."""
+    """Cuts strings to their first `max_chars` characters, then lowercases and spaces them out the way glove.6B is
+    spelled (`glove_standardize`).
 
-    def __init__(self, **kwargs):
+    Args:
+        max_chars: Characters (Unicode code points) kept of each text, as training cut them
+            (`textclf.vocabulary.cut_texts`); None keeps texts whole (models saved before the cut existed).
+    """
+
+    def __init__(self, max_chars=None, **kwargs):
         super().__init__(trainable=False, **kwargs)
+        if max_chars is not None and int(max_chars) < 1:
+            raise ValueError(f"max_chars must be a positive integer or None. Received: max_chars={max_chars!r}")
+        self.max_chars = None if max_chars is None else int(max_chars)
 
     def call(self, texts):
+        if self.max_chars is not None:
+            texts = tf.strings.substr(texts, 0, self.max_chars, unit="UTF8_CHAR")
         return glove_standardize(texts)
 
     def compute_output_spec(self, texts):
         return keras.KerasTensor(texts.shape, dtype="string")
 
     def get_config(self):
-        config = super().get_config()
+        config = {**super().get_config(), "max_chars": self.max_chars}
         config.pop("trainable", None)
         return config
 

@@ -9,7 +9,7 @@ Schema 2 has three parts:
   e.g. `{"name": "multi_label", "separator": "|", "thresholds": {...}, "at_least_one": false}`);
 * `requested`: the options as given (every `TrainConfig` field, `auto` and
   `null` included);
-* `fitted`: what training chose: `max_length` (and its rule), the vocabulary
+* `fitted`: what training chose: `max_length` and `max_chars` (with their rules), the vocabulary
   size, the embeddings and their coverage, the `members` (head, units, seed, epochs
   and phases, each with whether it was `kept`), the ensemble rule, the
   `ngram` branch (features, vocabulary size, C, weight, `kept`), the `split`
@@ -113,7 +113,8 @@ SCHEMA_2 = {
     **_COMMON,
     "requested": {"multi_label": bool, "label_separator": (str, type(None)), "head": (str, type(None)),
                   "units": (int, type(None)), "patience": int, "min_delta": _NUM},
-    "fitted": {"max_length": (int, type(None)), "max_length_rule": (str, type(None)), "vocabulary_size": int,
+    "fitted": {"max_length": (int, type(None)), "max_length_rule": (str, type(None)), "max_chars": (int, type(None)),
+               "max_chars_rule": (str, type(None)), "vocabulary_size": int,
                "embeddings": {"dim": int, "vocabulary_types": int, "vocabulary_types_found": int},
                "members": [_MEMBER], "ensemble_rule": (str, type(None)),
                "ensemble_combine": (str, type(None)), "ngram": {"mode": str, "weight": (*_NUM, type(None)),

@@ -85,6 +85,45 @@ def build_vocabulary(counts, max_tokens):
 MAX_LENGTH_CAP = 200
 
 
+# Characters of a text the model reads: training cuts texts to them (`cut_texts`) before tokenizing, and the saved
+# model cuts the same way (`textclf.layers.GloveStandardize`). One 5 MB text cell in a 200-row file otherwise
+# took training from 1.1 to 4.8 GB, most of it the n-gram ids of every text padded to that one's length. The
+# recurrent model reads at most max_length tokens; the n-gram branch reads texts whole, so the cap sits above the
+# longest text of the datasets measured (160,616 characters, 20 Newsgroups test): none of them is cut.
+MAX_CHARS = 200_000
+# Characters per token that `--max-length` is given room for (English averages under 6 with the space).
+CHARS_PER_TOKEN = 20
+
+
+def choose_max_chars(max_length=None):
+    """`(max_chars, rule)`: the characters of each text the model reads, `MAX_CHARS` or more for long `max_length`.
+
+    Args:
+        max_length: `--max-length` when given (the default is at most `MAX_LENGTH_CAP`).
+
+    Returns:
+        An int and the rule that chose it (recorded in the metadata).
+    """
+    tokens = MAX_LENGTH_CAP if max_length is None else int(max_length)
+    if CHARS_PER_TOKEN * tokens > MAX_CHARS:
+        return CHARS_PER_TOKEN * tokens, f"{CHARS_PER_TOKEN} per token of --max-length"
+    return MAX_CHARS, "the default"
+
+
+def cut_texts(texts, max_chars):
+    """`texts` cut to their first `max_chars` characters (code points, as `tf.strings.substr(unit="UTF8_CHAR")`).
+
+    Args:
+        texts: Sequence of `str`.
+        max_chars: Characters kept.
+
+    Returns:
+        `(texts, cut)`: a list of the texts (the same objects where short enough), and how many were cut.
+    """
+    cut = sum(len(text) > max_chars for text in texts)
+    return ([text[:max_chars] for text in texts] if cut else list(texts)), cut
+
+
 def choose_max_length(lengths, percentile=95.0, multiple=8, lower=16, upper=MAX_LENGTH_CAP):
     """Default `max_length`: the `percentile` of training lengths, rounded up.
 

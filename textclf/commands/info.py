@@ -42,6 +42,8 @@ def describe(metadata, directory):
     lines += _embeddings(requested, fitted)
     rule = f" ({fitted['max_length_rule']})" if fitted.get("max_length_rule") else ""
     lines.append(f"max_length: {fitted.get('max_length', '?')} tokens{rule}")
+    if fitted.get("max_chars"):  # models saved before the cap read texts whole
+        lines.append(f"max_chars: {fitted['max_chars']:,} characters per text ({fitted.get('max_chars_rule')})")
     lines += _ngram(fitted.get("ngram") or {})
     lines += _split(fitted.get("split") or {})
     lines += _training(requested, fitted)

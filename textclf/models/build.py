@@ -113,10 +113,10 @@ def make_vectorizer(vocabulary, *, max_length=None, ragged=False, standardize=Tr
     )
 
 
-def build_end_to_end(classifier, vocabulary, max_length, wide=None):
+def build_end_to_end(classifier, vocabulary, max_length, wide=None, max_chars=None):
     """Wraps `classifier` (and the n-gram branch) into the saved model, which takes raw strings.
 
-    text -> GloveStandardize -> TextVectorization (padded to the batch's longest
+    text -> GloveStandardize (first `max_chars` characters) -> TextVectorization (padded to the batch's longest
     text) -> FirstTokens(max_length) -> classifier; with `wide`, also
     TextVectorization (n-gram ids) -> NgramLogisticRegression, and
     MixProbabilities over the two.
@@ -128,6 +128,8 @@ def build_end_to_end(classifier, vocabulary, max_length, wide=None):
         wide: None, or `(ngram_vectorizer, ngram_classifier, weight)` from
             `textclf.models.wide` (as fitted): the output is then
             `weight * wide + (1 - weight) * deep`.
+        max_chars: Characters of each text read, as training cut them (`textclf.vocabulary.cut_texts`);
+            None reads texts whole.
 
     Returns:
         A `TextModel` with a 1-D string input and probabilities as output.
@@ -138,7 +140,7 @@ def build_end_to_end(classifier, vocabulary, max_length, wide=None):
     from textclf.models.text_model import TextModel
 
     text = keras.Input(shape=(), dtype="string", name="text")
-    standardized = GloveStandardize(name="glove_standardize")(text)
+    standardized = GloveStandardize(max_chars, name="glove_standardize")(text)
     ids = make_vectorizer(vocabulary, standardize=False)(standardized)
     probabilities = inference_copy(classifier)(FirstTokens(max_length, name=TRUNCATION_NAME)(ids))
     if wide is not None:

@@ -88,7 +88,8 @@ def assemble(prepared, recurrent, ngram, log):
         record = choose_mixing(prepared, recurrent_val, ngram, log)
         if record["kept"]:
             wide = (ngram.vectorizer, ngram.model, record["weight"])
-    model = build_end_to_end(recurrent.model, prepared.vocabulary, prepared.max_length, wide=wide)
+    model = build_end_to_end(recurrent.model, prepared.vocabulary, prepared.max_length, wide=wide,
+                             max_chars=prepared.max_chars)
     scored = prepared.split.val_documents
     task = prepared.task.fit_decision(prepared.y_val[scored], lambda: mixed_val()[scored], log)
     return Assembled(model=model, ngram=record, task=task)

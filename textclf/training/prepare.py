@@ -55,6 +55,8 @@ class Prepared:
     vocabulary: list
     max_length: int
     max_length_rule: str
+    max_chars: int
+    max_chars_rule: str
     embedding: object
     coverage: dict
     ids_train: object
@@ -177,6 +179,26 @@ def choose_length(config, lengths, split, log):
     return max_length, rule
 
 
+def cut_tables(tables, max_chars, log):
+    """`tables` with the training and validation texts cut to `max_chars` characters, as the saved model cuts them.
+
+    The test table is left whole: it is scored by the saved model, which cuts it the same way.
+    """
+    from textclf.vocabulary import cut_texts
+
+    cut = {}
+    for name in ("train", "validation"):
+        data = getattr(tables, name)
+        if data is not None:
+            texts, cut[data.path] = cut_texts(data.texts, max_chars)
+            tables = dataclasses.replace(tables, **{name: dataclasses.replace(data, texts=texts)})
+    for path, count in cut.items():
+        if count:
+            log(f"{path}: {count} text{'s' if count > 1 else ''} longer than {max_chars:,} characters cut to "
+                f"{'their' if count > 1 else 'its'} first {max_chars:,} (the model reads no more)")
+    return tables
+
+
 def prepare(config, tables, log):
     """Stage 1: from the tables to everything the fitting stages read.
 
@@ -190,8 +212,10 @@ def prepare(config, tables, log):
     """
     from textclf.embeddings import build_embedding_matrix
     from textclf.pipeline import vectorize
-    from textclf.vocabulary import build_vocabulary, count_tokens, coverage
+    from textclf.vocabulary import build_vocabulary, choose_max_chars, count_tokens, coverage
 
+    max_chars, chars_rule = choose_max_chars(config.max_length)
+    tables = cut_tables(tables, max_chars, log)  # before any copy of a text: tokens, n-grams, ids
     split = split_tables(config, tables, log)
     stats = count_tokens(split.train_texts)
     vocabulary = build_vocabulary(stats.counts, config.max_tokens)
@@ -206,7 +230,8 @@ def prepare(config, tables, log):
     y_train, y_val = task.encode(split.train_labels), task.encode(split.val_labels)
     return Prepared(
         labels=tables.labels, split=split, y_train=y_train, y_val=y_val,
-        vocabulary=vocabulary, max_length=max_length, max_length_rule=rule, embedding=embedding, coverage=cover,
+        vocabulary=vocabulary, max_length=max_length, max_length_rule=rule,
+        max_chars=max_chars, max_chars_rule=chars_rule, embedding=embedding, coverage=cover,
         ids_train=vectorize(split.train_texts, vocabulary, max_length),
         ids_val=vectorize(split.val_texts, vocabulary, max_length),
         training_tokens=int(np.minimum(stats.lengths, max_length).sum()),

@@ -26,6 +26,8 @@ def describe_run(config, requested, prepared, recurrent, assembled, runtime, sec
     fitted = {
         "max_length": int(prepared.max_length),
         "max_length_rule": prepared.max_length_rule,
+        "max_chars": int(prepared.max_chars),
+        "max_chars_rule": prepared.max_chars_rule,
         "vocabulary_size": len(prepared.vocabulary),
         "embeddings": {"source": embedding.source, "format": embedding.format, "dim": int(embedding.dim),
                        **prepared.coverage},
