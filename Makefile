@@ -2,12 +2,14 @@
 # make demo:    install, then train on the emotions sample in examples/ with the defaults; prints where
 #               the model and reports are, the test accuracy, and a command to try.
 # make test:    install, then run the whole test suite (slow tests included).
+# make claims:  install, then re-measure every headline claim of the README against TF-IDF + LR
+#               (benchmarks/claims.py: about an hour on 2 CPU cores; `make claims-quick`: a subset, minutes).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench claims claims-quick clean
 
 install: $(STAMP)
 
@@ -28,6 +30,12 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
+
+claims: install
+	$(PY) benchmarks/claims.py
+
+claims-quick: install
+	$(PY) benchmarks/claims.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
