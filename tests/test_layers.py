@@ -151,7 +151,7 @@ def test_saved_model_refuses_other_inputs(trained_model_dir):
         model.predict("one text")
     with pytest.raises(InputDataError, match=r"texts\[1\] is nan \(a missing text\)"):
         model.predict(["a text", float("nan")])
-    with pytest.raises(InputDataError, match=r"1-D array of texts. Received: an array of shape \(1, 2\)"):
+    with pytest.raises(InputDataError, match=r"one text per row: a 1-D array, or 2-D with one column \(n, 1\). Received: an array of shape \(1, 2\)"):
         model(np.array([["a", "b"]]))
 
 
