@@ -20,7 +20,7 @@ from textclf import __version__
 from textclf.errors import TextclfError
 from textclf.quiet import quiet_tensorflow
 
-COMMANDS = ("train", "predict", "evaluate", "export", "info", "merge-predictions", "explain", "compare")
+COMMANDS = ("train", "predict", "evaluate", "export", "info", "merge-predictions", "explain", "compare", "tune")
 EXIT_USAGE = 2
 
 

@@ -56,7 +56,7 @@ def check_output_parent(path):
 # What textclf itself writes into each kind of output directory. An existing
 # path is replaced only if it holds nothing else: the user's files are never deleted.
 OWN_ENTRIES = {
-    "model": {"model.keras", "metadata.json", "reports"},
+    "model": {"model.keras", "metadata.json", "reports", "trials.csv", "tune.html"},  # the last two: `textclf tune`
     "reports": {
         "confusion_matrix.csv", "confusion_matrix.png", "classification_report.json",
         "classification_report.txt", "history.csv", "training_curves.png", "errors.csv", "confused_pairs.csv",

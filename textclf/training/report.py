@@ -57,15 +57,24 @@ def evaluate(classifier, prepared, test, test_path):
 
 
 def _metrics(classifier, y_true, probabilities):
-    """Accuracy and macro F1, or with several labels per text `multilabel_metrics`, of the model's decisions."""
+    """Accuracy and macro F1, or with several labels per text `multilabel_metrics`, of the model's decisions;
+    and `label_f1`, each label's F1 (what `textclf tune --metric f1:LABEL` chooses on)."""
+    from sklearn.metrics import f1_score
+
     labels = list(classifier.classes_)
     if classifier.multi_label:
         from textclf.multilabel import indicator_matrix, multilabel_metrics
 
-        return multilabel_metrics(indicator_matrix(y_true, labels), classifier.decide(probabilities), labels)
-    from textclf.reports import compute_metrics
+        y_true, y_pred = indicator_matrix(y_true, labels), classifier.decide(probabilities)
+        metrics = multilabel_metrics(y_true, y_pred, labels)
+        per_label = f1_score(y_true, y_pred, average=None, zero_division=0)
+    else:
+        from textclf.reports import compute_metrics
 
-    return compute_metrics(y_true, list(classifier.classes_[probabilities.argmax(axis=1)]), labels)
+        y_pred = list(classifier.classes_[probabilities.argmax(axis=1)])
+        metrics = compute_metrics(y_true, y_pred, labels)
+        per_label = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    return {**metrics, "label_f1": {str(label): float(f1) for label, f1 in zip(labels, per_label)}}
 
 
 def write(report_dir, evaluation, classifier, history):
@@ -80,7 +89,8 @@ def write(report_dir, evaluation, classifier, history):
                             confidence=evaluation.probabilities.max(axis=1), metadata=classifier.metadata,
                             data_summary=evaluation.data_summary, classifier=classifier)
     return {**metrics, "validation_accuracy": evaluation.validation["accuracy"],
-            "validation_macro_f1": evaluation.validation["macro_f1"]}
+            "validation_macro_f1": evaluation.validation["macro_f1"],
+            "validation_label_f1": evaluation.validation["label_f1"]}
 
 
 def _write_multilabel(report_dir, evaluation, classifier, history):
@@ -94,7 +104,8 @@ def _write_multilabel(report_dir, evaluation, classifier, history):
         history=history, texts=evaluation.texts, metadata=classifier.metadata, data_summary=evaluation.data_summary,
         classifier=classifier)
     return {**metrics, "validation_micro_f1": evaluation.validation["micro_f1"],
-            "validation_macro_f1": evaluation.validation["macro_f1"]}
+            "validation_macro_f1": evaluation.validation["macro_f1"],
+            "validation_label_f1": evaluation.validation["label_f1"]}
 
 
 def log_result(metrics, output, seconds, chief, log):
