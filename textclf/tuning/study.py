@@ -46,7 +46,11 @@ def open_storage(spec):
             backend = JournalFileBackend(path, lock_obj=JournalFileOpenLock(path))
             return optuna.storages.JournalStorage(backend)
         if "://" in spec:
-            return optuna.storages.RDBStorage(spec, heartbeat_interval=60, grace_period=180)
+            import warnings
+
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 4-5: nothing to act on
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(spec, heartbeat_interval=60, grace_period=180)
     except ConfigError:
         raise
     except Exception as error:  # noqa: BLE001 - any driver or file error is the storage's, reported in one line
