@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textclf.errors import TextclfError
-from textclf.tuning.budget import Clock, duration
+from textclf.tuning.budget import duration
 from textclf.tuning.space import AUTO
 
 FINAL_SECONDS = 3.0  # trials.csv, tune.html and the renames
