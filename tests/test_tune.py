@@ -146,10 +146,10 @@ def _tune(train, journal, out, budget):
 
 def test_a_journal_resumes_and_two_processes_share_it(data, tmp_path):
     journal = tmp_path / "study.journal"
-    first = _tune(data[0], journal, tmp_path / "first", "60s")
+    first = _tune(data[0], journal, tmp_path / "first", "120s")
     assert first.wait(timeout=300) == 0, first.stderr.read()[-2000:]
     before = _trials(tmp_path / "first" / "trials.csv")
-    a, b = _tune(data[0], journal, tmp_path / "a", "60s"), _tune(data[0], journal, tmp_path / "b", "60s")
+    a, b = _tune(data[0], journal, tmp_path / "a", "150s"), _tune(data[0], journal, tmp_path / "b", "150s")
     assert a.wait(timeout=300) == 0 and b.wait(timeout=300) == 0, (a.stderr.read() + b.stderr.read())[-3000:]
     after = max((_trials(tmp_path / name / "trials.csv") for name in "ab"), key=len)
     numbers = [int(t["trial"]) for t in after]
