@@ -144,18 +144,30 @@ def _tune(train, journal, out, budget):
     )
 
 
+def _study_trials(journal):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    return optuna.load_study(study_name="shared", storage=storage).get_trials(deepcopy=False)
+
+
 def test_a_journal_resumes_and_two_processes_share_it(data, tmp_path):
     journal = tmp_path / "study.journal"
     first = _tune(data[0], journal, tmp_path / "first", "120s")
     assert first.wait(timeout=300) == 0, first.stderr.read()[-2000:]
-    before = _trials(tmp_path / "first" / "trials.csv")
+    before = len(_study_trials(journal))
+    assert before == len(_trials(tmp_path / "first" / "trials.csv"))
     a, b = _tune(data[0], journal, tmp_path / "a", "150s"), _tune(data[0], journal, tmp_path / "b", "150s")
-    assert a.wait(timeout=300) == 0 and b.wait(timeout=300) == 0, (a.stderr.read() + b.stderr.read())[-3000:]
-    after = max((_trials(tmp_path / name / "trials.csv") for name in "ab"), key=len)
-    numbers = [int(t["trial"]) for t in after]
-    assert sorted(numbers) == list(range(len(numbers)))  # one numbering: no trial repeated or lost
-    pids = {t["pid"] for t in after if int(t["trial"]) >= len(before)}
-    assert len(pids) == 2  # both processes ran trials of the one study
-    defaults = [t for t in after if (t["head"], t["pooling"], t["wide"]) == ("bigru", "max", "bigrams")
-                and t.get("dropout") in ("0.3",)]
-    assert len(defaults) == 1  # the defaults ran once, not again on resuming
+    for process in (a, b):
+        status, err = process.wait(timeout=300), process.stderr.read()
+        # On a loaded machine a process may finish none of its own trials: then it says so (exit 2).
+        assert status == 0 or (status == 2 and "ended before any trial finished" in err), err[-2000:]
+    trials = _study_trials(journal)
+    assert sorted(t.number for t in trials) == list(range(len(trials)))  # one numbering: none repeated or lost
+    later = [t for t in trials if t.number >= before]
+    assert {t.user_attrs["pid"] for t in later} == {a.pid, b.pid}  # both processes ran trials of the one study
+    assert len({tuple(sorted(t.params.items())) for t in later}) == len(later)  # each drew its own points
+    defaults = [t for t in trials if t.params.get("head") == "bigru" and t.params.get("dropout") == 0.3
+                and t.params.get("wide") == "bigrams" and t.params.get("pooling") == "max"]
+    assert [t.number for t in defaults] == [0]  # the defaults ran first and once, not again on resuming

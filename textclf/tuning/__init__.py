@@ -48,7 +48,9 @@ def tune(train, *, budget, metric=None, storage=None, study=None, output=None, v
     metric = _checked_inputs(config, metric, clock)
     from textclf.tuning.study import open_storage, open_study
 
-    handle = open_study(open_storage(storage), study, metric, config.seed)
+    # Processes sharing a study draw their own points: one seed would repeat the same random start-up trials.
+    seed = config.seed if storage is None else config.seed + os.getpid()
+    handle = open_study(open_storage(storage), study, metric, seed)
     from textclf.locking import OutputLock
     from textclf.tuning.run import search
 
