@@ -35,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "load",
     "train",
+    "tune",
 ]
 
 
@@ -43,6 +44,13 @@ def train(train, **options):
     from textclf.training import train as _train
 
     return _train(train, **options)
+
+
+def tune(train, **options):
+    """Searches `textclf train`'s options within a time budget (`budget="30m"`). See `textclf.tuning.tune`."""
+    from textclf.tuning import tune as _tune
+
+    return _tune(train, **options)
 
 
 def load(directory):

@@ -237,6 +237,10 @@ class Task(abc.ABC):
         the truth codes (`Truth.labels`)."""
 
     @abc.abstractmethod
+    def label_f1(self, y_true, decisions, labels=None):
+        """`{label: F1}` for each of the model's labels (what `textclf tune --metric f1:LABEL` chooses on)."""
+
+    @abc.abstractmethod
     def kept_scores(self, probabilities, decisions):
         """What the reports need of each row's probabilities (kept per row while a file streams)."""
 

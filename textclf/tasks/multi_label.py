@@ -200,6 +200,13 @@ class MultiLabel(Task):
         return multilabel_metrics(np.asarray(y_true, dtype=np.int8), np.asarray(decisions, dtype=np.int8),
                                   self.labels)
 
+    def label_f1(self, y_true, decisions, labels=None):
+        from sklearn.metrics import f1_score
+
+        scores = f1_score(np.asarray(y_true, dtype=np.int8), np.asarray(decisions, dtype=np.int8), average=None,
+                          zero_division=0)
+        return {str(label): float(f1) for label, f1 in zip(self.labels, scores)}
+
     def kept_scores(self, probabilities, decisions):
         return np.asarray(probabilities)
 

@@ -95,6 +95,13 @@ class SingleLabel(Task):
 
         return compute_metrics(self.values(y_true, labels), self.values(decisions), self.labels)
 
+    def label_f1(self, y_true, decisions, labels=None):
+        from sklearn.metrics import f1_score
+
+        scores = f1_score(self.values(y_true, labels), self.values(decisions), labels=self.labels, average=None,
+                          zero_division=0)
+        return {str(label): float(f1) for label, f1 in zip(self.labels, scores)}
+
     def kept_scores(self, probabilities, decisions):
         return self.confidence(probabilities, decisions)
 

@@ -354,7 +354,7 @@ def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, l
         train_ds, steps = _training_batches(config, prepared, runtime, first, stop)
         runtime.before_fit(trainer, train_ds)
         trainer.fit(train_ds, steps_per_epoch=steps, epochs=stop, initial_epoch=first,  # validation: `scores`
-                    callbacks=[scores, stopper, _Recorder(state, stopper, store, phase)],
+                    callbacks=[scores, stopper, _Recorder(state, stopper, store, phase), *_step_hooks(store)],
                     verbose=verbose,
                     shuffle=False)  # the dataset shuffles itself, by (seed, epoch)
     trainer.set_weights(stopper.best_weights)
@@ -393,6 +393,21 @@ class _Recorder(keras.callbacks.Callback):
         self.state.epoch = epoch + 1
         self.state.stopping, self.state.stopping_weights = self.stopper.state, self.stopper.best_weights
         self.store.record(self.state, self.model)
+
+
+def _step_hooks(store):
+    """`[callback]` calling `store.step()` after each training call, if the store has that method (tuning's
+    deadline cuts a trial inside an epoch), else `[]`: a batch hook costs Keras its asynchronous dispatch."""
+    if not hasattr(store, "step"):
+        return []
+
+    class _Steps(keras.callbacks.Callback):
+        async_safe = True  # an exception raised in `step` comes back at the next training call
+
+        def on_train_batch_end(self, batch, logs=None):
+            store.step()
+
+    return [_Steps()]
 
 
 def _finish_phase(model, state, phase, learning_rate, phase_start, monitor, log):

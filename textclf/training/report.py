@@ -57,10 +57,12 @@ def evaluate(classifier, prepared, test, test_path):
 
 
 def _metrics(classifier, y_true, probabilities):
-    """The task's metrics (`Task.metrics`) of the model's decisions on parsed true labels."""
+    """The task's metrics (`Task.metrics`) of the model's decisions on parsed true labels, and `label_f1`,
+    each label's F1 (`Task.label_f1`: what `textclf tune --metric f1:LABEL` chooses on)."""
     task = classifier.task
     truth = task.truth()
-    return task.metrics(truth(y_true), task.decide(probabilities), truth.labels)
+    y_true, decisions = truth(y_true), task.decide(probabilities)
+    return {**task.metrics(y_true, decisions, truth.labels), "label_f1": task.label_f1(y_true, decisions, truth.labels)}
 
 
 def _judged(evaluation, classifier):
@@ -82,7 +84,8 @@ def final_metrics(evaluation, classifier):
 
     task, y_true, decisions, scores, labels = _judged(evaluation, classifier)
     metrics = report_metrics(task, y_true, decisions, scores, labels=labels, evaluated_on=evaluation.evaluated_on)
-    return {**metrics, **{f"validation_{name}": evaluation.validation[name] for name in task.headline}}
+    kept = (*task.headline, "label_f1")
+    return {**metrics, **{f"validation_{name}": evaluation.validation[name] for name in kept}}
 
 
 def write(report_dir, evaluation, classifier, history):

@@ -45,7 +45,7 @@ def _log(message):
     print(visible(message, keep_newlines=True), file=sys.stderr, flush=True)
 
 
-def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
+def run_training(config, *, log=_log, keras_verbose="auto", resume=False, progress=None):
     """Runs one training from a `TrainConfig`.
 
     The output is locked against concurrent runs (`textclf.locking`) and,
@@ -58,6 +58,8 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
         log: Where progress lines go (stderr by default).
         keras_verbose: `verbose` of `Model.fit` (progress bars).
         resume: Continue from the checkpoint of an interrupted run, if any.
+        progress: A progress store to use instead of the checkpoints (`textclf.training.state.NoProgress`'s
+            methods); tuning's hook for pruning and its deadline (`textclf.tuning.trial`).
 
     Returns:
         The trained `TextClassifier`.
@@ -67,7 +69,7 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False):
     config.validate()
     requested = config.to_dict()  # as given, before the output default
     with _claimed_output(config):
-        progress = open_progress(config, resume, log)
+        progress = progress or open_progress(config, resume, log)
         return _run_stages(config, requested, progress, log, keras_verbose)
 
 

@@ -1,0 +1,173 @@
+"""`textclf tune`: bad input, the search's output, pruning and the deadline inside a fit, shared journals."""
+
+import csv
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, make_texts, run_python, write_csv
+from test_report_html import assert_self_contained, chromium, render  # noqa: F401 - chromium: the shared fixture
+
+pytest.importorskip("optuna")
+
+FIXED = ["--units", "8", "--epochs", "2", "--max-length", "12", "--batch-size", "16", "--patience", "1",
+         "--ensemble", "1", "--embedding-mode", "frozen"]
+LABEL = "<b>sports</b>&"  # a label with markup: data everywhere it is shown
+
+
+def _rows(n, seed):
+    return [(text, LABEL if label == "sports" else label) for text, label in make_texts(n, seed=seed)]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tune_data")
+    return write_csv(root / "train.csv", _rows(120, 1)), write_csv(root / "test.csv", _rows(30, 2))
+
+
+def _trials(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_help_and_import_load_neither_optuna_nor_tensorflow():
+    out = run_python("import sys, io, contextlib, textclf\nfrom textclf.cli import main\n"
+                     "with contextlib.redirect_stdout(io.StringIO()):\n    main(['tune', '--help'])\n"
+                     "print(sorted(m for m in ('optuna', 'tensorflow') if m in sys.modules))")
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--budget", "1s"], "shorter than one epoch of the defaults"),
+    (["--budget", "soon"], "budget must be a positive duration"),
+    (["--budget", "5m", "--metric", "precision"], "metric must be one of"),
+    (["--budget", "5m", "--metric", "f1:nosuch"], "no label 'nosuch'"),
+    (["--budget", "5m", "--storage", "journal:/nonexistent/dir/j.log"], "cannot be opened"),
+    (["--budget", "5m", "--storage", "nosuchdb://x"], "cannot be opened"),
+])
+def test_bad_input_is_one_line_and_exit_2_before_any_work(data, tmp_path, capsys, extra, message):
+    from textclf.cli import main
+
+    assert main(["tune", "--input", str(data[0]), "--output", str(tmp_path / "out"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert sorted(os.listdir(tmp_path)) == []  # nothing written, not even the trials' folder
+
+
+@pytest.fixture(scope="module")
+def tuned(data, tmp_path_factory):
+    """One search of 90 s on the tiny data, the train options that make it fast fixed."""
+    from textclf.cli import main
+
+    out = tmp_path_factory.mktemp("tuned") / "model"
+    started = time.monotonic()
+    status = main(["tune", "--input", str(data[0]), "--test", str(data[1]), "--budget", "90s", "--output", str(out),
+                   "--metric", f"f1:{LABEL}", "--study", "<i>study</i>", *FIXED])
+    return status, out, time.monotonic() - started
+
+
+def test_tune_writes_the_best_model_trials_and_page(tuned, data):
+    import textclf
+
+    status, out, seconds = tuned
+    assert status == 0
+    assert {"model.keras", "metadata.json", "reports", "trials.csv", "tune.html"} <= set(os.listdir(out))
+    assert not any(name.endswith(".tuning") for name in os.listdir(out.parent))  # the trials' folder is gone
+    assert seconds < 90 * 1.25  # the budget holds (start-up aside); generous for a shared machine
+    trials = _trials(out / "trials.csv")
+    first = trials[0]  # the defaults
+    assert (first["head"], first["pooling"], first["wide"], first["wide_weighting"], first["class_weight"]) == (
+        "bigru", "max", "bigrams", "auto", "none")
+    assert "units" not in first and "ensemble" not in first  # fixed on the command line: not searched
+    finished = [t for t in trials if t["state"] == "complete"]
+    assert finished and all(t["state"] in ("complete", "pruned", "fail") for t in trials)
+    best = max(float(t["value"]) for t in finished)
+    metrics = textclf.load(out).metadata["fitted"]["metrics"]
+    assert metrics["validation_label_f1"][LABEL] == pytest.approx(best, abs=1e-6)  # kept as trained
+    assert list(textclf.load(out).predict(["my dog and the cat"])) == ["animals"]
+
+
+def test_tune_page_escapes_data_and_renders_in_chromium(tuned, chromium, tmp_path):
+    status, out, _ = tuned
+    page = (out / "tune.html").read_text(encoding="utf-8")
+    assert "<b>sports</b>" not in page and "<i>study</i>" not in page
+    assert "&lt;b&gt;sports&lt;/b&gt;&amp;" in page and "textclf train --train" in page
+    assert_self_contained(out / "tune.html")
+    assert render(chromium, out / "tune.html", tmp_path / "tune.png", tmp_path) == []
+
+
+def _trial(study_pruner):
+    import optuna
+
+    study = optuna.create_study(direction="maximize", pruner=study_pruner)
+    return study.ask()
+
+
+def _config(train):
+    from textclf.config import TrainConfig
+
+    return TrainConfig(train=str(train), units=8, epochs=3, batch_size=16, max_length=12, patience=3,
+                       embedding_mode="frozen", ensemble=1, wide="none")
+
+
+def test_a_hopeless_trial_stops_after_its_first_epoch(data, tmp_path):
+    import optuna
+
+    from textclf.tuning.trial import TrialHook, run_trial
+
+    hook = TrialHook(_trial(optuna.pruners.ThresholdPruner(lower=0.0)), deadline=time.monotonic() + 600)
+    with pytest.raises(optuna.TrialPruned):  # -loss < 0: below the threshold at the first report
+        run_trial(_config(data[0]), {}, tmp_path / "trial", hook, verbose=False)
+    assert hook.epochs == 1 and not (tmp_path / "trial").exists()
+
+
+def test_the_deadline_cuts_a_trial_inside_its_first_epoch(data, tmp_path):
+    import optuna
+
+    from textclf.tuning.trial import TrialCut, TrialHook, run_trial
+
+    hook = TrialHook(_trial(optuna.pruners.NopPruner()), deadline=time.monotonic())
+    with pytest.raises(TrialCut):
+        run_trial(_config(data[0]), {}, tmp_path / "trial", hook, verbose=False)
+    assert hook.epochs == 0 and not (tmp_path / "trial").exists()
+
+
+def _tune(train, journal, out, budget):
+    return subprocess.Popen(
+        [sys.executable, "-m", "textclf", "tune", "--input", str(train), "--budget", budget, "--storage",
+         f"journal:{journal}", "--study", "shared", "--output", str(out), *FIXED],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def _study_trials(journal):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    return optuna.load_study(study_name="shared", storage=storage).get_trials(deepcopy=False)
+
+
+def test_a_journal_resumes_and_two_processes_share_it(data, tmp_path):
+    journal = tmp_path / "study.journal"
+    first = _tune(data[0], journal, tmp_path / "first", "120s")
+    assert first.wait(timeout=300) == 0, first.stderr.read()[-2000:]
+    before = len(_study_trials(journal))
+    assert before == len(_trials(tmp_path / "first" / "trials.csv"))
+    a, b = _tune(data[0], journal, tmp_path / "a", "150s"), _tune(data[0], journal, tmp_path / "b", "150s")
+    for process in (a, b):
+        status, err = process.wait(timeout=300), process.stderr.read()
+        # On a loaded machine a process may finish none of its own trials: then it says so (exit 2).
+        assert status == 0 or (status == 2 and "ended before any trial finished" in err), err[-2000:]
+    trials = _study_trials(journal)
+    assert sorted(t.number for t in trials) == list(range(len(trials)))  # one numbering: none repeated or lost
+    later = [t for t in trials if t.number >= before]
+    assert {t.user_attrs["pid"] for t in later} == {a.pid, b.pid}  # both processes ran trials of the one study
+    assert len({tuple(sorted(t.params.items())) for t in later}) == len(later)  # each drew its own points
+    defaults = [t for t in trials if t.params.get("head") == "bigru" and t.params.get("dropout") == 0.3
+                and t.params.get("wide") == "bigrams" and t.params.get("pooling") == "max"]
+    assert [t.number for t in defaults] == [0]  # the defaults ran first and once, not again on resuming
