@@ -94,7 +94,7 @@ def test_tune_page_escapes_data_and_renders_in_chromium(tuned, chromium, tmp_pat
     status, out, _ = tuned
     page = (out / "tune.html").read_text(encoding="utf-8")
     assert "<b>sports</b>" not in page and "<i>study</i>" not in page
-    assert "&lt;b&gt;sports&lt;/b&gt;&amp;" in page and "textclf train --train" in page
+    assert "&lt;b&gt;sports&lt;/b&gt;&amp;" in page and "textclf train --input" in page
     assert_self_contained(out / "tune.html")
     assert render(chromium, out / "tune.html", tmp_path / "tune.png", tmp_path) == []
 
