@@ -17,7 +17,7 @@ from textclf.embeddings import (
     EmbeddingMatrix,
     build_embedding_matrix,
 )
-from textclf.embeddings import text_format
+from textclf.embeddings import text_format, text_scan
 from textclf.errors import ConfigError, EmbeddingsError
 
 WORDS = ["the", ",", "do", "n't", "'s", "!", "cat"]
@@ -254,7 +254,7 @@ def test_blank_lines_crlf_and_no_final_newline(tmp_path, cache):
 
 
 def test_large_file_spans_several_blocks(tmp_path, cache, monkeypatch):
-    monkeypatch.setattr(text_format, "_BLOCK", 64)  # force many block boundaries
+    monkeypatch.setattr(text_scan, "_BLOCK", 64)  # force many block boundaries
     rng = np.random.default_rng(1)
     words = [f"word{i}" for i in range(300)]
     vectors = rng.normal(size=(300, 4)).astype(np.float32)
@@ -274,7 +274,7 @@ def _fail_scan(*args, **kwargs):
 def test_cache_hit_does_not_reparse_and_serves_other_vocabularies(tmp_path, cache, monkeypatch):
     path = _make("glove", tmp_path)
     first = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
-    monkeypatch.setattr(text_format, "scan_text", _fail_scan)
+    monkeypatch.setattr(text_scan, "scan_text", _fail_scan)
     second = build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
     np.testing.assert_array_equal(first.matrix, second.matrix)
     other = build_embedding_matrix(str(path), ["", "[UNK]", "do", ","], oov="zeros",
@@ -301,17 +301,17 @@ def test_changed_or_touched_file_invalidates_cache(tmp_path, cache):
     # Touching alone re-indexes too (and older entries are pruned).
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2 * 10**9))
     calls = []
-    real = text_format.scan_text
+    real = text_scan.scan_text
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    text_format.scan_text, saved = counting, text_format.scan_text
+    text_scan.scan_text, saved = counting, text_scan.scan_text
     try:
         build_embedding_matrix(str(path), VOCAB, oov="zeros", cache_dir=cache)
     finally:
-        text_format.scan_text = saved
+        text_scan.scan_text = saved
     assert calls == [1]
     assert len(os.listdir(cache / "embeddings")) == 1
 

@@ -303,7 +303,6 @@ def test_several_steps_per_call_train_the_same_weights(tmp_path, monkeypatch):
 
     from textclf.config import TrainConfig
     from textclf.distribute import Runtime
-    from textclf.distribute import steps_per_epoch
     from textclf.training import recurrent
     from textclf.training.prepare import prepare, read_tables
     from textclf.training.state import NoProgress
@@ -313,8 +312,8 @@ def test_several_steps_per_call_train_the_same_weights(tmp_path, monkeypatch):
                "patience": 3, "learning_rate": 2e-3}  # fit_member takes a resolved config
     config = TrainConfig(train=str(train), output=str(tmp_path / "unused"), seed=5, **options).validate()
     prepared = prepare(config, read_tables(config), lambda message: None)
-    steps = steps_per_epoch(prepared.ids_train.row_lengths().numpy(), batch_size=config.batch_size,
-                            max_length=prepared.max_length, mode="none")
+    steps = Runtime("none").steps_per_epoch(prepared.ids_train.row_lengths().numpy(), batch_size=config.batch_size,
+                                            max_length=prepared.max_length)
     assert recurrent.steps_per_execution(steps, "none") > 1, steps  # the case under test
 
     def fit(most):

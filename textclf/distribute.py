@@ -173,8 +173,9 @@ def setup(config, log):
         The `Runtime` of the mode.
     """
     info = worker_info(config.distribute)
+    runtime = Runtime(info.mode, log)
     if info.mode == "none":
-        return Runtime(info.mode, log)
+        return runtime
     if info.mode == "multi-worker" and not info.task_type:
         log("distribute: TF_CONFIG is not set; multi-worker runs as a single worker")
     log(
@@ -183,37 +184,8 @@ def setup(config, log):
         f"{info.num_replicas} replica(s) in sync"
     )
     if config.batch_size is not None:  # given: refused before the data is read; the default is checked once known
-        check_batch_size(info.mode, config.batch_size, log)
-    return Runtime(info.mode, log)
-
-
-def check_batch_size(mode, batch_size, log):
-    """Refuses a global batch smaller than the replicas of `mode` and logs its split per replica.
-
-    Called by `setup` for a batch size given, and once the default is known
-    (`textclf.training.batch.resolve_batch`, after the data is read).
-
-    Raises:
-        ConfigError: `batch_size` is smaller than the number of replicas.
-    """
-    if get_strategy(mode) is None:
-        return
-    replicas = worker_info(mode).num_replicas
-    if batch_size < replicas:
-        raise ConfigError(
-            f"batch_size is the global batch size and must be at least the number of replicas "
-            f"({replicas}). Received: batch_size={batch_size}"
-        )
-    if batch_size % replicas:
-        log(f"distribute: batch size {batch_size} is not a multiple of the {replicas} replicas; "
-            f"each batch is trimmed to {batch_size - batch_size % replicas}")
-    log(f"distribute: global batch {batch_size} = {batch_size // replicas} per replica")
-
-
-def strategy_scope(mode):
-    """`strategy.scope()` of `mode`, or a no-op context for "none"."""
-    strategy = get_strategy(mode)
-    return contextlib.nullcontext() if strategy is None else strategy.scope()
+        runtime.check_batch_size(config.batch_size)
+    return runtime
 
 
 def even_batch_plan(lengths, batch_size, max_length, num_replicas):
@@ -241,84 +213,16 @@ def even_batch_plan(lengths, batch_size, max_length, num_replicas):
     return steps, examples
 
 
-def steps_per_epoch(lengths, *, batch_size, max_length, mode):
-    """Training steps per epoch of `prepare_dataset`'s dataset for `mode`, known before it is built.
-
-    The one count of an epoch's steps: Keras' `steps_per_epoch` and the
-    compiled trainers' `steps_per_execution` both come from it.
-
-    Args:
-        lengths: Row lengths of the training ids.
-        batch_size: The (global) batch size.
-        max_length: The `max_length` the batches are bucketed under.
-        mode: `TrainConfig.distribute`.
-
-    Returns:
-        Batches per epoch: every bucket's, the last one partial; under a
-        strategy with several replicas, after trimming to even batches.
-    """
-    from textclf.pipeline import batches_per_epoch
-
-    if get_strategy(mode) is None:
-        return batches_per_epoch(lengths, batch_size, max_length)
-    return even_batch_plan(lengths, batch_size, max_length, worker_info(mode).num_replicas)[0]
-
-
-def prepare_dataset(ds, lengths, *, batch_size, max_length, mode, epochs=1, log=None, name="training"):
-    """Makes a `training_dataset` ready for `mode`: even batches, DATA auto-sharding.
-
-    With mode "none" (or a single replica) no batch is trimmed.
-
-    Args:
-        ds: The dataset returned by `training_dataset(ids, ..., batch_size, max_length)`.
-        lengths: The row lengths of the ids it was built from.
-        batch_size: Its (global) batch size.
-        max_length: Its `max_length`.
-        mode: `TrainConfig.distribute`.
-        epochs: How many epochs it holds.
-        log: Where to report this worker's shard size.
-        name: "training" or "validation", for the log.
-
-    Returns:
-        `(dataset, steps_per_epoch)`, the dataset with known cardinality.
-    """
-    strategy = get_strategy(mode)
-    if strategy is None:
-        return ds, steps_per_epoch(lengths, batch_size=batch_size, max_length=max_length, mode=mode)
-    import tensorflow as tf
-
-    info = worker_info(mode)
-    replicas = info.num_replicas
-    steps, examples = even_batch_plan(lengths, batch_size, max_length, replicas)
-    if replicas > 1:
-        def trim(*batch):
-            size = tf.shape(batch[0])[0]
-            keep = size - size % replicas
-            return tuple(part[:keep] for part in batch)
-
-        ds = ds.map(trim).filter(lambda *batch: tf.shape(batch[0])[0] > 0)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(steps * epochs))
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    ds = ds.with_options(options)
-    shard = examples * info.replicas_per_worker // replicas
-    if log is not None:
-        log(
-            f"distribute: task {info.task} {name} shard: {shard} of {len(lengths)} examples per epoch "
-            f"({examples} used after even batching, {steps} steps)"
-        )
-    return ds, steps
-
-
 class Runtime:
     """What the fit loop asks of its surroundings, for one `--distribute` mode.
 
     With mode "none" every method is a no-op (or the plain computation), so
-    the fit loop reads the same under every mode.
+    the fit loop reads the same under every mode. The strategy itself is
+    created once per process (`get_strategy`); a `Runtime` only names its mode.
 
     Args:
         mode: `TrainConfig.distribute`.
-        log: Where the shard sizes are reported.
+        log: Where the batch split and shard sizes are reported.
     """
 
     def __init__(self, mode, log=None):
@@ -328,20 +232,94 @@ class Runtime:
 
     def scope(self):
         """The strategy's scope (variables mirrored across replicas), or a no-op context."""
-        return strategy_scope(self.mode)
-
-    def dataset(self, ds, lengths, *, batch_size, max_length, epochs=1, name="training"):
-        """`prepare_dataset` for this mode: `(dataset, steps_per_epoch)`."""
-        return prepare_dataset(ds, lengths, batch_size=batch_size, max_length=max_length, mode=self.mode,
-                               epochs=epochs, log=self.log if name == "training" else None, name=name)
-
-    def steps_per_epoch(self, lengths, *, batch_size, max_length):
-        """`steps_per_epoch` for this mode: what `dataset` will return as its steps."""
-        return steps_per_epoch(lengths, batch_size=batch_size, max_length=max_length, mode=self.mode)
+        strategy = get_strategy(self.mode)
+        return contextlib.nullcontext() if strategy is None else strategy.scope()
 
     def check_batch_size(self, batch_size):
-        """`check_batch_size` for this mode."""
-        check_batch_size(self.mode, batch_size, self.log or (lambda message: None))
+        """Refuses a global batch smaller than the replicas and logs its split per replica.
+
+        Called by `setup` for a batch size given, and once the default is known
+        (`textclf.training.run`, after the data is read).
+
+        Raises:
+            ConfigError: `batch_size` is smaller than the number of replicas.
+        """
+        if get_strategy(self.mode) is None:
+            return
+        log = self.log or (lambda message: None)
+        replicas = worker_info(self.mode).num_replicas
+        if batch_size < replicas:
+            raise ConfigError(
+                f"batch_size is the global batch size and must be at least the number of replicas "
+                f"({replicas}). Received: batch_size={batch_size}"
+            )
+        if batch_size % replicas:
+            log(f"distribute: batch size {batch_size} is not a multiple of the {replicas} replicas; "
+                f"each batch is trimmed to {batch_size - batch_size % replicas}")
+        log(f"distribute: global batch {batch_size} = {batch_size // replicas} per replica")
+
+    def steps_per_epoch(self, lengths, *, batch_size, max_length):
+        """Training steps per epoch of the dataset `dataset` returns, known before it is built.
+
+        The one count of an epoch's steps: Keras' `steps_per_epoch` and the
+        compiled trainers' `steps_per_execution` both come from it.
+
+        Args:
+            lengths: Row lengths of the training ids.
+            batch_size: The (global) batch size.
+            max_length: The `max_length` the batches are bucketed under.
+
+        Returns:
+            Batches per epoch: every bucket's, the last one partial; under a
+            strategy with several replicas, after trimming to even batches.
+        """
+        from textclf.pipeline import batches_per_epoch
+
+        if get_strategy(self.mode) is None:
+            return batches_per_epoch(lengths, batch_size, max_length)
+        return even_batch_plan(lengths, batch_size, max_length, worker_info(self.mode).num_replicas)[0]
+
+    def dataset(self, ds, lengths, *, batch_size, max_length, epochs=1, name="training"):
+        """Makes a `training_dataset` ready for this mode: even batches, DATA auto-sharding.
+
+        With mode "none" (or a single replica) no batch is trimmed.
+
+        Args:
+            ds: The dataset returned by `training_dataset(ids, ..., batch_size, max_length)`.
+            lengths: The row lengths of the ids it was built from.
+            batch_size: Its (global) batch size.
+            max_length: Its `max_length`.
+            epochs: How many epochs it holds.
+            name: "training" or "validation"; only the training shard is logged.
+
+        Returns:
+            `(dataset, steps_per_epoch)`, the dataset with known cardinality.
+        """
+        if get_strategy(self.mode) is None:
+            return ds, self.steps_per_epoch(lengths, batch_size=batch_size, max_length=max_length)
+        import tensorflow as tf
+
+        info = worker_info(self.mode)
+        replicas = info.num_replicas
+        steps, examples = even_batch_plan(lengths, batch_size, max_length, replicas)
+        if replicas > 1:
+            def trim(*batch):
+                size = tf.shape(batch[0])[0]
+                keep = size - size % replicas
+                return tuple(part[:keep] for part in batch)
+
+            ds = ds.map(trim).filter(lambda *batch: tf.shape(batch[0])[0] > 0)
+            ds = ds.apply(tf.data.experimental.assert_cardinality(steps * epochs))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        ds = ds.with_options(options)
+        shard = examples * info.replicas_per_worker // replicas
+        if self.log is not None and name == "training":
+            self.log(
+                f"distribute: task {info.task} {name} shard: {shard} of {len(lengths)} examples per epoch "
+                f"({examples} used after even batching, {steps} steps)"
+            )
+        return ds, steps
 
     def before_fit(self, model, sample_ds):
         """Call after each `compile`, before `fit`: the multi-worker workaround of `textclf.compat`."""
@@ -351,72 +329,52 @@ class Runtime:
             build_for_multi_worker(model, next(iter(sample_ds)), get_strategy(self.mode))
 
     def local_copy(self, model):
-        """`local_copy(model, mode)`: the trained weights in a plain model."""
-        return local_copy(model, self.mode)
+        """`model` with its trained weights in plain variables (no strategy).
+
+        Evaluation, prediction and saving then run on each worker alone, with no
+        collective op. Returns `model` itself for mode "none".
+        """
+        if get_strategy(self.mode) is None:
+            return model
+        import keras
+
+        trainable = {layer.name: layer.trainable for layer in model.layers}
+        copy = keras.models.clone_model(model)
+        copy.set_weights(model.get_weights())
+        for layer in copy.layers:
+            layer.trainable = trainable.get(layer.name, layer.trainable)
+        return copy
 
     def describe(self, batch_size):
-        """`describe(mode, batch_size)`: the record of where this run trained."""
-        return describe(self.mode, batch_size)
+        """The `metadata.json` entry "distribute": where this run trained."""
+        info = worker_info(self.mode)
+        entry = asdict(info)
+        entry.update(
+            global_batch_size=batch_size,
+            per_replica_batch_size=batch_size // info.num_replicas,
+            batch_size_semantics="global: each step uses batch_size examples split evenly across all replicas",
+        )
+        return entry
 
+    @contextlib.contextmanager
     def output_directory(self, output):
-        """`output_directory(output, mode)`: where this worker writes the model directory."""
-        return output_directory(output, self.mode)
+        """Where this worker writes the model directory.
+
+        The chief gets `atomic_directory(output)`; other workers get a private
+        temporary directory, removed on exit, so they never touch `output`.
+        """
+        from textclf.outputs import atomic_directory
+
+        if self.is_chief():
+            with atomic_directory(output, kind="model") as tmp:
+                yield tmp
+            return
+        tmp = Path(tempfile.mkdtemp(prefix="textclf-worker-"))
+        try:
+            yield tmp
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def is_chief(self):
-        """Whether this process writes outputs."""
-        return is_chief(self.mode)
-
-
-def local_copy(model, mode):
-    """`model` with its trained weights in plain variables (no strategy).
-
-    Evaluation, prediction and saving then run on each worker alone, with no
-    collective op. Returns `model` itself for mode "none".
-    """
-    if get_strategy(mode) is None:
-        return model
-    import keras
-
-    trainable = {layer.name: layer.trainable for layer in model.layers}
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    for layer in copy.layers:
-        layer.trainable = trainable.get(layer.name, layer.trainable)
-    return copy
-
-
-def describe(mode, batch_size):
-    """The `metadata.json` entry "distribute"."""
-    info = worker_info(mode)
-    entry = asdict(info)
-    entry.update(
-        global_batch_size=batch_size,
-        per_replica_batch_size=batch_size // info.num_replicas,
-        batch_size_semantics="global: each step uses batch_size examples split evenly across all replicas",
-    )
-    return entry
-
-
-@contextlib.contextmanager
-def output_directory(output, mode):
-    """Where this worker writes the model directory.
-
-    The chief gets `atomic_directory(output)`; other workers get a private
-    temporary directory, removed on exit, so they never touch `output`.
-    """
-    from textclf.outputs import atomic_directory
-
-    if worker_info(mode).is_chief:
-        with atomic_directory(output, kind="model") as tmp:
-            yield tmp
-        return
-    tmp = Path(tempfile.mkdtemp(prefix="textclf-worker-"))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def is_chief(mode):
-    """Whether this process writes outputs (always true without multi-worker)."""
-    return worker_info(mode).is_chief
+        """Whether this process writes outputs (always true without multi-worker)."""
+        return worker_info(self.mode).is_chief

@@ -82,6 +82,14 @@ def find_overlap(texts):
     Returns:
         An `Overlap`.
     """
+    text_ids, first_rows, words = _distinct_texts(texts)
+    contained_in = _Containment(words).contained_in
+    inside = [contained_in(text_id) for text_id in range(len(words))]
+    return Overlap(text_ids, first_rows, _roots(inside))
+
+
+def _distinct_texts(texts):
+    """`(text_ids, first_rows, words)`: each row's distinct text, where each first appears, and its words."""
     index = {}
     text_ids = np.empty(len(texts), dtype=np.int64)
     first_rows = []
@@ -94,22 +102,36 @@ def find_overlap(texts):
             words.append(key)
             first_rows.append(row)
         text_ids[row] = text_id
+    return text_ids, np.asarray(first_rows, dtype=np.int64), words
 
-    # Short texts (< ANCHOR words) are looked up whole. Longer ones by their first words, then by length and
-    # last word, so that a first-words prefix shared by many texts (templated rows) costs one lookup per distinct
-    # length, not one comparison per text.
-    lengths_by_anchor = defaultdict(set)
-    by_ends = defaultdict(list)
-    short = {}
-    for text_id, key in enumerate(words):
-        if len(key) >= ANCHOR:
-            lengths_by_anchor[key[:ANCHOR]].add(len(key))
-            by_ends[key[:ANCHOR], len(key), key[-1]].append(text_id)
-        elif key:
-            short[key] = text_id
 
-    def contained_in(key):
-        """Distinct texts found inside `key` (itself excluded)."""
+class _Containment:
+    """Finds which distinct texts lie inside a given one.
+
+    Short texts (< ANCHOR words) are looked up whole. Longer ones by their first words, then by length and
+    last word, so that a first-words prefix shared by many texts (templated rows) costs one lookup per distinct
+    length, not one comparison per text.
+
+    Args:
+        words: Per distinct text, its tuple of words (all different).
+    """
+
+    def __init__(self, words):
+        self.words = words
+        self.lengths_by_anchor = defaultdict(set)
+        self.by_ends = defaultdict(list)
+        self.short = {}
+        for text_id, key in enumerate(words):
+            if len(key) >= ANCHOR:
+                self.lengths_by_anchor[key[:ANCHOR]].add(len(key))
+                self.by_ends[key[:ANCHOR], len(key), key[-1]].append(text_id)
+            elif key:
+                self.short[key] = text_id
+
+    def contained_in(self, text_id):
+        """Distinct texts found inside text `text_id` (itself excluded)."""
+        key, words, short = self.words[text_id], self.words, self.short
+        lengths_by_anchor, by_ends = self.lengths_by_anchor, self.by_ends
         found = set()
         if short:
             for width in range(1, ANCHOR):
@@ -124,16 +146,18 @@ def find_overlap(texts):
                     for candidate in by_ends.get((gram, size, key[start + size - 1]), ()):
                         if key[start:start + size] == words[candidate]:
                             found.add(candidate)
-        found.discard(index[key])
+        found.discard(text_id)
         return found
 
-    inside = [contained_in(key) for key in words]
-    is_document = np.ones(len(words), dtype=bool)
+
+def _roots(inside):
+    """Per distinct text, the documents (texts inside no other) that contain it, or itself if it is one."""
+    is_document = np.ones(len(inside), dtype=bool)
     for found in inside:
         is_document[list(found)] = False
-    roots = [[] for _ in words]
+    roots = [[] for _ in inside]
     for text_id in np.flatnonzero(is_document):
         roots[text_id].append(int(text_id))
         for inner in inside[text_id]:
             roots[inner].append(int(text_id))
-    return Overlap(text_ids, np.asarray(first_rows, dtype=np.int64), tuple(tuple(sorted(r)) for r in roots))
+    return tuple(tuple(sorted(r)) for r in roots)

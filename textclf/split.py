@@ -60,6 +60,26 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
     from sklearn.model_selection import train_test_split
 
     counts = Counter(labels)
+    _check_rows_per_class(counts, path)
+    overlap = overlap if overlap is not None else find_overlap(texts)
+    documents = overlap.documents
+    doc_labels = [labels[row] for row in overlap.first_rows[documents]]
+    _check_documents_per_class(counts, Counter(doc_labels), path)
+    n_val = _validation_size(len(counts), len(documents), len(labels), fraction, path)
+    _, val_docs = train_test_split(
+        np.arange(len(documents)), test_size=n_val, stratify=doc_labels, random_state=seed
+    )
+    in_validation = np.zeros(len(overlap.roots), dtype=bool)
+    in_validation[documents[val_docs]] = True
+    text_in_validation = np.array([all(in_validation[r] for r in roots) for roots in overlap.roots], dtype=bool)
+    row_in_validation = text_in_validation[overlap.text_ids]
+    return Split(
+        np.flatnonzero(~row_in_validation), np.flatnonzero(row_in_validation), len(documents), overlap.overlapping_rows
+    )
+
+
+def _check_rows_per_class(counts, path):
+    """Refuses a class with a single row: it cannot be on both sides."""
     rare = sorted(label for label, n in counts.items() if n < 2)
     if rare:
         raise InputDataError(
@@ -67,10 +87,10 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
             "least 2 per class (add examples, drop the class, or pass --validation FILE)",
             file=path,
         )
-    overlap = overlap if overlap is not None else find_overlap(texts)
-    documents = overlap.documents
-    doc_labels = [labels[row] for row in overlap.first_rows[documents]]
-    doc_counts = Counter(doc_labels)
+
+
+def _check_documents_per_class(counts, doc_counts, path):
+    """Refuses a class with fewer than 2 documents: its rows would all fall on one side."""
     single = sorted(label for label in counts if doc_counts[label] < 2)
     if single:
         label = single[0]
@@ -82,25 +102,20 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
             "--validation FILE)",
             file=path,
         )
-    n_val = max(len(counts), int(round(fraction * len(documents))))
-    if len(documents) - n_val < len(counts):
-        what = f"rows ({len(labels)})" if len(documents) == len(labels) else (
-            f"distinct texts ({len(documents)} documents in {len(labels)} rows)")
+
+
+def _validation_size(n_classes, n_documents, n_rows, fraction, path):
+    """Documents drawn for validation: `fraction` of them, at least one per class, leaving one per class."""
+    n_val = max(n_classes, int(round(fraction * n_documents)))
+    if n_documents - n_val < n_classes:
+        what = f"rows ({n_rows})" if n_documents == n_rows else (
+            f"distinct texts ({n_documents} documents in {n_rows} rows)")
         raise InputDataError(
-            f"too few {what} for a validation split over {len(counts)} classes (add examples or pass "
+            f"too few {what} for a validation split over {n_classes} classes (add examples or pass "
             "--validation FILE)",
             file=path,
         )
-    _, val_docs = train_test_split(
-        np.arange(len(documents)), test_size=n_val, stratify=doc_labels, random_state=seed
-    )
-    in_validation = np.zeros(len(overlap.roots), dtype=bool)
-    in_validation[documents[val_docs]] = True
-    text_in_validation = np.array([all(in_validation[r] for r in roots) for roots in overlap.roots], dtype=bool)
-    row_in_validation = text_in_validation[overlap.text_ids]
-    return Split(
-        np.flatnonzero(~row_in_validation), np.flatnonzero(row_in_validation), len(documents), overlap.overlapping_rows
-    )
+    return n_val
 
 
 def unseen_documents(overlap, train_rows, validation_rows):

@@ -87,6 +87,15 @@ def build_embedding_matrix(
             non-numeric or truncated file, or a dimension mismatch. The
             message is one line with the file and, where known, the line.
     """
+    seed, expected_dim, vocabulary = _checked_arguments(source, vocabulary, oov, seed, expected_dim)
+    matrix, found, dim, src, fmt = _read_vectors(source, vocabulary, expected_dim, cache_dir)
+    if oov == "random":
+        _draw_missing(matrix, found, dim, seed)
+    return EmbeddingMatrix(matrix=matrix, found=found, dim=dim, source=src, format=fmt)
+
+
+def _checked_arguments(source, vocabulary, oov, seed, expected_dim):
+    """`(seed, expected_dim, vocabulary as a list of str)`, or ConfigError naming the bad argument."""
     if oov not in OOV_POLICIES:
         raise ConfigError(f"oov must be one of {OOV_POLICIES}. Received: oov={oov!r}")
     seed = _as_int("seed", seed, minimum=0)
@@ -98,7 +107,15 @@ def build_embedding_matrix(
             "source must be a builtin name or a path. "
             f"Received: source={source!r} of type {type(source).__name__}"
         )
+    return seed, expected_dim, vocabulary
 
+
+def _read_vectors(source, vocabulary, expected_dim, cache_dir):
+    """`(matrix, found, dim, source, format)`: the vectors the file has, zeros elsewhere.
+
+    A cache entry that no longer matches its file is removed and the file read
+    once more; a second failure is the user's error.
+    """
     for attempt in (0, 1):
         try:
             table, fmt, src = sources.open_table(
@@ -108,7 +125,7 @@ def build_embedding_matrix(
             raise EmbeddingsError(f"cannot read file: {exc}", file=source) from None
         try:
             matrix, found = _fill(table, vocabulary)
-            break
+            return matrix, found, table.dim, src, fmt
         except (text_format.StaleIndexError, OSError) as exc:
             entry = getattr(table, "cache_entry", None)
             if entry is None or attempt:
@@ -120,14 +137,15 @@ def build_embedding_matrix(
         finally:
             table.close()
 
-    if oov == "random":
-        missing = ~found
-        missing[:1] = False  # padding stays zero
-        if missing.any():
-            std = float(matrix[found].std()) if found.any() else 1.0 / np.sqrt(table.dim)
-            rng = np.random.default_rng(seed)
-            matrix[missing] = rng.normal(0.0, std, size=(int(missing.sum()), table.dim))
-    return EmbeddingMatrix(matrix=matrix, found=found, dim=table.dim, source=src, format=fmt)
+
+def _draw_missing(matrix, found, dim, seed):
+    """The "random" OOV policy, in place: rows without a vector (but padding) drawn from a normal."""
+    missing = ~found
+    missing[:1] = False  # padding stays zero
+    if missing.any():
+        std = float(matrix[found].std()) if found.any() else 1.0 / np.sqrt(dim)
+        rng = np.random.default_rng(seed)
+        matrix[missing] = rng.normal(0.0, std, size=(int(missing.sum()), dim))
 
 
 def _fill(table, vocabulary):

@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-from textclf.embeddings import gensim_format, text_format
+from textclf.embeddings import gensim_format, text_format, text_scan
 from textclf.embeddings.builtin import BUILTIN_EMBEDDINGS, BuiltinTable
 from textclf.embeddings.cache import EmbeddingsCache
 from textclf.errors import EmbeddingsError
@@ -130,9 +130,9 @@ def _scan(path, gz, expected_dim, copy_dir, work):
     try:
         with (gzip.open if gz else open)(path, "rb") as stream:
             if not gz:
-                return text_format.scan_text(stream, file=path, expected_dim=expected_dim)
+                return text_scan.scan_text(stream, file=path, expected_dim=expected_dim)
             with open(os.path.join(copy_dir, "data.txt"), "wb") as copy:
-                return text_format.scan_text(
+                return text_scan.scan_text(
                     stream, file=path, expected_dim=expected_dim, copy_to=copy
                 )
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
@@ -169,7 +169,7 @@ def _load_text_entry(path, entry, meta, cache):
     if not ok:
         cache.invalidate(entry)
         return None
-    index = text_format.TextIndex(words, starts, lines, dim, bool(meta.get("header")))
+    index = text_scan.TextIndex(words, starts, lines, dim, bool(meta.get("header")))
     table = text_format.TextTable(data, index, file=path)
     table.cache_entry = entry
     table.parsed_store = text_format.ParsedRows(os.path.join(entry, "parsed.npz"))
