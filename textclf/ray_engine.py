@@ -1,0 +1,388 @@
+"""Batch prediction on Ray Data (`textclf predict --engine ray`), on this machine or a cluster.
+
+Inputs (files, globs, directories or pyarrow-filesystem URIs of CSV/TSV, optionally .gz, or Parquet)
+are read one file per read task, a chunk at a time, each row tagged with its `source_file` and its
+0-based `row` in that file so each file's order can be restored. A pool of long-lived actors, each
+holding one `textclf.batch_predictor.BatchPredictor` (the model loaded once per worker, TensorFlow's
+thread pools sized to the worker's CPUs), predicts the batches; the part files are written under a
+temporary directory name that is renamed when complete.
+
+The actors hold one CPU each and one CPU is always left for the read and write tasks (which ask for a
+quarter of one): without it the actors take every CPU and the reads starve (ray-project/ray#44687).
+
+Ray is imported here only, and only when this engine runs: `import textclf` never imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import signal
+import sys
+
+from textclf.errors import ConfigError, InputDataError, TextclfError
+
+RAY_EXTRA = 'pip install "textclf[ray]"'
+ORDER_COLUMNS = ("source_file", "row")
+INPUT_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".txt", ".txt.gz")
+OUTPUT_FORMATS = ("parquet", "csv")
+MARKER = "_textclf_predictions"  # written last into a complete output directory
+IO_CPUS = 0.25  # what a read or write task asks for: four fit in the CPU kept free of actors
+PREDICT_BATCH_ROWS = 2048  # rows handed to a worker at a time (several per block: the pool stays balanced)
+
+
+def import_ray():
+    """Ray and Ray Data, or a `ConfigError` naming the install command."""
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"--engine ray needs Ray, which is not installed: {RAY_EXTRA}") from None
+    return ray
+
+
+def _filesystem(name):
+    """`(pyarrow filesystem, path)` of a local path or a URI."""
+    import pyarrow.fs as pafs
+
+    if "://" in name:
+        return pafs.FileSystem.from_uri(name)
+    return pafs.LocalFileSystem(), os.path.abspath(name)
+
+
+def _uri(name, path):
+    """`path` (as found on the filesystem of `name`) spelled so that `_filesystem` finds it again."""
+    if "://" not in name or name.startswith("file://"):
+        return path
+    return f"{name.split('://', 1)[0]}://{path.lstrip('/')}"
+
+
+def expand_inputs(inputs):
+    """The files named by `inputs`, in order: files as given, globs and directories expanded (sorted).
+
+    Args:
+        inputs: Local paths or URIs (`s3://`, `gs://`, `hdfs://`, `file://`); globs and directories
+            give their files ending in one of `INPUT_SUFFIXES`.
+
+    Returns:
+        A list of local paths and URIs.
+
+    Raises:
+        InputDataError: An input that names nothing.
+    """
+    import fnmatch
+
+    import pyarrow.fs as pafs
+
+    files = []
+    for name in inputs:
+        name = os.fspath(name)
+        fs, path = _filesystem(name)
+        found = []
+        if glob.has_magic(path):
+            parts = path.split("/")
+            base = "/".join(parts[: next(i for i, p in enumerate(parts) if glob.has_magic(p))]) or "/"
+            selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
+            found = sorted(i.path for i in fs.get_file_info(selector)
+                           if i.type == pafs.FileType.File and fnmatch.fnmatchcase(i.path, path))
+        else:
+            info = fs.get_file_info(path)
+            if info.type == pafs.FileType.File:
+                found = [path]
+            elif info.type == pafs.FileType.Directory:
+                found = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(path, recursive=True))
+                               if i.type == pafs.FileType.File and i.path.lower().endswith(INPUT_SUFFIXES)
+                               and not os.path.basename(i.path).startswith((".", "_")))
+        if not found:
+            raise InputDataError("no such file, or no CSV/TSV/Parquet file matches it", file=name)
+        files += [_uri(name, path) for path in found]
+    return files
+
+
+def _read_chunks(name, *, text_column, encoding, chunk_size, reserved):
+    """Yields pandas chunks of one input file, each with `source_file` and `row` appended."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from textclf.data import check_header, csv_read_options, is_parquet, require_column, translate_read_error
+
+    fs, path = _filesystem(name)
+    start = 0
+    try:
+        if is_parquet(path):
+            handle = fs.open_input_file(path)
+            chunks = (batch.to_pandas() for batch in pq.ParquetFile(handle).iter_batches(batch_size=chunk_size))
+        else:
+            options = csv_read_options(path.removesuffix(".gz"), encoding)
+            options["compression"] = None
+            handle = fs.open_input_stream(path, compression="gzip" if path.lower().endswith(".gz") else None)
+            chunks = pd.read_csv(handle, chunksize=chunk_size, **options)
+        with handle:
+            for frame in chunks:
+                if start == 0:
+                    columns = [str(c) for c in frame.columns]
+                    check_header(columns, name)
+                    require_column(columns, text_column, name)
+                    clash = [c for c in columns if c in reserved]
+                    if clash:
+                        raise InputDataError(f"already has column {clash[0]!r}, which prediction adds; rename or "
+                                             "drop it first", file=name, row=1, column=clash[0])
+                frame[text_column] = frame[text_column].fillna("").astype(str)
+                frame["source_file"] = name
+                frame["row"] = range(start, start + len(frame))
+                start += len(frame)
+                yield frame
+    except TextclfError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every reader failure becomes one line
+        raise translate_read_error(exc, name, encoding) from None
+
+
+def _read_files(batch, **options):
+    """A Ray Data generator UDF: a batch of file names in, their rows out, a chunk at a time."""
+    for name in batch["file"]:
+        yield from _read_chunks(str(name), **options)
+
+
+class _Predict:
+    """A Ray Data actor: sizes TensorFlow's thread pools, then loads the model once (`BatchPredictor`)."""
+
+    def __init__(self, model, threads, options):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        from textclf.batch_predictor import BatchPredictor
+
+        self.predictor = BatchPredictor(model, **options)
+
+    def __call__(self, batch):
+        return self.predictor(batch, file=batch["source_file"].to_numpy(), rows=batch["row"].to_numpy())
+
+
+def read_inputs(inputs, *, text_column, encoding="utf-8", chunk_size=20_000, reserved=()):
+    """A Ray `Dataset` of every row of `inputs` (see `expand_inputs`), with `source_file` and `row` columns.
+
+    Args:
+        inputs: Paths, globs, directories or URIs.
+        text_column: The column of texts, which every file must have (its cells read as strings).
+        encoding: Text encoding of CSV/TSV files.
+        chunk_size: Rows per block read.
+        reserved: Column names no input may have (those prediction adds).
+
+    Returns:
+        A lazy `ray.data.Dataset`.
+    """
+    ray = import_ray()
+    files = expand_inputs(inputs)
+    items = ray.data.from_items([{"file": name} for name in files], override_num_blocks=len(files))
+    reserved = tuple(reserved) + ORDER_COLUMNS
+    return items.map_batches(_read_files, batch_size=1, batch_format="pandas", num_cpus=IO_CPUS,
+                             fn_kwargs=dict(text_column=text_column, encoding=encoding,
+                                                        chunk_size=chunk_size, reserved=reserved))
+
+
+def predict_dataset(dataset, model, *, workers=1, cpus_per_worker=1, batch_rows=PREDICT_BATCH_ROWS,
+                    text_column=None, **options):
+    """The predicted Ray `Dataset`: every column of `dataset`, then the prediction columns of local predict.
+
+    Args:
+        dataset: A `ray.data.Dataset` (or paths, globs, directories, URIs: read with `read_inputs`).
+        model: A model directory every worker can read.
+        workers: Prediction actors (each loads the model once).
+        cpus_per_worker: CPUs each actor holds; TensorFlow's thread pools get as many threads.
+        batch_rows: Rows per call of a worker.
+        text_column: Column of texts (default: the model's).
+        **options: `BatchPredictor` options: batch_size, probabilities, top_k, on_bad_rows,
+            threshold, at_least_one.
+
+    Returns:
+        A lazy `ray.data.Dataset`.
+    """
+    ray = import_ray()
+    if workers < 1 or cpus_per_worker <= 0:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if not isinstance(dataset, ray.data.Dataset):
+        from textclf.metadata import read_metadata
+
+        text_column = text_column or read_metadata(model).get("text_column", "text")
+        dataset = read_inputs([dataset] if isinstance(dataset, (str, os.PathLike)) else dataset,
+                              text_column=text_column)
+    threads = max(1, int(cpus_per_worker))
+    return dataset.map_batches(
+        _Predict, batch_size=batch_rows, batch_format="pandas", num_cpus=cpus_per_worker,
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        fn_constructor_kwargs=dict(model=os.fspath(model), threads=threads,
+                                   options=dict(options, text_column=text_column)),
+    )
+
+
+def _check_model_options(model, *, text_column, batch_size, chunk_size, top_k, on_bad_rows, probabilities,
+                         threshold, at_least_one):
+    """The option checks of local predict, on the model's metadata (the driver never loads TensorFlow).
+
+    Returns:
+        `(text_column, reserved)`: the column of texts and the names of the columns prediction adds.
+    """
+    from types import SimpleNamespace
+
+    from textclf.metadata import load
+    from textclf.prediction import _check_options, decision_function, prediction_columns
+
+    metadata = load(model)
+    labels = [str(label) for label in metadata["labels"]]
+    multi_label = bool((metadata.get("requested") or {}).get("multi_label", False))
+    _check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
+    decision_function(SimpleNamespace(multi_label=multi_label, decide=None), threshold, at_least_one)
+    reserved = prediction_columns(labels, probabilities=probabilities, top_k=top_k, multi_label=multi_label)
+    return text_column or metadata.get("text_column", "text"), reserved
+
+
+def _check_output(path):
+    """Refuses an output that exists unless it is an earlier, complete output of this engine."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    entries = {entry.name for entry in path.iterdir()} if path.is_dir() and not path.is_symlink() else None
+    ours = entries is not None and MARKER in entries and all(
+        name == MARKER or name.endswith((".parquet", ".csv")) for name in entries)
+    if not ours and entries != set():
+        raise InputDataError("exists and is not a directory of predictions textclf wrote; textclf never replaces "
+                             "it: choose another output path", file=path)
+
+
+@contextlib.contextmanager
+def ray_session(address=None, *, num_cpus=None, quiet=False):
+    """Joins the Ray cluster at `address`, or starts one here (loopback, no dashboard) and stops it after.
+
+    SIGTERM is turned into `KeyboardInterrupt` meanwhile, so a terminated run unwinds: its temporary
+    output is removed and the Ray it started is stopped.
+
+    Args:
+        address: None (start Ray here), "auto", or "ray://HOST:PORT".
+        num_cpus: Logical CPUs of a Ray started here.
+        quiet: No Ray Data progress bars.
+
+    Yields:
+        The `ray` module, connected.
+    """
+    ray = import_ray()
+    started = not ray.is_initialized()
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ notices are not the user's business
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        if started:
+            env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+            kwargs = dict(address=address) if address else dict(
+                num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+            ray.init(**kwargs, log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": env})
+        import logging
+
+        logging.getLogger("ray.data").setLevel(logging.WARNING if quiet else logging.INFO)
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = not quiet
+        context.print_on_execution_start = False
+        yield ray
+    finally:
+        try:
+            if started:
+                ray.shutdown()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _unwrap(exc):
+    """The `TextclfError` a Ray task raised, if `exc` (Ray's wrapper of it) carries one."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, TextclfError) and type(exc).__module__.startswith("textclf"):
+            return exc
+        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    return None
+
+
+def predict_to_directory(inputs, model, output, *, output_format="parquet", workers=1, encoding="utf-8",
+                         chunk_size=20_000, text_column=None, **options):
+    """Predicts every row of `inputs` into the directory `output` of part files (Ray must be connected).
+
+    Args:
+        inputs: Paths, globs, directories or URIs (`expand_inputs`).
+        model: A model directory.
+        output: A local directory (on a cluster: one every node writes to), created or replaced whole.
+        output_format: "parquet" or "csv".
+        workers: Prediction actors.
+        encoding, chunk_size: As for `read_inputs`.
+        text_column: Column of texts (default: the model's).
+        **options: `BatchPredictor` options (batch_size, probabilities, top_k, on_bad_rows, threshold, at_least_one).
+
+    Returns:
+        The number of rows written (Parquet), or None (CSV: not counted).
+    """
+    from textclf.outputs import atomic_directory
+
+    if output_format not in OUTPUT_FORMATS:
+        raise ConfigError(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
+    check = {k: options.get(k, d) for k, d in (("batch_size", 256), ("top_k", 0), ("on_bad_rows", "error"),
+                                                ("probabilities", False), ("threshold", None), ("at_least_one", None))}
+    text_column, reserved = _check_model_options(model, text_column=text_column, chunk_size=chunk_size, **check)
+    output = os.path.abspath(output.removeprefix("file://") if isinstance(output, str) else output)
+    _check_output(output)
+    dataset = read_inputs(inputs, text_column=text_column, encoding=encoding, chunk_size=chunk_size,
+                          reserved=reserved)
+    predicted = predict_dataset(dataset, os.path.abspath(model), workers=workers, text_column=text_column,
+                                batch_rows=min(chunk_size, PREDICT_BATCH_ROWS), **options)
+    try:
+        with atomic_directory(output) as tmp:
+            getattr(predicted, f"write_{output_format}")(str(tmp), ray_remote_args={"num_cpus": IO_CPUS})
+            rows = _count_rows(tmp) if output_format == "parquet" else None
+            (tmp / MARKER).write_text(f"{'' if rows is None else rows}\n", encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - a textclf error raised in a worker is reported as one line
+        cause = _unwrap(exc)
+        if cause is None or cause is exc:
+            raise
+        raise cause from None
+    return rows
+
+
+def _count_rows(directory):
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in sorted(directory.glob("*.parquet")))
+
+
+def run_command(args):
+    """`textclf predict --engine ray` (see `textclf.commands.predict`)."""
+    import time
+
+    inputs = args.input if isinstance(args.input, list) else [args.input]
+    if "-" in inputs or args.output == "-":
+        raise ConfigError("--engine ray reads files and writes a directory, not standard input or output")
+    started = time.monotonic()
+    cpus = os.cpu_count() or 1
+    workers = args.workers
+    if args.address is None and workers is None:
+        workers = cpus
+    with ray_session(args.address, num_cpus=None if workers is None else workers + 1, quiet=args.quiet) as ray:
+        if workers is None:  # a cluster: one actor per CPU, less one for reading and writing
+            workers = max(1, int(ray.cluster_resources().get("CPU", 2)) - 1)
+        rows = predict_to_directory(
+            inputs, args.model, args.output, output_format=args.output_format, workers=workers,
+            encoding=args.encoding, chunk_size=args.chunk_size, text_column=args.text_column,
+            batch_size=args.batch_size, probabilities=args.probabilities, top_k=args.top_k,
+            on_bad_rows=args.on_bad_rows, threshold=args.threshold, at_least_one=args.at_least_one,
+        )
+    if not args.quiet:
+        counted = "" if rows is None else f"{rows:,} rows "
+        print(f"textclf: predicted {counted}on {workers} Ray worker(s) in {time.monotonic() - started:.1f}s, "
+              f"wrote {args.output}", file=sys.stderr)
+    return 0
