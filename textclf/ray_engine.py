@@ -301,13 +301,25 @@ def ray_session(address=None, *, num_cpus=None, quiet=False):
 
 
 def _unwrap(exc):
-    """The `TextclfError` a Ray task raised, if `exc` (Ray's wrapper of it) carries one."""
+    """The `TextclfError` a Ray task raised, if `exc` (Ray's wrapper of it) carries one.
+
+    Ray Data wraps a worker's exception in `UserCodeException` and the chain does not always survive
+    the trip between processes; the wrapper's text then still ends with the original's last line.
+    """
+    import re
+
+    from textclf import errors
+
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, TextclfError) and type(exc).__module__.startswith("textclf"):
             return exc
+        last = exc
         exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    found = re.findall(r"^textclf\.errors\.(\w+): (.*)$", str(last), flags=re.MULTILINE)
+    if found and isinstance(getattr(errors, found[-1][0], None), type):
+        return getattr(errors, found[-1][0])(found[-1][1])
     return None
 
 
@@ -364,7 +376,7 @@ def run_command(args):
     """`textclf predict --engine ray` (see `textclf.commands.predict`)."""
     import time
 
-    inputs = args.input if isinstance(args.input, list) else [args.input]
+    inputs = args.input
     if "-" in inputs or args.output == "-":
         raise ConfigError("--engine ray reads files and writes a directory, not standard input or output")
     started = time.monotonic()

@@ -46,10 +46,10 @@ def add_arguments(parser):
     ray.add_argument("--engine", choices=("local", "ray"), default="local",
                      help="local: this process; ray: Ray Data, started here for the run or joined with --address")
     ray.add_argument("--address", metavar="ADDR",
-                     help="a running Ray cluster to join: auto, or ray://HOST:PORT (default: start Ray here for the "
-                          "run and stop it after)")
-    ray.add_argument("--workers", type=options.auto(int), default=None, metavar="N",
-                     help="prediction workers (default: auto, one per CPU left after one kept for reading)")
+                     help="a running Ray cluster to join: auto, or ray://HOST:PORT; without it, Ray starts here for "
+                          "the run and stops after")
+    ray.add_argument("--workers", type=options.auto(int), default=options.AUTO, metavar="N",
+                     help="prediction workers (auto: one per CPU, one CPU kept for reading and writing)")
     ray.add_argument("--output-format", choices=("parquet", "csv"), default="parquet",
                      help="format of the part files")
     options.add_quiet(parser, help="no progress bar and no summary line")
@@ -90,7 +90,7 @@ def _run_local(args):
     from textclf.prediction import predict_file
     from textclf.progress import Progress
 
-    inputs = args.input if isinstance(args.input, list) else [args.input]
+    inputs = args.input
     if len(inputs) != 1:
         raise ConfigError(f"--input takes one file here ({len(inputs)} given); several need --engine ray")
     args.input = inputs[0]
