@@ -315,11 +315,10 @@ def _unwrap(exc):
         seen.add(id(exc))
         if isinstance(exc, TextclfError) and type(exc).__module__.startswith("textclf"):
             return exc
-        last = exc
+        found = re.findall(r"textclf\.errors\.(\w+): (.*)$", str(exc), flags=re.MULTILINE)
+        if found and isinstance(getattr(errors, found[-1][0], None), type):
+            return getattr(errors, found[-1][0])(found[-1][1].strip())
         exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
-    found = re.findall(r"^textclf\.errors\.(\w+): (.*)$", str(last), flags=re.MULTILINE)
-    if found and isinstance(getattr(errors, found[-1][0], None), type):
-        return getattr(errors, found[-1][0])(found[-1][1])
     return None
 
 
