@@ -43,7 +43,7 @@ def test_every_consumer_computes_the_saved_graph(head, wide, members, tmp_path):
     classifier = textclf.load(tmp_path / "model")
     np.testing.assert_allclose(classifier.predict_proba(texts, batch_size=7), expected, atol=1e-5)
 
-    assert cli("predict", "--model", tmp_path / "model", test, "--output", tmp_path / "out.csv", "--probabilities",
+    assert cli("predict", "--model", tmp_path / "model", "--input", test, "--output", tmp_path / "out.csv", "--probabilities",
                "--batch-size", "3", "--quiet") == 0
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as handle:
         out = list(csv.DictReader(handle))

@@ -56,7 +56,7 @@ def test_golden_output_format(tmp_path, model_dir, classifier, capsys):
     rows = tricky_rows()
     inp = write_csv(tmp_path / "in.csv", rows, header=("id", "text", "note", "label"))
     out = tmp_path / "out.csv"
-    assert cli("predict", "--model", model_dir, inp, "--output", out, "--probabilities", "--top-k", "2",
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", out, "--probabilities", "--top-k", "2",
                "--chunk-size", "7") == 0
     got = read_rows(out)
     assert got[0] == ["id", "text", "note", "label", "predicted_label", "confidence",
@@ -84,7 +84,7 @@ def test_streaming_equals_predict_all_at_once(tmp_path, model_dir, classifier):
     gz = tmp_path / "in.tsv.gz"
     gz.write_bytes(gzip.compress(inp.read_bytes()))
     out = tmp_path / "out.csv"
-    assert cli("predict", "--model", model_dir, gz, "--output", out, "--probabilities",
+    assert cli("predict", "--model", model_dir, "--input", gz, "--output", out, "--probabilities",
                "--chunk-size", "40", "--batch-size", "16", "--quiet") == 0
     got = read_rows(out)
     assert len(got) == 231 and [r[0] for r in got[1:]] == [str(i) for i in range(230)]
@@ -93,7 +93,7 @@ def test_streaming_equals_predict_all_at_once(tmp_path, model_dir, classifier):
     np.testing.assert_allclose(streamed, at_once, atol=2e-6)
     # .tsv output is tab-separated, .gz output compressed.
     out_tsv = tmp_path / "out.tsv.gz"
-    assert cli("predict", "--model", model_dir, inp, "--output", out_tsv, "--chunk-size", "100", "--quiet") == 0
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", out_tsv, "--chunk-size", "100", "--quiet") == 0
     lines = gzip.decompress(out_tsv.read_bytes()).decode().splitlines()
     assert lines[0] == "id\ttext\tpredicted_label\tconfidence" and len(lines) == 231
 
@@ -105,12 +105,12 @@ def test_bad_rows_error_and_skip(tmp_path, model_dir, capsys):
         handle.write("5\n")  # a missing text cell
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
-    assert cli("predict", "--model", model_dir, inp, "--output", out, "--chunk-size", "2") == 2
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", out, "--chunk-size", "2") == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.csv, row 3, column 'text'" in err and "--on-bad-rows skip" in err
     assert out.read_text() == "previous\n"
 
-    assert cli("predict", "--model", model_dir, inp, "--output", out, "--chunk-size", "2",
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", out, "--chunk-size", "2",
                "--on-bad-rows", "skip", "--top-k", "1") == 0
     err = capsys.readouterr().err
     assert "3 rows skipped" in err
@@ -122,19 +122,19 @@ def test_bad_rows_error_and_skip(tmp_path, model_dir, capsys):
 
 def test_user_errors_are_one_line(tmp_path, model_dir, capsys):
     inp = write_csv(tmp_path / "in.csv", [("a", "x")], header=("id", "body"))
-    assert cli("predict", "--model", model_dir, inp, "--output", tmp_path / "o.csv") == 2
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", tmp_path / "o.csv") == 2
     err = capsys.readouterr().err
     assert "in.csv, row 1" in err and "no column 'text'; columns found: 'id', 'body'" in err
     assert err.count("\n") == 1
-    assert cli("predict", "--model", model_dir, inp, "--output", tmp_path / "o.csv", "--text-column", "body",
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", tmp_path / "o.csv", "--text-column", "body",
                "--top-k", "9") == 2
     assert "--top-k" in capsys.readouterr().err
-    assert cli("predict", "--model", tmp_path / "nope", inp, "--output", tmp_path / "o.csv") == 2
+    assert cli("predict", "--model", tmp_path / "nope", "--input", inp, "--output", tmp_path / "o.csv") == 2
     assert "model directory not found" in capsys.readouterr().err
-    assert cli("predict", "--model", model_dir, tmp_path / "missing.csv", "--output", tmp_path / "o.csv") == 2
+    assert cli("predict", "--model", model_dir, "--input", tmp_path / "missing.csv", "--output", tmp_path / "o.csv") == 2
     assert "missing.csv: file not found" in capsys.readouterr().err
     clash = write_csv(tmp_path / "clash.csv", [("x", "a")], header=("text", "confidence"))
-    assert cli("predict", "--model", model_dir, clash, "--output", tmp_path / "o.csv") == 2
+    assert cli("predict", "--model", model_dir, "--input", clash, "--output", tmp_path / "o.csv") == 2
     assert "already has column 'confidence'" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
 
@@ -143,11 +143,11 @@ def test_stdin_and_stdout(tmp_path, model_dir, monkeypatch, capsys):
     rows = tricky_rows(30, seed=4)
     inp = write_csv(tmp_path / "in.csv", rows, header=("id", "text", "note", "label"))
     out = tmp_path / "out.csv"
-    assert cli("predict", "--model", model_dir, inp, "--output", out, "--quiet") == 0
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", out, "--quiet") == 0
     stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(inp.read_bytes()), encoding="utf-8"))
     monkeypatch.setattr(sys, "stdout", stdout)
-    assert cli("predict", "--model", model_dir, "-", "--output", "-", "--chunk-size", "8") == 0
+    assert cli("predict", "--model", model_dir, "--input", "-", "--output", "-", "--chunk-size", "8") == 0
     stdout.flush()
     assert stdout.buffer.getvalue() == out.read_bytes()
     assert "wrote standard output" in capsys.readouterr().err
@@ -160,7 +160,7 @@ def test_sigkill_leaves_previous_output_then_rerun_completes(tmp_path, model_dir
     out.write_text("previous run\n")
     textclf_bin = Path(sys.executable).with_name("textclf")
     proc = subprocess.Popen(
-        [str(textclf_bin), "predict", "--model", str(model_dir), str(inp), "--output", str(out),
+        [str(textclf_bin), "predict", "--model", str(model_dir), "--input", str(inp), "--output", str(out),
          "--chunk-size", "2000", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
@@ -179,7 +179,7 @@ def test_sigkill_leaves_previous_output_then_rerun_completes(tmp_path, model_dir
         proc.kill()
         proc.wait()
     assert out.read_text() == "previous run\n"
-    assert cli("predict", "--model", model_dir, inp, "--output", out, "--quiet", "--chunk-size", "20000") == 0
+    assert cli("predict", "--model", model_dir, "--input", inp, "--output", out, "--quiet", "--chunk-size", "20000") == 0
     with open(out, newline="", encoding="utf-8") as handle:
         count = sum(1 for _ in csv.reader(handle))
     assert count == len(rows) + 1

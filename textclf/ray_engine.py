@@ -16,10 +16,14 @@ Ray is imported here only, and only when this engine runs: `import textclf` neve
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import glob
+import logging
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 from textclf.errors import ConfigError, InputDataError, TextclfError
 
@@ -71,8 +75,6 @@ def expand_inputs(inputs):
     Raises:
         InputDataError: An input that names nothing.
     """
-    import fnmatch
-
     import pyarrow.fs as pafs
 
     files = []
@@ -229,12 +231,12 @@ def _check_model_options(model, *, text_column, batch_size, chunk_size, top_k, o
     from types import SimpleNamespace
 
     from textclf.metadata import load
-    from textclf.prediction import _check_options, decision_function, prediction_columns
+    from textclf.batch_predictor import check_options, decision_function, prediction_columns
 
     metadata = load(model)
     labels = [str(label) for label in metadata["labels"]]
     multi_label = bool((metadata.get("requested") or {}).get("multi_label", False))
-    _check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
+    check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
     decision_function(SimpleNamespace(multi_label=multi_label, decide=None), threshold, at_least_one)
     reserved = prediction_columns(labels, probabilities=probabilities, top_k=top_k, multi_label=multi_label)
     return text_column or metadata.get("text_column", "text"), reserved
@@ -242,14 +244,11 @@ def _check_model_options(model, *, text_column, batch_size, chunk_size, top_k, o
 
 def _check_output(path):
     """Refuses an output that exists unless it is an earlier, complete output of this engine."""
-    from pathlib import Path
-
     path = Path(path)
     if not path.exists() and not path.is_symlink():
         return
     entries = {entry.name for entry in path.iterdir()} if path.is_dir() and not path.is_symlink() else None
-    ours = entries is not None and MARKER in entries and all(
-        name == MARKER or name.endswith((".parquet", ".csv")) for name in entries)
+    ours = bool(entries) and MARKER in entries and all(n == MARKER or n.endswith((".parquet", ".csv")) for n in entries)
     if not ours and entries != set():
         raise InputDataError("exists and is not a directory of predictions textclf wrote; textclf never replaces "
                              "it: choose another output path", file=path)
@@ -285,9 +284,9 @@ def ray_session(address=None, *, num_cpus=None, quiet=False):
             kwargs = dict(address=address) if address else dict(
                 num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
             ray.init(**kwargs, log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": env})
-        import logging
-
         logging.getLogger("ray.data").setLevel(logging.WARNING if quiet else logging.INFO)
+        for name in ("ray.data.exceptions", "ray.data._internal.execution.streaming_executor_state"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)  # a failure is raised here and reported once
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = not quiet
         context.print_on_execution_start = False
@@ -301,10 +300,9 @@ def ray_session(address=None, *, num_cpus=None, quiet=False):
 
 
 def _unwrap(exc):
-    """The `TextclfError` a Ray task raised, if `exc` (Ray's wrapper of it) carries one.
+    """The `TextclfError` a Ray task raised, if `exc` (Ray's `UserCodeException` wrapping) carries one.
 
-    Ray Data wraps a worker's exception in `UserCodeException` and the chain does not always survive
-    the trip between processes; the wrapper's text then still ends with the original's last line.
+    The chain does not always survive the trip between processes; the text still ends with its last line.
     """
     import re
 
@@ -352,16 +350,22 @@ def predict_to_directory(inputs, model, output, *, output_format="parquet", work
                           reserved=reserved)
     predicted = predict_dataset(dataset, os.path.abspath(model), workers=workers, text_column=text_column,
                                 batch_rows=min(chunk_size, PREDICT_BATCH_ROWS), **options)
+    failure = None
     try:
         with atomic_directory(output) as tmp:
             getattr(predicted, f"write_{output_format}")(str(tmp), ray_remote_args={"num_cpus": IO_CPUS})
             rows = _count_rows(tmp) if output_format == "parquet" else None
             (tmp / MARKER).write_text(f"{'' if rows is None else rows}\n", encoding="utf-8")
     except Exception as exc:  # noqa: BLE001 - a textclf error raised in a worker is reported as one line
-        cause = _unwrap(exc)
-        if cause is None or cause is exc:
+        failure = _unwrap(exc)
+        if failure is None or failure is exc:
             raise
-        raise cause from None
+    if failure is not None:
+        # Raised outside the handler, unchained: Ray's exception holds the failed run's frames and so its
+        # actors, whose CPUs a later run in this Ray session would otherwise wait for forever.
+        del dataset, predicted
+        failure.__cause__ = failure.__context__ = failure.__traceback__ = None
+        raise failure
     return rows
 
 
@@ -373,16 +377,12 @@ def _count_rows(directory):
 
 def run_command(args):
     """`textclf predict --engine ray` (see `textclf.commands.predict`)."""
-    import time
-
     inputs = args.input
     if "-" in inputs or args.output == "-":
         raise ConfigError("--engine ray reads files and writes a directory, not standard input or output")
-    started = time.monotonic()
-    cpus = os.cpu_count() or 1
-    workers = args.workers
+    started, workers = time.monotonic(), args.workers
     if args.address is None and workers is None:
-        workers = cpus
+        workers = os.cpu_count() or 1
     with ray_session(args.address, num_cpus=None if workers is None else workers + 1, quiet=args.quiet) as ray:
         if workers is None:  # a cluster: one actor per CPU, less one for reading and writing
             workers = max(1, int(ray.cluster_resources().get("CPU", 2)) - 1)
