@@ -2,9 +2,10 @@
 
 Local `textclf predict` (`textclf.prediction.predict_file`) runs it chunk after chunk; the Ray engine
 (`textclf.ray_engine`) holds one per worker process, built from the model directory so the model is
-loaded once per worker. It is a thin layer over `TextClassifier.predict_proba`,
-`textclf.prediction.bad_rows`, `decision_function` and `add_predictions`: the columns, options and
-error messages are those of local prediction wherever it runs.
+loaded once per worker. It owns what every engine shares: which rows are bad (`bad_rows`), the option checks
+(`check_options`), the multi-label decision (`decision_function`) and the prediction columns
+(`prediction_columns`, `add_predictions`; `textclf serve` uses them too), so the columns, options and
+error messages are the same wherever prediction runs. It imports nothing of the engines: they import it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from textclf.data import spreadsheet_row
-from textclf.errors import InputDataError
-from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, add_predictions, bad_rows, decision_function
+from textclf.errors import ConfigError, InputDataError
+
+DEFAULT_BATCH_SIZE = 256
+BAD_ROW_POLICIES = ("error", "skip")
 
 
 class BatchPredictor:
@@ -94,3 +97,88 @@ class BatchPredictor:
         """
         probabilities, bad = self.predict(frame[self.text_column], file=file, rows=rows)
         return self.add_columns(frame, probabilities, bad)
+
+
+def bad_rows(texts):
+    """Boolean array: empty or whitespace-only cells of a string Series (no stripped copy of the texts is made)."""
+    return (texts.str.len().eq(0) | texts.str.isspace()).to_numpy(dtype=bool)
+
+
+def prediction_columns(labels, *, probabilities=False, top_k=0, multi_label=False):
+    """Names of the columns prediction appends, in order (a multi-label model: `predicted_labels` first)."""
+    names = ["predicted_labels"] if multi_label else ["predicted_label", "confidence"]
+    if probabilities:
+        names += [f"proba_{label}" for label in labels]
+    for k in range(1, top_k + 1):
+        names += [f"top{k}_label", f"top{k}_proba"]
+    return names
+
+
+def add_predictions(frame, probabilities, bad, labels, *, probabilities_columns=False, top_k=0, decide=None,
+                    separator="|"):
+    """`frame` with the prediction columns appended (skipped rows left empty).
+
+    Args:
+        decide: For a multi-label model, its `TextClassifier.decide` (thresholds
+            bound): `predicted_labels` holds the labels it gives each row, joined
+            by `separator` in label order (empty when none passes).
+    """
+    import pandas as pd
+
+    labels = np.asarray(labels, dtype=object)
+    best = np.argmax(np.nan_to_num(probabilities, nan=-1.0), axis=1)
+    if decide is not None:
+        from textclf.multilabel import join_labels
+
+        predicted = np.asarray(join_labels(decide(np.nan_to_num(probabilities, nan=0.0)), labels, separator),
+                               dtype=object)
+        columns = {"predicted_labels": predicted}
+    else:
+        predicted = labels[best]
+        columns = {
+            "predicted_label": predicted,
+            "confidence": probabilities[np.arange(len(best)), best] if len(best) else np.zeros(0, np.float32),
+        }
+    if bad is not None and bad.any():
+        predicted[bad] = ""  # a fresh array either way
+    if probabilities_columns:
+        for j, label in enumerate(labels):
+            columns[f"proba_{label}"] = probabilities[:, j]
+    if top_k:
+        order = np.argsort(-np.nan_to_num(probabilities, nan=-1.0), axis=1, kind="stable")[:, :top_k]
+        for k in range(top_k):
+            names = labels[order[:, k]]
+            if bad is not None and bad.any():
+                names = names.copy()
+                names[bad] = ""
+            columns[f"top{k + 1}_label"] = names
+            columns[f"top{k + 1}_proba"] = np.take_along_axis(probabilities, order[:, k : k + 1], axis=1)[:, 0]
+    extra = pd.DataFrame(columns, index=frame.index)
+    return pd.concat([frame, extra], axis=1)
+
+
+def decision_function(classifier, threshold=None, at_least_one=None):
+    """A multi-label model's `decide` with `threshold` and `at_least_one` bound; None for a single-label model.
+
+    Raises:
+        ConfigError: `threshold` or `at_least_one` given for a single-label model, or a threshold outside [0, 1].
+    """
+    if not classifier.multi_label:
+        if threshold is not None or at_least_one is not None:
+            raise ConfigError("--threshold and --at-least-one apply to multi-label models (trained with "
+                              "--multi-label); this model predicts one label per text")
+        return None
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--threshold must be between 0 and 1, got {threshold}")
+    return lambda probabilities: classifier.decide(probabilities, threshold, at_least_one)
+
+
+def check_options(labels, *, chunk_size, batch_size, top_k, on_bad_rows):
+    if chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+    if not 0 <= top_k <= len(labels):
+        raise ConfigError(f"--top-k must be between 0 and the number of classes ({len(labels)}), got {top_k}")
+    if on_bad_rows not in BAD_ROW_POLICIES:
+        raise ConfigError(f"--on-bad-rows must be one of {', '.join(BAD_ROW_POLICIES)}, got {on_bad_rows!r}")

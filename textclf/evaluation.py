@@ -8,7 +8,8 @@ import numpy as np
 
 from textclf.data import spreadsheet_row
 from textclf.errors import InputDataError
-from textclf.prediction import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, ChunkReader, _check_options, predict_chunks
+from textclf.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options, decision_function
+from textclf.prediction import DEFAULT_CHUNK_SIZE, ChunkReader, predict_chunks
 
 
 def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label_column=None, encoding="utf-8",
@@ -28,14 +29,13 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
         labels the model does not know), `skipped` (rows left out).
     """
     from textclf.outputs import atomic_directory
-    from textclf.prediction import decision_function
     from textclf.reports import write_reports
 
     decide = decision_function(classifier, threshold, at_least_one)
     labels = [str(label) for label in classifier.classes_]
     text_column = text_column or classifier.metadata.get("text_column", "text")
     label_column = label_column or classifier.metadata.get("label_column", "label")
-    _check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=0, on_bad_rows=on_bad_rows)
+    check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=0, on_bad_rows=on_bad_rows)
     reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column, label_column))
     if decide is not None:
         return evaluate_multilabel_chunks(classifier, reader, report_dir, decide, text_column=text_column,
@@ -46,7 +46,7 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
     confidence_parts, length_parts, error_texts = [], [], {}  # error analysis: only misclassified texts are kept
     rows = skipped = 0
     for chunk, probabilities, bad in predict_chunks(
-        reader, classifier, text_column=text_column, batch_size=batch_size, on_bad_rows=on_bad_rows,
+        reader, BatchPredictor(classifier, text_column=text_column, batch_size=batch_size, on_bad_rows=on_bad_rows),
     ):
         truth = chunk.frame[label_column].str.strip()
         empty = truth.eq("").to_numpy(dtype=bool)
@@ -107,8 +107,8 @@ def evaluate_multilabel_chunks(classifier, reader, report_dir, decide, *, text_c
     known, separator = set(labels), classifier.label_separator
     true_parts, pred_parts, probability_parts, length_parts, error_texts = [], [], [], [], {}
     rows = skipped = 0
-    for chunk, probabilities, bad in predict_chunks(reader, classifier, text_column=text_column,
-                                                    batch_size=batch_size, on_bad_rows=on_bad_rows):
+    for chunk, probabilities, bad in predict_chunks(reader, BatchPredictor(
+            classifier, text_column=text_column, batch_size=batch_size, on_bad_rows=on_bad_rows)):
         truth = chunk.frame[label_column].str.strip()
         empty = truth.eq("").to_numpy(dtype=bool)
         if empty.any() and on_bad_rows == "error":

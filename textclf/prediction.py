@@ -26,8 +26,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from textclf.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options, prediction_columns
 from textclf.data import (
     check_header,
     check_readable_file,
@@ -35,16 +34,13 @@ from textclf.data import (
     delimiter_for,
     is_parquet,
     require_column,
-    spreadsheet_row,
     translate_read_error,
 )
-from textclf.errors import ConfigError, InputDataError
+from textclf.errors import InputDataError
 from textclf.memory import release_freed_memory
 
 DEFAULT_CHUNK_SIZE = 20_000
-DEFAULT_BATCH_SIZE = 256
 WRITE_SLICE_ROWS = 1_000  # rows formatted as CSV at a time by the writer thread
-BAD_ROW_POLICIES = ("error", "skip")
 FLOAT_FORMAT = "%.6f"
 
 
@@ -262,13 +258,7 @@ class BackgroundWriter:
 # Predicting
 
 
-def bad_rows(texts):
-    """Boolean array: empty or whitespace-only cells of a string Series (no stripped copy of the texts is made)."""
-    return (texts.str.len().eq(0) | texts.str.isspace()).to_numpy(dtype=bool)
-
-
-def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_SIZE, on_bad_rows="error",
-                   depth=1, predictor=None):
+def predict_chunks(reader, predictor, *, depth=1):
     """Yields `(chunk, probabilities, bad)` for each chunk of `reader`.
 
     Each chunk goes through the one batch predictor of every engine
@@ -279,77 +269,18 @@ def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_
 
     Args:
         reader: A `ChunkReader`.
-        classifier: A `TextClassifier`.
-        text_column: Column of texts.
-        batch_size: Rows per model batch.
-        on_bad_rows: "error" raises `InputDataError` at the first empty text;
-            "skip" gives its row NaN probabilities and `bad=True`.
+        predictor: A `BatchPredictor`; under `on_bad_rows="error"` the first empty text raises
+            `InputDataError`, under "skip" its row gets NaN probabilities and `bad=True`.
         depth: Chunks read ahead.
-        predictor: A `BatchPredictor` to use instead of one built from the arguments above.
-    """
-    from textclf.batch_predictor import BatchPredictor
 
-    if predictor is None:
-        predictor = BatchPredictor(classifier, text_column=text_column, batch_size=batch_size,
-                                   on_bad_rows=on_bad_rows)
+    Returns:
+        A generator of `(Chunk, probabilities, bad)`.
+    """
     for chunk in prefetch(reader, depth):
         probabilities, bad = predictor.predict(chunk.frame[predictor.text_column], file=reader.path,
                                                rows=chunk.start)
         release_freed_memory()
         yield chunk, probabilities, bad
-
-
-def prediction_columns(labels, *, probabilities=False, top_k=0, multi_label=False):
-    """Names of the columns prediction appends, in order (a multi-label model: `predicted_labels` first)."""
-    names = ["predicted_labels"] if multi_label else ["predicted_label", "confidence"]
-    if probabilities:
-        names += [f"proba_{label}" for label in labels]
-    for k in range(1, top_k + 1):
-        names += [f"top{k}_label", f"top{k}_proba"]
-    return names
-
-
-def add_predictions(frame, probabilities, bad, labels, *, probabilities_columns=False, top_k=0, decide=None,
-                    separator="|"):
-    """`frame` with the prediction columns appended (skipped rows left empty).
-
-    Args:
-        decide: For a multi-label model, its `TextClassifier.decide` (thresholds
-            bound): `predicted_labels` holds the labels it gives each row, joined
-            by `separator` in label order (empty when none passes).
-    """
-    import pandas as pd
-
-    labels = np.asarray(labels, dtype=object)
-    best = np.argmax(np.nan_to_num(probabilities, nan=-1.0), axis=1)
-    if decide is not None:
-        from textclf.multilabel import join_labels
-
-        predicted = np.asarray(join_labels(decide(np.nan_to_num(probabilities, nan=0.0)), labels, separator),
-                               dtype=object)
-        columns = {"predicted_labels": predicted}
-    else:
-        predicted = labels[best]
-        columns = {
-            "predicted_label": predicted,
-            "confidence": probabilities[np.arange(len(best)), best] if len(best) else np.zeros(0, np.float32),
-        }
-    if bad is not None and bad.any():
-        predicted[bad] = ""  # a fresh array either way
-    if probabilities_columns:
-        for j, label in enumerate(labels):
-            columns[f"proba_{label}"] = probabilities[:, j]
-    if top_k:
-        order = np.argsort(-np.nan_to_num(probabilities, nan=-1.0), axis=1, kind="stable")[:, :top_k]
-        for k in range(top_k):
-            names = labels[order[:, k]]
-            if bad is not None and bad.any():
-                names = names.copy()
-                names[bad] = ""
-            columns[f"top{k + 1}_label"] = names
-            columns[f"top{k + 1}_proba"] = np.take_along_axis(probabilities, order[:, k : k + 1], axis=1)[:, 0]
-    extra = pd.DataFrame(columns, index=frame.index)
-    return pd.concat([frame, extra], axis=1)
 
 
 def to_csv_bytes(frame, sep, *, header):
@@ -408,12 +339,11 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
     Returns:
         A `PredictResult`.
     """
-    from textclf.batch_predictor import BatchPredictor
     from textclf.outputs import atomic_file
 
     labels = [str(label) for label in classifier.classes_]
     text_column = text_column or classifier.metadata.get("text_column", "text")
-    _check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
+    check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
     output = os.fspath(output)
     if output != "-" and input_path != "-" and os.path.exists(output) and os.path.samefile(output, input_path):
         raise InputDataError("--output is the input file; reading and replacing one file in one run invites "
@@ -448,33 +378,6 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
         reader.close()
 
 
-def decision_function(classifier, threshold=None, at_least_one=None):
-    """A multi-label model's `decide` with `threshold` and `at_least_one` bound; None for a single-label model.
-
-    Raises:
-        ConfigError: `threshold` or `at_least_one` given for a single-label model, or a threshold outside [0, 1].
-    """
-    if not classifier.multi_label:
-        if threshold is not None or at_least_one is not None:
-            raise ConfigError("--threshold and --at-least-one apply to multi-label models (trained with "
-                              "--multi-label); this model predicts one label per text")
-        return None
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise ConfigError(f"--threshold must be between 0 and 1, got {threshold}")
-    return lambda probabilities: classifier.decide(probabilities, threshold, at_least_one)
-
-
-def _check_options(labels, *, chunk_size, batch_size, top_k, on_bad_rows):
-    if chunk_size < 1:
-        raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}")
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
-    if not 0 <= top_k <= len(labels):
-        raise ConfigError(f"--top-k must be between 0 and the number of classes ({len(labels)}), got {top_k}")
-    if on_bad_rows not in BAD_ROW_POLICIES:
-        raise ConfigError(f"--on-bad-rows must be one of {', '.join(BAD_ROW_POLICIES)}, got {on_bad_rows!r}")
-
-
 def _empty_frame(columns):
     import pandas as pd
 
@@ -486,7 +389,7 @@ def _write_predictions(predictor, reader, handle, header, sep, *, progress):
     writer = BackgroundWriter(handle, depth=1)
     writer.submit(lambda: header)
     try:
-        for chunk, probs, bad in predict_chunks(reader, None, text_column=None, predictor=predictor):
+        for chunk, probs, bad in predict_chunks(reader, predictor):
             result.rows += len(chunk.frame)
             skipped = int(bad.sum())
             result.skipped += skipped

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from textclf.classifier import BATCH_CHARACTERS_PER_ROW
 from textclf.commands import options
-from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+from textclf.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
+from textclf.prediction import DEFAULT_CHUNK_SIZE
 
 HELP = "predict labels for every row of a CSV/TSV file (streamed; any size)"
 

@@ -5,9 +5,9 @@ No web framework here: `parse_predict_request` turns the raw body of
 `RequestError` with the HTTP status and a message naming the problem. Texts
 pass the library's own checks (`textclf.inputs.check_texts`: a list of
 strings, not one string) and the CLI's rule for empty cells
-(`textclf.prediction.bad_rows`); the options are `textclf predict`'s
+(`textclf.batch_predictor.bad_rows`); the options are `textclf predict`'s
 (`--probabilities`, `--top-k`, `--threshold`, `--at-least-one`), decided by
-`textclf.prediction.decision_function`.
+`textclf.batch_predictor.decision_function`.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def parse_predict_request(body, limits, classifier):
     threshold, at_least_one = data.get("threshold"), _flag(data, "at_least_one", None)
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise RequestError(422, f"threshold must be a number between 0 and 1 or null, got {threshold!r}")
-    from textclf.prediction import decision_function
+    from textclf.batch_predictor import decision_function
 
     try:
         request.decide = decision_function(classifier, threshold, at_least_one)
@@ -133,7 +133,7 @@ def _check_texts(texts, limits):
     import pandas as pd
 
     from textclf.inputs import check_texts
-    from textclf.prediction import bad_rows
+    from textclf.batch_predictor import bad_rows
 
     if not isinstance(texts, (list, str)):
         raise RequestError(422, f"texts must be a list of strings, not a JSON {_json_type(texts)}")
