@@ -4,8 +4,7 @@ Inputs (files, globs, directories or pyarrow-filesystem URIs of CSV/TSV, optiona
 are read one file per read task, a chunk at a time, each row tagged with its `source_file` and its
 0-based `row` in that file so each file's order can be restored. A pool of long-lived actors, each
 holding one `textclf.batch_predictor.BatchPredictor` (the model loaded once per worker, TensorFlow's
-thread pools sized to the worker's CPUs), predicts the batches; the part files are written under a
-temporary directory name that is renamed when complete.
+thread pools sized to the worker's CPUs), predicts the batches into part files under a temporary name.
 
 The actors hold one CPU each and one CPU is always left for the read and write tasks (which ask for a
 quarter of one): without it the actors take every CPU and the reads starve (ray-project/ray#44687).
@@ -17,14 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import gc
 import glob
 import logging
 import os
+import re
 import signal
 import sys
 import time
 from pathlib import Path
 
+from textclf import errors
 from textclf.errors import ConfigError, InputDataError, TextclfError
 
 RAY_EXTRA = 'pip install "textclf[ray]"'
@@ -304,10 +306,6 @@ def _unwrap(exc):
 
     The chain does not always survive the trip between processes; the text still ends with its last line.
     """
-    import re
-
-    from textclf import errors
-
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -337,8 +335,6 @@ def predict_to_directory(inputs, model, output, *, output_format="parquet", work
     Returns:
         The number of rows written (Parquet), or None (CSV: not counted).
     """
-    from textclf.outputs import atomic_directory
-
     if output_format not in OUTPUT_FORMATS:
         raise ConfigError(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
     check = {k: options.get(k, d) for k, d in (("batch_size", 256), ("top_k", 0), ("on_bad_rows", "error"),
@@ -346,33 +342,37 @@ def predict_to_directory(inputs, model, output, *, output_format="parquet", work
     text_column, reserved = _check_model_options(model, text_column=text_column, chunk_size=chunk_size, **check)
     output = os.path.abspath(output.removeprefix("file://") if isinstance(output, str) else output)
     _check_output(output)
-    dataset = read_inputs(inputs, text_column=text_column, encoding=encoding, chunk_size=chunk_size,
-                          reserved=reserved)
+    dataset = read_inputs(inputs, text_column=text_column, encoding=encoding, chunk_size=chunk_size, reserved=reserved)
     predicted = predict_dataset(dataset, os.path.abspath(model), workers=workers, text_column=text_column,
                                 batch_rows=min(chunk_size, PREDICT_BATCH_ROWS), **options)
     failure = None
     try:
-        with atomic_directory(output) as tmp:
-            getattr(predicted, f"write_{output_format}")(str(tmp), ray_remote_args={"num_cpus": IO_CPUS})
-            rows = _count_rows(tmp) if output_format == "parquet" else None
-            (tmp / MARKER).write_text(f"{'' if rows is None else rows}\n", encoding="utf-8")
+        rows = _write(predicted, output, output_format)
     except Exception as exc:  # noqa: BLE001 - a textclf error raised in a worker is reported as one line
         failure = _unwrap(exc)
         if failure is None or failure is exc:
             raise
-    if failure is not None:
-        # Raised outside the handler, unchained: Ray's exception holds the failed run's frames and so its
-        # actors, whose CPUs a later run in this Ray session would otherwise wait for forever.
-        del dataset, predicted
-        failure.__cause__ = failure.__context__ = failure.__traceback__ = None
-        raise failure
-    return rows
+    finally:
+        del dataset, predicted  # its executor holds the actors in cycles: freed now, the next run gets their CPUs
+        gc.collect()
+    if failure is None:
+        return rows
+    failure.__cause__ = failure.__context__ = failure.__traceback__ = None  # Ray's frames hold the actors too
+    raise failure
 
 
-def _count_rows(directory):
+def _write(predicted, output, output_format):
+    """Writes the part files into `output` (complete or absent); their rows (Parquet) or None (CSV)."""
     import pyarrow.parquet as pq
 
-    return sum(pq.ParquetFile(path).metadata.num_rows for path in sorted(directory.glob("*.parquet")))
+    from textclf.outputs import atomic_directory
+
+    with atomic_directory(output) as tmp:
+        getattr(predicted, f"write_{output_format}")(str(tmp), ray_remote_args={"num_cpus": IO_CPUS})
+        parts = sorted(tmp.glob("*.parquet"))
+        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts) if output_format == "parquet" else None
+        (tmp / MARKER).write_text(f"{'' if rows is None else rows}\n", encoding="utf-8")
+    return rows
 
 
 def run_command(args):
