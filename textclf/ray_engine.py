@@ -28,6 +28,7 @@ from pathlib import Path
 
 from textclf import errors
 from textclf.errors import ConfigError, InputDataError, TextclfError
+from textclf.quiet import call_with_stderr_captured
 
 RAY_EXTRA = 'pip install "textclf[ray]"'
 ORDER_COLUMNS = ("source_file", "row")
@@ -266,7 +267,7 @@ def ray_session(address=None, *, num_cpus=None, quiet=False):
     Args:
         address: None (start Ray here), "auto", or "ray://HOST:PORT".
         num_cpus: Logical CPUs of a Ray started here.
-        quiet: No Ray Data progress bars.
+        quiet: No Ray Data progress bars nor warnings.
 
     Yields:
         The `ray` module, connected.
@@ -275,18 +276,16 @@ def ray_session(address=None, *, num_cpus=None, quiet=False):
     started = not ray.is_initialized()
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ notices are not the user's business
     previous = signal.getsignal(signal.SIGTERM)
-
-    def terminate(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt
     try:
         if started:
             env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
             kwargs = dict(address=address) if address else dict(
                 num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
-            ray.init(**kwargs, log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": env})
-        logging.getLogger("ray.data").setLevel(logging.WARNING if quiet else logging.INFO)
+            # Ray's C++ start-up notices (such as the log level it was given) are dropped unless it fails
+            call_with_stderr_captured(lambda: ray.init(**kwargs, log_to_driver=False, logging_level="ERROR",
+                                                       runtime_env={"env_vars": env}))
+        logging.getLogger("ray.data").setLevel(logging.ERROR if quiet else logging.INFO)
         for name in ("ray.data.exceptions", "ray.data._internal.execution.streaming_executor_state"):
             logging.getLogger(name).setLevel(logging.CRITICAL)  # a failure is raised here and reported once
         context = ray.data.DataContext.get_current()
