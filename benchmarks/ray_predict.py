@@ -1,6 +1,6 @@
 """`textclf predict --engine ray` against local `textclf predict`, 1 vs 2 workers, peak memory per worker.
 
-    python benchmarks/ray_predict.py [--model DIR] [--local-rows 20000] [--scale-rows 100000]
+    python benchmarks/ray_predict.py [--model DIR] [--train-rows 3000] [--local-rows 20000] [--scale-rows 100000]
                                      [--memory-rows 100000 500000]
 
 1. Whole-process time of both commands on `--local-rows` IMDB test reviews (Ray started by the command),
@@ -29,9 +29,14 @@ IMDB = ROOT.parent / "shared" / "data" / "imdb"
 
 
 def _imdb(split, rows, directory):
-    """`rows` IMDB reviews of `split` (repeated when fewer) as a CSV with a `text` column."""
+    """`rows` IMDB reviews of `split` (shuffled, repeated when fewer) as a CSV with a `text` column.
+
+    The files list every negative review before every positive one: the rows are taken in a fixed
+    shuffled order, so a training sample holds both classes.
+    """
     frame = pd.read_csv(next(IMDB.glob(f"{split}.csv*")), dtype=str, keep_default_na=False)
-    frame = frame.loc[np.arange(rows) % len(frame)].reset_index(drop=True)
+    order = np.random.default_rng(0).permutation(len(frame))
+    frame = frame.iloc[order[np.arange(rows) % len(frame)]].reset_index(drop=True)
     path = Path(directory) / f"{split}_{rows}.csv"
     frame.to_csv(path, index=False)
     return path
@@ -109,6 +114,7 @@ def scaling_and_memory(model, scale_rows, memory_rows, tmp):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model")
+    parser.add_argument("--train-rows", type=int, default=3_000)
     parser.add_argument("--local-rows", type=int, default=20_000)
     parser.add_argument("--scale-rows", type=int, default=100_000)
     parser.add_argument("--memory-rows", type=int, nargs="+", default=[100_000, 500_000])
@@ -122,7 +128,7 @@ def main():
             import textclf
 
             model = tmp / "model"
-            textclf.train(str(_imdb("train", 3000, tmp)), output=str(model))
+            textclf.train(str(_imdb("train", args.train_rows, tmp)), output=str(model))
         if "local" not in args.skip:
             local_vs_ray(model, args.local_rows, tmp)
         if "scaling" not in args.skip:
