@@ -194,8 +194,10 @@ def test_sigterm_leaves_no_output_and_stops_the_ray_it_started(trained_model_dir
 
 
 @pytest.mark.slow
-def test_two_node_loopback_cluster_end_to_end(trained_model_dir, tmp_path):
+def test_two_node_loopback_cluster_end_to_end(trained_model_dir, tmp_path, monkeypatch):
     from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # the command joins without the cluster's in-memory token
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
@@ -205,7 +207,7 @@ def test_two_node_loopback_cluster_end_to_end(trained_model_dir, tmp_path):
         result = subprocess.run(
             [sys.executable, "-m", "textclf", "predict", "-i", *files, "-m", str(trained_model_dir),
              "-o", str(tmp_path / "out"), "--engine", "ray", "--address", cluster.address, "--workers", "1", "-q"],
-            env=ENV, capture_output=True, text=True, timeout=500)
+            env={**ENV, "RAY_AUTH_MODE": "disabled"}, capture_output=True, text=True, timeout=500)
         assert result.returncode == 0, result.stderr
         got = _read_output(tmp_path / "out")
         assert len(got) == 120 and not got.duplicated(["source_file", "row"]).any()

@@ -8,7 +8,6 @@ thread pools sized to the worker's CPUs), predicts the batches into part files u
 
 The actors hold one CPU each and one CPU is always left for the read and write tasks (which ask for a
 quarter of one): without it the actors take every CPU and the reads starve (ray-project/ray#44687).
-
 Ray is imported here only, and only when this engine runs: `import textclf` never imports it.
 """
 
@@ -24,6 +23,7 @@ import re
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from textclf import errors
@@ -276,7 +276,6 @@ def ray_session(address=None, *, num_cpus=None, quiet=False):
     started = not ray.is_initialized()
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ notices are not the user's business
     previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt
     try:
         if started:
             env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
@@ -285,12 +284,15 @@ def ray_session(address=None, *, num_cpus=None, quiet=False):
             # Ray's C++ start-up notices (such as the log level it was given) are dropped unless it fails
             call_with_stderr_captured(lambda: ray.init(**kwargs, log_to_driver=False, logging_level="ERROR",
                                                        runtime_env={"env_vars": env}))
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # after ray.init, which sets its own (exit 15)
         logging.getLogger("ray.data").setLevel(logging.ERROR if quiet else logging.INFO)
         for name in ("ray.data.exceptions", "ray.data._internal.execution.streaming_executor_state"):
             logging.getLogger(name).setLevel(logging.CRITICAL)  # a failure is raised here and reported once
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = not quiet
         context.print_on_execution_start = False
+        if quiet:  # a small input feeds fewer actors than --workers: true, and not worth a line under -q
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
         yield ray
     finally:
         try:
@@ -392,7 +394,6 @@ def run_command(args):
             on_bad_rows=args.on_bad_rows, threshold=args.threshold, at_least_one=args.at_least_one,
         )
     if not args.quiet:
-        counted = "" if rows is None else f"{rows:,} rows "
-        print(f"textclf: predicted {counted}on {workers} Ray worker(s) in {time.monotonic() - started:.1f}s, "
-              f"wrote {args.output}", file=sys.stderr)
+        print(f"textclf: predicted {'' if rows is None else f'{rows:,} rows '}on {workers} Ray worker(s) in "
+              f"{time.monotonic() - started:.1f}s, wrote {args.output}", file=sys.stderr)
     return 0
