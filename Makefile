@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,serve,tune]"
+	$(PY) -m pip install --quiet -e ".[test,serve,tune,ray]"
 	touch $(STAMP)
 
 demo: install

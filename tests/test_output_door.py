@@ -59,7 +59,6 @@ def _file_commands(d, output, labeled):
         "predict": ["predict", "--input", str(labeled), "--model", str(LEGACY), "--output", str(output)],
         "explain": ["explain", "dog", "--model", str(LEGACY), "--output", str(output)],
         "compare": ["compare", str(LEGACY), "--output", str(output)],
-        "merge-predictions": ["merge-predictions", str(d / "part.csv"), "--output", str(output)],
     }
 
 
@@ -77,7 +76,7 @@ def _refused(argv, tmp_path, capsys, *needles):
 
 # --- file outputs: refused before any work -------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["predict", "explain", "compare", "merge-predictions"])
+@pytest.mark.parametrize("command", ["predict", "explain", "compare"])
 def test_file_output_naming_a_directory_is_refused(tmp_path, labeled, capsys, command):
     folder = tmp_path / "folder"
     folder.mkdir()
@@ -85,7 +84,7 @@ def test_file_output_naming_a_directory_is_refused(tmp_path, labeled, capsys, co
     _refused(_file_commands(tmp_path, folder, labeled)[command], tmp_path, capsys, "folder: is a directory")
 
 
-@pytest.mark.parametrize("command", ["predict", "explain", "compare", "merge-predictions"])
+@pytest.mark.parametrize("command", ["predict", "explain", "compare"])
 def test_file_output_with_a_missing_parent_is_refused(tmp_path, labeled, capsys, command):
     output = tmp_path / "missing" / "out.csv"
     _refused(_file_commands(tmp_path, output, labeled)[command], tmp_path, capsys,
@@ -101,9 +100,6 @@ def test_file_output_that_is_a_fifo_is_refused(tmp_path, labeled, capsys):
 def test_output_equal_to_an_input_is_refused(tmp_path, labeled, capsys):
     _refused(["predict", "--input", str(labeled), "--model", str(LEGACY), "--output", str(labeled)], tmp_path, capsys,
              "labeled.csv: is also an input file")
-    part = tmp_path / "part.csv"
-    part.write_bytes(b"text\n")
-    _refused(["merge-predictions", str(part), "--output", str(part)], tmp_path, capsys, "part.csv: is also an input")
 
 
 # --- symbolic links: written through, the link kept -----------------------------------------------------

@@ -1,4 +1,4 @@
-"""`textclf predict` and `textclf merge-predictions`: format, streaming, atomicity, bad rows, shards, stdin/stdout."""
+"""`textclf predict`: format, streaming, atomicity, bad rows, stdin/stdout."""
 
 import csv
 import gzip
@@ -151,33 +151,6 @@ def test_stdin_and_stdout(tmp_path, model_dir, monkeypatch, capsys):
     stdout.flush()
     assert stdout.buffer.getvalue() == out.read_bytes()
     assert "wrote standard output" in capsys.readouterr().err
-
-
-def test_shards_merged_equal_unsharded_run(tmp_path, model_dir, capsys):
-    rows = tricky_rows(250, seed=5)
-    inp = write_csv(tmp_path / "in.csv", rows, header=("id", "text", "note", "label"))
-    whole = tmp_path / "whole.csv"
-    options = ("--chunk-size", "30", "--probabilities", "--top-k", "2", "--quiet")
-    assert cli("predict", "--model", model_dir, "--input", inp, "--output", whole, *options) == 0
-    parts = []
-    for i in (1, 2, 3):
-        part = tmp_path / f"part{i}.csv"
-        assert cli("predict", "--model", model_dir, "--input", inp, "--output", part, "--shard", f"{i}/3", *options) == 0
-        assert Path(f"{part}.shard.json").is_file()
-        parts.append(part)
-    # 9 chunks (8 of 30 rows, the last of 10): shard 1 has chunks 0, 3, 6; shard 3 has 2, 5, 8.
-    assert len(read_rows(parts[0])) == 1 + 90 and len(read_rows(parts[2])) == 1 + 60 + 10
-    merged = tmp_path / "merged.csv"
-    assert cli("merge-predictions", parts[2], parts[0], parts[1], "--output", merged) == 0
-    assert merged.read_bytes() == whole.read_bytes()
-    assert "250 rows" in capsys.readouterr().err
-    # Incomplete sets and strangers are refused.
-    assert cli("merge-predictions", parts[0], parts[1], "--output", tmp_path / "m2.csv") == 2
-    assert "missing shard(s) 3 of 3" in capsys.readouterr().err
-    assert cli("merge-predictions", parts[0], whole, "--output", tmp_path / "m2.csv") == 2
-    assert "whole.csv: no whole.csv.shard.json" in capsys.readouterr().err
-    assert cli("predict", "--model", model_dir, "--input", inp, "--output", tmp_path / "p.csv", "--shard", "4/3") == 2
-    assert not (tmp_path / "m2.csv").exists()
 
 
 def test_sigkill_leaves_previous_output_then_rerun_completes(tmp_path, model_dir):

@@ -29,7 +29,7 @@ from textclf.commands.options import HelpFormatter, add_verbose
 from textclf.errors import TextclfError
 from textclf.quiet import quiet_tensorflow
 
-COMMANDS = ("train", "predict", "evaluate", "export", "info", "merge-predictions", "explain", "compare", "serve", "tune")
+COMMANDS = ("train", "predict", "evaluate", "export", "info", "explain", "compare", "serve", "tune")
 EXIT_USAGE = 2
 
 

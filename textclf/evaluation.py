@@ -8,7 +8,8 @@ import numpy as np
 
 from textclf.data import spreadsheet_row
 from textclf.errors import InputDataError
-from textclf.prediction import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE, ChunkReader, _check_options, predict_chunks
+from textclf.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options
+from textclf.prediction import DEFAULT_CHUNK_SIZE, ChunkReader, predict_chunks
 
 
 def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label_column=None, encoding="utf-8",
@@ -35,7 +36,7 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
     task = classifier.task.with_overrides(threshold, at_least_one)
     text_column = text_column or classifier.metadata.get("text_column", "text")
     label_column = label_column or classifier.metadata.get("label_column", "label")
-    _check_options(task.labels, chunk_size=chunk_size, batch_size=batch_size, top_k=0, on_bad_rows=on_bad_rows)
+    check_options(task.labels, chunk_size=chunk_size, batch_size=batch_size, top_k=0, on_bad_rows=on_bad_rows)
     reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column, label_column))
     truth = task.truth()
     parts, skipped = _read_and_decide(reader, classifier, task, truth, text_column, label_column, batch_size,
@@ -57,8 +58,8 @@ def _read_and_decide(reader, classifier, task, truth, text_column, label_column,
     """The one evaluation loop: per chunk the rows kept, their truth, decisions, kept scores and wrong texts."""
     parts = {"truth": [], "decisions": [], "scores": [], "lengths": [], "errors": {}}
     rows = skipped = done = 0
-    for chunk, probabilities, bad in predict_chunks(reader, classifier, text_column=text_column,
-                                                    batch_size=batch_size, on_bad_rows=on_bad_rows):
+    predictor = BatchPredictor(classifier, text_column=text_column, batch_size=batch_size, on_bad_rows=on_bad_rows)
+    for chunk, probabilities, bad in predict_chunks(reader, predictor):
         cells = chunk.frame[label_column].str.strip()
         empty = cells.eq("").to_numpy(dtype=bool)
         if empty.any() and on_bad_rows == "error":

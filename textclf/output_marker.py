@@ -21,7 +21,7 @@ from textclf.errors import InputDataError
 
 MARKER = ".textclf-output.json"
 FORMAT = 1
-KINDS = ("model", "reports", "saved_model")
+KINDS = ("model", "reports", "saved_model", "predictions")  # the last: `predict --engine ray`
 
 
 def _walk(directory, prefix=""):

@@ -12,11 +12,8 @@ predicted, one being written: each thread takes its slot before it makes a
 chunk, not after) beside the model, whatever the file size
 (`benchmarks/predict_speed.py` measures peak RSS over file sizes).
 
-Sharding (`shard=(i, n)`) keeps every n-th chunk, starting with the i-th: no
-pre-pass over the file is needed, every shard parses the whole file but runs
-the model on its own chunks only, and `merge_parts` interleaves the chunks of
-the part files back into input order, byte for byte what one unsharded run
-writes.
+Each chunk is predicted by `textclf.batch_predictor.BatchPredictor`, the
+predictor every engine uses (beyond one machine: `textclf.ray_engine`).
 """
 
 from __future__ import annotations
@@ -24,16 +21,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import os
 import queue
 import sys
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
-
+from textclf.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options, prediction_columns
 from textclf.data import (
     check_header,
     check_readable_file,
@@ -41,19 +35,14 @@ from textclf.data import (
     delimiter_for,
     is_parquet,
     require_column,
-    spreadsheet_row,
     translate_read_error,
 )
-from textclf.errors import ConfigError, InputDataError
+from textclf.errors import InputDataError
 from textclf.memory import release_freed_memory
 
 DEFAULT_CHUNK_SIZE = 20_000
-DEFAULT_BATCH_SIZE = 256
 WRITE_SLICE_ROWS = 1_000  # rows formatted as CSV at a time by the writer thread
-BAD_ROW_POLICIES = ("error", "skip")
 FLOAT_FORMAT = "%.6f"
-SHARD_SUFFIX = ".shard.json"
-PART_FORMAT = 1
 
 
 # --------------------------------------------------------------------------
@@ -270,106 +259,28 @@ class BackgroundWriter:
 # Predicting
 
 
-def bad_rows(frame, text_column, path, start, on_bad_rows):
-    """Boolean array of the chunk's rows whose text breaks the rule (`textclf.inputs`), to be skipped.
-
-    An empty or whitespace-only text stops the run unless `on_bad_rows` is
-    "skip"; a NUL byte in any cell always does: the row is copied to the output,
-    which would then hold a byte `textclf train` refuses (and NUL bytes mean a
-    binary or UTF-16 file, which skipping would hide).
-
-    Raises:
-        InputDataError: naming the file, row and column of the first such cell.
-    """
-    from textclf.inputs import EMPTY, NUL, bad_text_masks
-
-    empty, nul = bad_text_masks(frame[text_column])
-    for column in frame.columns:
-        cells = nul if column == text_column else frame[column].str.contains("\x00", regex=False).to_numpy(bool)
-        if cells.any():
-            raise InputDataError(NUL, file=path, row=spreadsheet_row(start + int(np.argmax(cells))), column=column)
-    if empty.any() and on_bad_rows == "error":
-        raise InputDataError(f"{EMPTY} (use --on-bad-rows skip to write such rows without a prediction)",
-                             file=path, row=spreadsheet_row(start + int(np.argmax(empty))), column=text_column)
-    return empty
-
-
-def predict_chunks(reader, classifier, *, text_column, batch_size=DEFAULT_BATCH_SIZE, on_bad_rows="error",
-                   keep=None, depth=1):
+def predict_chunks(reader, predictor, *, depth=1):
     """Yields `(chunk, probabilities, bad)` for each chunk of `reader`.
+
+    Each chunk goes through the one batch predictor of every engine
+    (`textclf.batch_predictor.BatchPredictor.predict`): `TextClassifier.predict_proba`
+    runs functions traced once per classifier (not `keras.Model.predict`, whose
+    per-call datasets and state grow the resident set with every chunk), so
+    memory stays flat over a file.
 
     Args:
         reader: A `ChunkReader`.
-        classifier: A `TextClassifier`.
-        text_column: Column of texts.
-        batch_size: Rows per model batch.
-        on_bad_rows: "error" raises `InputDataError` at the first empty text;
-            "skip" gives its row NaN probabilities and `bad=True` (`bad_rows`).
-        keep: Optional predicate on the chunk index; other chunks are yielded
-            with `probabilities=None` and are not predicted.
+        predictor: A `BatchPredictor`; under `on_bad_rows="error"` the first empty text raises
+            `InputDataError`, under "skip" its row gets NaN probabilities and `bad=True`.
         depth: Chunks read ahead.
-    """
-    num_classes = len(classifier.classes_)
 
-    def predict(texts):
-        return classifier.predict_proba(texts, batch_size)  # the one batched path (classifier.predict_texts)
+    Returns:
+        A generator of `(Chunk, probabilities, bad)`.
+    """
     for chunk in prefetch(reader, depth):
-        if keep is not None and not keep(chunk.index):
-            yield chunk, None, None
-            continue
-        texts = chunk.frame[text_column]
-        bad = bad_rows(chunk.frame, text_column, reader.path, chunk.start, on_bad_rows)
-        probabilities = np.full((len(texts), num_classes), np.nan, dtype=np.float32)
-        if bad.any():
-            good = ~bad
-            if good.any():
-                probabilities[good] = predict(texts[good].tolist())
-        else:
-            probabilities[:] = predict(texts.tolist())
-        del texts
+        probabilities, bad = predictor.predict(chunk.frame, file=reader.path, rows=chunk.start)
         release_freed_memory()
         yield chunk, probabilities, bad
-
-
-def prediction_columns(labels, task, *, probabilities=False, top_k=0):
-    """Names of the columns prediction appends, in order: the task's (`Task.prediction_columns`) first."""
-    names = list(task.prediction_columns())
-    if probabilities:
-        names += [f"proba_{label}" for label in labels]
-    for k in range(1, top_k + 1):
-        names += [f"top{k}_label", f"top{k}_proba"]
-    return names
-
-
-def add_predictions(frame, probabilities, bad, labels, task, *, probabilities_columns=False, top_k=0):
-    """`frame` with the prediction columns appended (skipped rows left empty).
-
-    Args:
-        task: The model's `textclf.tasks.Task` (overrides such as `--threshold`
-            applied): its decisions give its columns (`Task.prediction_cells`).
-    """
-    import pandas as pd
-
-    labels = np.asarray(labels, dtype=object)
-    columns = task.prediction_cells(probabilities, task.decide(probabilities))
-    if bad is not None and bad.any():
-        for values in columns.values():
-            if values.dtype == object:
-                values[bad] = ""  # fresh arrays; numbers stay NaN
-    if probabilities_columns:
-        for j, label in enumerate(labels):
-            columns[f"proba_{label}"] = probabilities[:, j]
-    if top_k:
-        order = np.argsort(-np.nan_to_num(probabilities, nan=-1.0), axis=1, kind="stable")[:, :top_k]
-        for k in range(top_k):
-            names = labels[order[:, k]]
-            if bad is not None and bad.any():
-                names = names.copy()
-                names[bad] = ""
-            columns[f"top{k + 1}_label"] = names
-            columns[f"top{k + 1}_proba"] = np.take_along_axis(probabilities, order[:, k : k + 1], axis=1)[:, 0]
-    extra = pd.DataFrame(columns, index=frame.index)
-    return pd.concat([frame, extra], axis=1)
 
 
 def to_csv_bytes(frame, sep, *, header):
@@ -403,20 +314,9 @@ class PredictResult:
     header_bytes: int = 0
 
 
-def parse_shard(value):
-    """`"I/N"` -> `(I, N)` with 1 <= I <= N; raises `ConfigError` otherwise."""
-    try:
-        i, n = (int(part) for part in str(value).split("/"))
-    except ValueError:
-        raise ConfigError(f"--shard {value!r}: expected I/N, e.g. 1/4") from None
-    if not 1 <= i <= n:
-        raise ConfigError(f"--shard {value!r}: I must be between 1 and N")
-    return i, n
-
-
 def predict_file(classifier, input_path, output, *, text_column=None, encoding="utf-8",
                  chunk_size=DEFAULT_CHUNK_SIZE, batch_size=DEFAULT_BATCH_SIZE, probabilities=False, top_k=0,
-                 on_bad_rows="error", shard=None, progress=None, threshold=None, at_least_one=None):
+                 on_bad_rows="error", progress=None, threshold=None, at_least_one=None):
     """Predicts every row of `input_path` and writes `output` (see module doc).
 
     Args:
@@ -431,8 +331,6 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
         probabilities: Add one `proba_<label>` column per class.
         top_k: Add `top<k>_label`/`top<k>_proba` for the k best classes.
         on_bad_rows: "error" or "skip" (empty/missing texts).
-        shard: Optional `(i, n)`: only chunks i-1, i-1+n, ... (1-based i);
-            writes a part file and its `<output>.shard.json` index.
         progress: A `textclf.progress.Progress`, or None.
         threshold, at_least_one: Multi-label models only (`Task.with_overrides`):
             one threshold for every label instead of the stored ones, and
@@ -441,62 +339,46 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
     Returns:
         A `PredictResult`.
     """
-    from textclf.outputs import atomic_file, claim
+    from textclf.outputs import claim
 
     labels = [str(label) for label in classifier.classes_]
     text_column = text_column or classifier.metadata.get("text_column", "text")
-    _check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
+    check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
     output = os.fspath(output)
     with claim(output, inputs=(input_path,)):  # before any work; re-entrant under the CLI
-        if shard is not None:
-            if output == "-":
-                raise ConfigError("--shard needs --output FILE (a part file), not standard output")
-            if output.lower().endswith((".gz", ".bz2", ".xz", ".zst", ".zip")):
-                raise ConfigError("--shard writes uncompressed part files; compress the merged file instead")
-        task = classifier.task.with_overrides(threshold, at_least_one)
+        predictor = BatchPredictor(classifier, text_column=text_column, batch_size=batch_size,
+                                   probabilities=probabilities, top_k=top_k, on_bad_rows=on_bad_rows,
+                                   threshold=threshold, at_least_one=at_least_one)
         reader = ChunkReader(input_path, encoding=encoding, chunk_size=chunk_size, required=(text_column,))
         try:
-            added = prediction_columns(labels, task, probabilities=probabilities, top_k=top_k)
-            clash = [name for name in added if name in reader.columns]
-            if clash:
-                raise InputDataError(
-                    f"already has column {clash[0]!r}, which prediction adds; rename or drop it first",
-                    file=input_path, row=1, column=clash[0],
-                )
-            sep = delimiter_for(output) if output != "-" else reader.sep
-            keep = None if shard is None else (lambda index: index % shard[1] == shard[0] - 1)
-            header = to_csv_bytes(_empty_frame(reader.columns + added), sep, header=True)
-            run = lambda handle: _write_predictions(  # noqa: E731
-                classifier, reader, handle, header, sep, text_column=text_column, batch_size=batch_size,
-                probabilities=probabilities, top_k=top_k, on_bad_rows=on_bad_rows, keep=keep, progress=progress,
-                task=task,
-            )
-            if output == "-":
-                result = run(sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-                return result
-            with atomic_file(output, "wb") as raw:
-                if output.lower().endswith(".gz"):
-                    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as handle:
-                        result = run(handle)
-                else:
-                    result = run(raw)
-            if shard is not None:
-                _write_shard_index(output, input_path, shard, chunk_size, result)
-            return result
+            return _predict_to(output, predictor, reader, labels, input_path, progress)
         finally:
             reader.close()
 
 
-def _check_options(labels, *, chunk_size, batch_size, top_k, on_bad_rows):
-    if chunk_size < 1:
-        raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}")
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
-    if not 0 <= top_k <= len(labels):
-        raise ConfigError(f"--top-k must be between 0 and the number of classes ({len(labels)}), got {top_k}")
-    if on_bad_rows not in BAD_ROW_POLICIES:
-        raise ConfigError(f"--on-bad-rows must be one of {', '.join(BAD_ROW_POLICIES)}, got {on_bad_rows!r}")
+def _predict_to(output, predictor, reader, labels, input_path, progress):
+    """Writes the predictions of `reader`'s rows to `output` ("-": standard output); returns a `PredictResult`."""
+    from textclf.outputs import atomic_file
+
+    added = prediction_columns(labels, predictor.task, probabilities=predictor.probabilities, top_k=predictor.top_k)
+    clash = [name for name in added if name in reader.columns]
+    if clash:
+        raise InputDataError(
+            f"already has column {clash[0]!r}, which prediction adds; rename or drop it first",
+            file=input_path, row=1, column=clash[0],
+        )
+    sep = delimiter_for(output) if output != "-" else reader.sep
+    header = to_csv_bytes(_empty_frame(reader.columns + added), sep, header=True)
+    run = lambda handle: _write_predictions(predictor, reader, handle, header, sep, progress=progress)  # noqa: E731
+    if output == "-":
+        result = run(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return result
+    with atomic_file(output, "wb") as raw:
+        if output.lower().endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as handle:
+                return run(handle)
+        return run(raw)
 
 
 def _empty_frame(columns):
@@ -505,32 +387,26 @@ def _empty_frame(columns):
     return pd.DataFrame({name: pd.Series([], dtype=object) for name in columns})[list(columns)]
 
 
-def _write_predictions(classifier, reader, handle, header, sep, *, text_column, batch_size, probabilities, top_k,
-                       on_bad_rows, keep, progress, task):
+def _write_predictions(predictor, reader, handle, header, sep, *, progress):
     result = PredictResult(header_bytes=len(header))
-    labels = [str(label) for label in classifier.classes_]
     writer = BackgroundWriter(handle, depth=1)
     writer.submit(lambda: header)
     try:
-        for chunk, probs, bad in predict_chunks(
-            reader, classifier, text_column=text_column, batch_size=batch_size, on_bad_rows=on_bad_rows, keep=keep,
-        ):
+        for chunk, probs, bad in predict_chunks(reader, predictor):
             result.rows += len(chunk.frame)
-            if probs is not None:
-                skipped = int(bad.sum())
-                result.skipped += skipped
-                result.predicted += len(chunk.frame) - skipped
+            skipped = int(bad.sum())
+            result.skipped += skipped
+            result.predicted += len(chunk.frame) - skipped
 
-                def job(frame=chunk.frame, probs=probs, bad=bad):
-                    table = add_predictions(frame, probs, bad, labels, task, probabilities_columns=probabilities,
-                                            top_k=top_k)
-                    written = 0
-                    for data in csv_slices(table, sep):
-                        written += len(data)
-                        yield data
-                    result.chunks.append((len(frame), written))
+            def job(frame=chunk.frame, probs=probs, bad=bad):
+                table = predictor.add_columns(frame, probs, bad)
+                written = 0
+                for data in csv_slices(table, sep):
+                    written += len(data)
+                    yield data
+                result.chunks.append((len(frame), written))
 
-                writer.submit(job)
+            writer.submit(job)
             if progress is not None:
                 progress.update(result.rows, reader.bytes_read)
     except BaseException:
@@ -543,143 +419,3 @@ def _write_predictions(classifier, reader, handle, header, sep, *, text_column, 
     if progress is not None:
         progress.close(result.rows, reader.bytes_read)
     return result
-
-
-# --------------------------------------------------------------------------
-# Shards
-
-
-def shard_index_path(part):
-    """The JSON index written next to a part file."""
-    return Path(os.fspath(part) + SHARD_SUFFIX)
-
-
-def _write_shard_index(output, input_path, shard, chunk_size, result):
-    from textclf.outputs import atomic_file
-
-    index = {
-        "format": PART_FORMAT,
-        "shard": shard[0],
-        "shards": shard[1],
-        "chunk_size": chunk_size,
-        "input": os.path.abspath(os.fspath(input_path)),
-        "input_bytes": os.path.getsize(input_path),
-        "rows_read": result.rows,
-        "header_bytes": result.header_bytes,
-        "part_bytes": result.header_bytes + sum(b for _, b in result.chunks),
-        "chunks": [list(c) for c in result.chunks],
-    }
-    with atomic_file(shard_index_path(output), "w", encoding="utf-8") as handle:
-        json.dump(index, handle, indent=1)
-        handle.write("\n")
-
-
-def read_shard_index(part):
-    """Reads and checks the index of a part file; raises `InputDataError`."""
-    part = Path(part)
-    check_readable_file(part)
-    path = shard_index_path(part)
-    if not path.is_file():
-        raise InputDataError(
-            f"no {path.name} next to it; is it a part file written by `textclf predict --shard`?", file=part
-        )
-    try:
-        index = json.loads(path.read_text(encoding="utf-8"))
-        if index.get("format") != PART_FORMAT:
-            raise ValueError(f"unknown format {index.get('format')!r}")
-        size = index["header_bytes"] + sum(int(b) for _, b in index["chunks"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputDataError(f"cannot be read as a shard index: {exc}", file=path) from None
-    if size != index["part_bytes"] or part.stat().st_size != size:
-        raise InputDataError(
-            f"has {part.stat().st_size} bytes but its index {path.name} describes {size}; "
-            "the part was changed or is incomplete", file=part,
-        )
-    return index
-
-
-def merge_parts(parts, output):
-    """Interleaves the chunks of shard part files back into input order.
-
-    Args:
-        parts: Part files (any order) of one `textclf predict --shard I/N` job,
-            all N of them.
-        output: The merged file ("-" for stdout; ".gz" compresses it).
-
-    Returns:
-        The number of data rows written.
-    """
-    from textclf.outputs import atomic_file
-
-    indexes = [read_shard_index(p) for p in parts]
-    first = indexes[0]
-    for part, index in zip(parts, indexes):
-        for key in ("shards", "chunk_size", "input", "input_bytes", "rows_read"):
-            if index[key] != first[key]:
-                raise InputDataError(
-                    f"belongs to another job than {parts[0]} ({key} {index[key]!r} vs {first[key]!r})", file=part
-                )
-    n = first["shards"]
-    by_shard = {}
-    for part, index in zip(parts, indexes):
-        if index["shard"] in by_shard:
-            raise InputDataError(f"shard {index['shard']}/{n} given twice (also {by_shard[index['shard']][0]})",
-                                 file=part)
-        by_shard[index["shard"]] = (part, index)
-    missing = [str(i) for i in range(1, n + 1) if i not in by_shard]
-    if missing:
-        raise InputDataError(f"missing shard(s) {', '.join(missing)} of {n}; pass all {n} part files")
-    expected_rows = sum(rows for index in indexes for rows, _ in index["chunks"])
-    if expected_rows != first["rows_read"]:
-        raise InputDataError(f"the parts hold {expected_rows} rows but the input has {first['rows_read']}")
-
-    headers = []
-    for i in range(1, n + 1):
-        part, index = by_shard[i]
-        with open(part, "rb") as handle:
-            headers.append(handle.read(index["header_bytes"]))
-    if any(h != headers[0] for h in headers):
-        raise InputDataError("the part files have different headers (different options per shard?)")
-
-    def write(out):
-        out.write(headers[0])
-        handles = {}
-        try:
-            for i in range(1, n + 1):
-                handles[i] = open(by_shard[i][0], "rb")
-                handles[i].seek(by_shard[i][1]["header_bytes"])
-            positions = {i: 0 for i in handles}
-            chunk = 0
-            while True:
-                i = chunk % n + 1
-                chunks = by_shard[i][1]["chunks"]
-                if positions[i] >= len(chunks):
-                    break
-                remaining = chunks[positions[i]][1]
-                while remaining:
-                    data = handles[i].read(min(remaining, 1 << 20))
-                    if not data:
-                        raise InputDataError("ends early", file=by_shard[i][0])
-                    out.write(data)
-                    remaining -= len(data)
-                positions[i] += 1
-                chunk += 1
-            leftover = [str(i) for i in handles if positions[i] < len(by_shard[i][1]["chunks"])]
-            if leftover:
-                raise InputDataError(f"shard(s) {', '.join(leftover)} hold chunks out of sequence")
-        finally:
-            for handle in handles.values():
-                handle.close()
-
-    output = os.fspath(output)
-    if output == "-":
-        write(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-    else:
-        with atomic_file(output, "wb") as raw:
-            if output.lower().endswith(".gz"):
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as handle:
-                    write(handle)
-            else:
-                write(raw)
-    return expected_rows

@@ -11,7 +11,8 @@ the model is a one-line error.
 from __future__ import annotations
 
 from textclf.commands import options
-from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+from textclf.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
+from textclf.prediction import DEFAULT_CHUNK_SIZE
 
 HELP = "evaluate a model on a labeled CSV/TSV file and write reports"
 

@@ -65,14 +65,14 @@ class HelpFormatter(argparse.HelpFormatter):
 class _OldSpelling(argparse.Action):
     """A renamed option's old spelling: stores into the new option's destination and says so on stderr."""
 
-    def __init__(self, option_strings, dest, new, old=None, **kwargs):
-        self.new, self.old = new, old
+    def __init__(self, option_strings, dest, new, old=None, as_list=False, **kwargs):
+        self.new, self.old, self.as_list = new, old, as_list
         super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
         print(f"textclf: warning: {option_string or self.old} is deprecated (removed in the next release); "
               f"use {self.new}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest, [values] if self.as_list and not isinstance(values, list) else values)
 
 
 def add_old_spelling(parser, new_action, old):
@@ -87,11 +87,13 @@ def add_old_spelling(parser, new_action, old):
         old: e.g. "--train", or "INPUT" for a positional argument.
     """
     new = max(new_action.option_strings, key=len)  # the long spelling
+    as_list = new_action.nargs in ("+", "*")  # the value has the new spelling's shape
     if old.startswith("-"):
-        parser.add_argument(old, dest=new_action.dest, action=_OldSpelling, new=new, metavar=new_action.metavar)
+        parser.add_argument(old, dest=new_action.dest, action=_OldSpelling, new=new, metavar=new_action.metavar,
+                            as_list=as_list)
     else:
         parser.add_argument(new_action.dest, nargs="?", default=argparse.SUPPRESS, action=_OldSpelling,
-                            new=f"{new} {old}", old=f"the positional {old}", metavar=old)
+                            new=f"{new} {old}", old=f"the positional {old}", metavar=old, as_list=as_list)
     new_action.required_after_parsing = new_action.required
 
 

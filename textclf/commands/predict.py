@@ -1,5 +1,8 @@
 """Predict every row of a CSV/TSV file (optionally .gz; `-` for stdin), streamed in chunks.
 
+With `--engine ray` the inputs (files, globs, directories or URIs of CSV/TSV/Parquet) are predicted
+on Ray Data, on this machine or a cluster (`--address`), into a directory of part files.
+
 The output holds every input row, in order, with all its columns (cells kept
 as written, so an id `007` stays `007`), plus `predicted_label` and
 `confidence` (and, on request, one `proba_<label>` column per class and the
@@ -13,17 +16,20 @@ from __future__ import annotations
 
 from textclf.classifier import BATCH_CHARACTERS_PER_ROW
 from textclf.commands import options
-from textclf.prediction import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_SIZE
+from textclf.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
+from textclf.prediction import DEFAULT_CHUNK_SIZE
 
 HELP = "predict labels for every row of a CSV/TSV file (streamed; any size)"
 
 
 def add_arguments(parser):
-    options.add_input(parser, required=True, old="INPUT",
-                      help="CSV/TSV file (.gz accepted), or - for standard input (CSV)")
+    options.add_input(parser, required=True, old="INPUT", nargs="+",
+                      help="CSV/TSV file (.gz accepted), or - for standard input (CSV); with --engine ray, one or "
+                           "more files, globs, directories or URIs (s3://, gs://, file://...) of CSV/TSV/Parquet")
     options.add_model(parser)
     options.add_output(parser, required=True,
-                       help="output CSV/TSV (tab-separated if named .tsv, gzipped if .gz), or - for standard output")
+                       help="output CSV/TSV (tab-separated if named .tsv, gzipped if .gz), or - for standard output; "
+                            "with --engine ray, a directory of part files")
     options.add_columns(parser, labels=False)
     parser.add_argument("--encoding", default="utf-8", help="text encoding of --input (the output is UTF-8)")
     parser.add_argument("--probabilities", action="store_true", help="add one proba_<label> column per class")
@@ -37,10 +43,16 @@ def add_arguments(parser):
                              "characters)")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="N",
                         help="rows read, predicted and written at a time (bounds memory)")
-    parser.add_argument("--shard", metavar="I/N",
-                        help="process only every N-th chunk starting with the I-th (1-based) and write a part file "
-                             "for `textclf merge-predictions`; all shards must use the same --chunk-size "
-                             "(default: the whole file)")
+    ray = parser.add_argument_group("beyond one machine (--engine ray; needs pip install \"textclf[ray]\")")
+    ray.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: this process; ray: Ray Data, started here for the run or joined with --address")
+    ray.add_argument("--address", metavar="ADDR",
+                     help="a running Ray cluster to join: auto, or ray://HOST:PORT; without it, Ray starts here for "
+                          "the run and stops after")
+    ray.add_argument("--workers", type=options.auto(int), default=options.AUTO, metavar="N",
+                     help="prediction workers (auto: one per CPU, one CPU kept for reading and writing)")
+    ray.add_argument("--output-format", choices=("parquet", "csv"), default="parquet",
+                     help="format of the part files")
     options.add_quiet(parser, help="no progress bar and no summary line")
 
 
@@ -57,20 +69,40 @@ def add_decision_arguments(parser):
 
 
 def outputs(args):
-    """The output file (not standard output), claimed before the model is loaded (`textclf.outputs`)."""
-    return [(args.output, "file", (args.input,))]
+    """The output file (not standard output), or with `--engine ray` the output directory, claimed before the
+    model is loaded (`textclf.outputs`)."""
+    if args.engine == "ray":
+        return [(args.output.removeprefix("file://"), "predictions", ())]
+    return [(args.output, "file", tuple(args.input))]
 
 
 def run(args):
+    if args.engine == "ray":
+        from textclf.ray_engine import run_command
+
+        return run_command(args)
+    for name in ("address", "workers"):
+        if getattr(args, name) is not None:
+            from textclf.errors import ConfigError
+
+            raise ConfigError(f"--{name} applies to --engine ray")
+    return _run_local(args)
+
+
+def _run_local(args):
     import os
     import sys
     import time
 
     from textclf.classifier import TextClassifier
-    from textclf.prediction import parse_shard, predict_file
+    from textclf.errors import ConfigError
+    from textclf.prediction import predict_file
     from textclf.progress import Progress
 
-    shard = parse_shard(args.shard) if args.shard else None
+    inputs = args.input
+    if len(inputs) != 1:
+        raise ConfigError(f"--input takes one file here ({len(inputs)} given); several need --engine ray")
+    args.input = inputs[0]
     if args.input != "-":
         from textclf.data import check_readable_file
 
@@ -82,17 +114,14 @@ def run(args):
     result = predict_file(
         classifier, args.input, args.output, text_column=args.text_column, encoding=args.encoding,
         chunk_size=args.chunk_size, batch_size=args.batch_size, probabilities=args.probabilities, top_k=args.top_k,
-        on_bad_rows=args.on_bad_rows, shard=shard, progress=progress, threshold=args.threshold,
-        at_least_one=args.at_least_one,
+        on_bad_rows=args.on_bad_rows, progress=progress, threshold=args.threshold, at_least_one=args.at_least_one,
     )
     if not args.quiet:
         seconds = time.monotonic() - started
         where = "standard output" if args.output == "-" else args.output
-        part = f" (shard {shard[0]}/{shard[1]} of {result.rows:,} rows read)" if shard else ""
         from textclf.terminal import visible
 
-        print(visible(f"textclf: predicted {result.predicted:,} rows{part} in {seconds:.1f}s, wrote {where}"),
-              file=sys.stderr)
+        print(visible(f"textclf: predicted {result.predicted:,} rows in {seconds:.1f}s, wrote {where}"), file=sys.stderr)
     if result.skipped:
         print(f"textclf: {result.skipped:,} rows skipped (empty text; written without a prediction)",
               file=sys.stderr)

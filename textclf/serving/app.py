@@ -4,7 +4,7 @@
 columns `textclf predict` writes (`predicted_label`, `confidence`,
 `proba_<label>`, `top<k>_label`/`top<k>_proba`; a multi-label model:
 `predicted_labels`, as a list), computed by the same functions
-(`textclf.prediction.add_predictions` and `decision_function`). Every
+(`textclf.batch_predictor.add_predictions`, decided by the model's task). Every
 refusal is a JSON object `{"error": ..., "status": ...}`; an unexpected
 failure is logged on the server and answered 500 without its traceback.
 """
@@ -225,7 +225,7 @@ def _records(classifier, probabilities, parsed):
     """One JSON object per text with `textclf predict`'s columns (multi-label: `predicted_labels` as a list)."""
     import pandas as pd
 
-    from textclf.prediction import add_predictions
+    from textclf.batch_predictor import add_predictions
 
     labels = np.asarray([str(label) for label in classifier.classes_], dtype=object)
     task = parsed.task

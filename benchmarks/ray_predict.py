@@ -1,0 +1,140 @@
+"""`textclf predict --engine ray` against local `textclf predict`, 1 vs 2 workers, peak memory per worker.
+
+    python benchmarks/ray_predict.py [--model DIR] [--train-rows 3000] [--local-rows 20000] [--scale-rows 100000]
+                                     [--memory-rows 100000 500000]
+
+1. Whole-process time of both commands on `--local-rows` IMDB test reviews (Ray started by the command),
+   and the largest difference of their probabilities (target: ratio <= 1.25, difference <= 1e-5).
+2. Rows/s of one worker of one CPU and of two on `--scale-rows` rows, start-up excluded (rows done after
+   the first batch over the time from the first batch to the last) (target: >= 1.7x).
+3. Peak resident memory of each worker over `--memory-rows` rows (target: flat).
+
+Without `--model`, the default model is trained on 3,000 IMDB training reviews first.
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+IMDB = ROOT.parent / "shared" / "data" / "imdb"
+
+
+def _imdb(split, rows, directory):
+    """`rows` IMDB reviews of `split` (shuffled, repeated when fewer) as a CSV with a `text` column.
+
+    The files list every negative review before every positive one: the rows are taken in a fixed
+    shuffled order, so a training sample holds both classes.
+    """
+    frame = pd.read_csv(next(IMDB.glob(f"{split}.csv*")), dtype=str, keep_default_na=False)
+    order = np.random.default_rng(0).permutation(len(frame))
+    frame = frame.iloc[order[np.arange(rows) % len(frame)]].reset_index(drop=True)
+    path = Path(directory) / f"{split}_{rows}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _timed(command):
+    started = time.monotonic()
+    subprocess.run(command, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return time.monotonic() - started
+
+
+def local_vs_ray(model, rows, tmp):
+    data = _imdb("test", rows, tmp)
+    base = [sys.executable, "-m", "textclf", "predict", "-i", str(data), "-m", str(model), "-q", "--probabilities"]
+    local = _timed(base + ["-o", str(tmp / "local.csv")])
+    ray = _timed(base + ["-o", str(tmp / "ray_out"), "--engine", "ray"])
+    a = pd.read_csv(tmp / "local.csv")
+    b = pd.concat([pd.read_parquet(p) for p in sorted((tmp / "ray_out").glob("*.parquet"))])
+    b = b.sort_values("row").reset_index(drop=True)
+    proba = [c for c in a.columns if c.startswith("proba_")]
+    diff = float(np.abs(a[proba].to_numpy() - b[proba].to_numpy()).max())
+    print(f"local vs ray, {rows:,} rows: local {local:.1f}s, ray {ray:.1f}s, ratio {ray / local:.2f} "
+          f"(target <= 1.25); max |proba difference| {diff:.2e} (CSV rounds to 1e-6)")
+
+
+class _MeasuredPredict:
+    """The engine's predictor actor, adding this worker's peak RSS (MiB) to each batch."""
+
+    def __init__(self, **kwargs):
+        from textclf.ray_engine import _Predict
+
+        self.inner = _Predict(**kwargs)
+
+    def __call__(self, batch):
+        out = self.inner(batch)
+        out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["worker_pid"] = os.getpid()
+        out["done_at"] = time.time()
+        return out[["peak_rss_mib", "worker_pid", "done_at"]]
+
+
+def _run(ray, model, path, workers):
+    from textclf.ray_engine import read_inputs
+
+    dataset = read_inputs([str(path)], text_column="text", chunk_size=2048)
+    stats = dataset.map_batches(
+        _MeasuredPredict, batch_size=2048, batch_format="pandas", num_cpus=1,
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        fn_constructor_kwargs=dict(model=str(model), threads=1, options={}),
+    ).to_pandas()
+    # Rows/s from the first batch done to the last: start-up (Ray, actors, the model's load) excluded.
+    first, last = stats.done_at.min(), stats.done_at.max()
+    rate = int((stats.done_at > first).sum()) / max(last - first, 1e-9)
+    return rate, stats.groupby("worker_pid").peak_rss_mib.max().tolist()
+
+
+def scaling_and_memory(model, scale_rows, memory_rows, tmp):
+    import ray
+
+    ray.init(num_cpus=3, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        big = _imdb("test", scale_rows, tmp)
+        rates = {}
+        for workers in (1, 2):
+            rates[workers], _ = _run(ray, model, big, workers)
+            print(f"{workers} worker(s) of 1 CPU: {rates[workers]:,.0f} rows/s on {scale_rows:,} rows")
+        print(f"2 vs 1 workers: {rates[2] / rates[1]:.2f}x (target >= 1.7)")
+        for rows in memory_rows:
+            _, peaks = _run(ray, model, _imdb("test", rows, tmp), 2)
+            print(f"{rows:,} rows: peak RSS per worker {', '.join(f'{p:,.0f}' for p in peaks)} MiB")
+    finally:
+        ray.shutdown()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model")
+    parser.add_argument("--train-rows", type=int, default=3_000)
+    parser.add_argument("--local-rows", type=int, default=20_000)
+    parser.add_argument("--scale-rows", type=int, default=100_000)
+    parser.add_argument("--memory-rows", type=int, nargs="+", default=[100_000, 500_000])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["local", "scaling"])
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        model = args.model
+        if model is None:
+            import textclf
+
+            model = tmp / "model"
+            textclf.train(str(_imdb("train", args.train_rows, tmp)), output=str(model))
+        if "local" not in args.skip:
+            local_vs_ray(model, args.local_rows, tmp)
+        if "scaling" not in args.skip:
+            scaling_and_memory(model, args.scale_rows, args.memory_rows, tmp)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
