@@ -42,9 +42,9 @@ def add_arguments(parser):
                      help="where trials are kept so a run resumes and several share them: journal:PATH (a file) or "
                           "a database URL (postgresql://..., mysql://..., sqlite:///...); default: in memory")
     own.add_argument("--study", metavar="NAME", help="study name in --storage (default: textclf)")
-    own.add_argument("--output", metavar="DIR", help="model directory (default: models/<name>)")
+    own.add_argument("-o", "--output", metavar="DIR", help="model directory (default: models/<name>)")
     own.add_argument("--name", help="name for the default output directory (default: from the training file)")
-    own.add_argument("--quiet", action="store_true", help="no line per trial")
+    own.add_argument("-q", "--quiet", action="store_true", help="no line per trial")
     for add in (train._data_arguments, train._embedding_arguments, train._model_arguments, train._fit_arguments):
         add(_Searched(parser.add_argument_group(f"train options ({add.__name__.strip('_').split('_')[0]})")))
 
