@@ -133,7 +133,7 @@ class MultiLabel(Task):
         """Binary cross-entropy per label, each label's positives weighted by `label_weights` when given."""
         if label_weights is None:
             return "binary_crossentropy"
-        from textclf.training.recurrent import WeightedBinaryCrossentropy
+        from textclf.training.losses import WeightedBinaryCrossentropy
 
         return WeightedBinaryCrossentropy([float(w) for w in label_weights])
 
