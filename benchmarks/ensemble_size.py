@@ -55,16 +55,17 @@ def member_probabilities(run_dir):
 
 def score_sizes(prepared, ngram, probabilities):
     """Per k: the mixed validation accuracy, log loss and n-gram weight of the first k members' mean."""
-    from textclf.models.wide import choose_weight, log_loss, mix
+    from textclf.models.mixing import choose_weight, mix
 
     scored, y_val = prepared.split.val_documents, prepared.y_val
     rows = []
     for k in range(1, len(probabilities) + 1):
         recurrent = np.mean(probabilities[:k], axis=0)
-        weight, _ = choose_weight(recurrent[scored], ngram.val_probabilities[scored], y_val[scored])
+        weight, _ = choose_weight(recurrent[scored], ngram.val_probabilities[scored], y_val[scored],
+                                  prepared.task.log_loss)
         mixed = mix(recurrent, ngram.val_probabilities, weight)[scored]
         rows.append({"k": k, "weight": weight, "mixed_accuracy": float((mixed.argmax(axis=1) == y_val[scored]).mean()),
-                     "mixed_log_loss": float(log_loss(mixed, y_val[scored])),
+                     "mixed_log_loss": float(prepared.task.log_loss(mixed, y_val[scored])),
                      "recurrent_accuracy": float((recurrent[scored].argmax(axis=1) == y_val[scored]).mean())})
     return rows
 

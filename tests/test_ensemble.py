@@ -86,7 +86,9 @@ def test_a_member_trained_in_reused_models_equals_one_trained_alone(tmp_path):
     from textclf.config import TrainConfig
     from textclf.distribute import Runtime
     from textclf.training.prepare import prepare, read_tables
-    from textclf.training.recurrent import Trainers, fit_member, set_determinism
+    from textclf.training.phases import fit_member
+    from textclf.training.recurrent import set_determinism
+    from textclf.training.trainers import Trainers
     from textclf.training.state import NoProgress
 
     train = write_csv(tmp_path / "train.csv", make_texts(120, seed=4))

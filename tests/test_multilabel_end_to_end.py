@@ -264,7 +264,7 @@ def test_threshold_options_are_refused_for_single_label_models(trained_model_dir
 def test_weighted_binary_crossentropy():
     import keras
 
-    from textclf.training.recurrent import WeightedBinaryCrossentropy
+    from textclf.training.losses import WeightedBinaryCrossentropy
 
     y_true = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
     y_pred = np.array([[0.8, 0.3], [0.4, 0.6]], dtype=np.float32)

@@ -228,7 +228,7 @@ def test_validation_scores_are_what_keras_evaluate_computes(tmp_path, multi_labe
     from textclf.models.build import build_classifier
     from textclf.pipeline import training_dataset
     from textclf.training.prepare import prepare, read_tables
-    from textclf.training.recurrent import Trainers, training_loss
+    from textclf.training.trainers import Trainers, training_loss
     from textclf.training.stopping import ValidationScores
 
     rows = make_texts(90, seed=3)
@@ -289,7 +289,7 @@ def test_mixed_stopping_waits_for_the_recurrent_model_to_enter_the_mix():
 
 
 def test_steps_per_execution_divides_each_epoch():
-    from textclf.training.recurrent import MOST_STEPS_PER_EXECUTION, steps_per_execution
+    from textclf.training.trainers import MOST_STEPS_PER_EXECUTION, steps_per_execution
 
     assert [steps_per_execution(n, "none") for n in (78, 954, 31, 37, 1, 0)] == [26, 18, 31, 1, 1, 1]
     assert all(n % steps_per_execution(n, "none") == 0 for n in range(1, 200))
@@ -303,7 +303,7 @@ def test_several_steps_per_call_train_the_same_weights(tmp_path, monkeypatch):
 
     from textclf.config import TrainConfig
     from textclf.distribute import Runtime
-    from textclf.training import recurrent
+    from textclf.training import phases, recurrent, trainers
     from textclf.training.prepare import prepare, read_tables
     from textclf.training.state import NoProgress
 
@@ -314,13 +314,13 @@ def test_several_steps_per_call_train_the_same_weights(tmp_path, monkeypatch):
     prepared = prepare(config, read_tables(config), lambda message: None)
     steps = Runtime("none").steps_per_epoch(prepared.ids_train.row_lengths().numpy(), batch_size=config.batch_size,
                                             max_length=prepared.max_length)
-    assert recurrent.steps_per_execution(steps, "none") > 1, steps  # the case under test
+    assert trainers.steps_per_execution(steps, "none") > 1, steps  # the case under test
 
     def fit(most):
-        monkeypatch.setattr(recurrent, "MOST_STEPS_PER_EXECUTION", most)
+        monkeypatch.setattr(trainers, "MOST_STEPS_PER_EXECUTION", most)
         recurrent.set_determinism(config.seed)
-        model, state = recurrent.fit_member(dataclasses.replace(config), prepared, Runtime("none"), NoProgress(),
-                                            lambda message: None, 0, "member")
+        model, state = phases.fit_member(dataclasses.replace(config), prepared, Runtime("none"), NoProgress(),
+                                         lambda message: None, 0, "member")
         return model.get_weights(), state.history
 
     (several, history), (one, one_history) = fit(32), fit(1)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import FAST_OPTIONS, make_texts
-from textclf.models.wide import WEIGHT_GRID, choose_weight, mix, ngram_vocabulary
+from textclf.models.mixing import WEIGHT_GRID, choose_weight, mix
+from textclf.models.ngram_features import ngram_vocabulary
+from textclf.tasks.single_label import SingleLabel
 
 
 def test_ngram_vocabulary_counts_texts_and_breaks_ties_alphabetically():
@@ -22,9 +24,10 @@ def test_choose_weight_prefers_the_better_model():
     y = np.array([0, 1, 0, 1])
     good = np.eye(2, dtype=np.float32)[y] * 0.9 + 0.05
     bad = np.full((4, 2), 0.5, dtype=np.float32)
-    assert choose_weight(good, bad, y)[0] == 0.0
-    assert choose_weight(bad, good, y)[0] == 1.0
-    weight, losses = choose_weight(good, good, y)
+    loss = SingleLabel(["a", "b"]).log_loss
+    assert choose_weight(good, bad, y, loss)[0] == 0.0
+    assert choose_weight(bad, good, y, loss)[0] == 1.0
+    weight, losses = choose_weight(good, good, y, loss)
     assert weight == 0.0 and len(losses) == len(WEIGHT_GRID)  # ties: the smaller weight
     np.testing.assert_allclose(mix(good, bad, 0.25), 0.75 * good + 0.25 * bad)
 
@@ -51,7 +54,7 @@ def mixed_model(wide_model, tmp_path_factory):
     """A model directory whose n-gram branch has weight 0.5, whatever the tiny data chose, and that branch."""
     from textclf.classifier import TextClassifier
     from textclf.models.build import CLASSIFIER_NAME, build_end_to_end
-    from textclf.models.wide import build_ngram_classifier, make_ngram_vectorizer, ngram_vocabulary
+    from textclf.models.ngram_layers import build_ngram_classifier, make_ngram_vectorizer
 
     out, clf = wide_model
     texts = [t for t, _ in make_texts(60, seed=13)]
@@ -130,8 +133,8 @@ def test_sparse_layer_equals_dense_multi_hot_model(order, weighting):
     import keras
     import tensorflow as tf
 
-    from textclf.models.wide import (build_ngram_classifier, idf_weights, make_ngram_vectorizer, nb_weights,
-                                     ngram_branch, ngram_features, ngram_statistics)
+    from textclf.models.ngram_features import idf_weights, nb_weights, ngram_features, ngram_statistics
+    from textclf.models.ngram_layers import build_ngram_classifier, make_ngram_vectorizer, ngram_branch
     from textclf.tokenize import glove_standardize
 
     rows = make_texts(80, seed=21)
@@ -141,7 +144,7 @@ def test_sparse_layer_equals_dense_multi_hot_model(order, weighting):
     keras.utils.set_random_seed(3)
     weights = {"binary": lambda: None, "idf": lambda: idf_weights(frequencies, len(train)),
                "nb": lambda: nb_weights(ngram_features(vectorizer, build_ngram_classifier(len(vocabulary) + 1, 1), train),
-                                        np.array([label == rows[0][1] for _, label in rows], dtype=int), 2)}[weighting]()
+                                        [np.array([label == rows[0][1] for _, label in rows])])}[weighting]()
     model = build_ngram_classifier(vectorizer.vocabulary_size(), 3, feature_weights=weights)
     model.layers[-1].bias.assign([0.3, -0.2, 0.1])
     texts = [t for t, _ in make_texts(20, seed=22)] + [
@@ -154,7 +157,7 @@ def test_sparse_layer_equals_dense_multi_hot_model(order, weighting):
 def test_ngram_branch_refuses_other_models():
     import keras
 
-    from textclf.models.wide import make_ngram_vectorizer, ngram_branch
+    from textclf.models.ngram_layers import make_ngram_vectorizer, ngram_branch
 
     vectorizer = make_ngram_vectorizer(["a", "b"], 1)
     inputs = keras.Input(shape=(3,))
@@ -167,33 +170,36 @@ def test_nb_weights_are_log_count_ratios():
     """NBSVM's |log((p / |p|) / (q / |q|))| with add-one counts; the largest one-vs-rest ratio with more classes."""
     import scipy.sparse
 
-    from textclf.models.wide import nb_weights
+    from textclf.models.ngram_features import nb_weights
 
     presence = scipy.sparse.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0.5, 0, 2.0]]))
     y = np.array([0, 0, 1, 1])
     p, q = np.array([3.0, 2.0, 1.0]), np.array([3.0, 1.0, 3.0])  # add-one counts in class 0 and class 1
     expected = np.abs(np.log((p / p.sum()) / (q / q.sum())))
-    np.testing.assert_allclose(nb_weights(presence, y, 2), np.maximum(expected, 1e-3), rtol=1e-6)
+    two = SingleLabel(["0", "1"]).one_vs_rest(y)
+    np.testing.assert_allclose(nb_weights(presence, two), np.maximum(expected, 1e-3), rtol=1e-6)
     y3 = np.array([0, 1, 2, 2])
     ratios = []
     for c in range(3):
         inside = np.asarray((presence[y3 == c] != 0).sum(axis=0)).ravel() + 1.0
         outside = np.asarray((presence[y3 != c] != 0).sum(axis=0)).ravel() + 1.0
         ratios.append(np.abs(np.log((inside / inside.sum()) / (outside / outside.sum()))))
-    np.testing.assert_allclose(nb_weights(presence, y3, 3), np.maximum(np.max(ratios, axis=0), 1e-3), rtol=1e-6)
-    assert nb_weights(presence, y, 2).min() > 0  # every weight positive: the scaling layer divides by it
+    three = SingleLabel(["0", "1", "2"]).one_vs_rest(y3)
+    np.testing.assert_allclose(nb_weights(presence, three), np.maximum(np.max(ratios, axis=0), 1e-3), rtol=1e-6)
+    assert nb_weights(presence, two).min() > 0  # every weight positive: the scaling layer divides by it
 
 
 @pytest.mark.parametrize("weighting,num_classes,tried", [
     ("auto", 2, {"idf", "nb"}), ("auto", 3, None), ("nb", 2, None), ("binary", 2, None)])
 def test_weighting_choice(weighting, num_classes, tried):
     """auto fits idf and nb features on two classes and keeps the lower validation log loss; idf with more."""
-    from textclf.models.wide import fit_ngram_classifier
+    from textclf.models.ngram_fit import fit_ngram_classifier
 
     rows = make_texts(120, seed=33)
     texts = [t for t, _ in rows]
     y = np.array([int(label == rows[0][1]) for _, label in rows]) if num_classes == 2 else np.arange(120) % 3
-    _, model, summary, _ = fit_ngram_classifier(texts[:90], y[:90], texts[90:], y[90:], num_classes=num_classes,
+    task = SingleLabel([str(c) for c in range(num_classes)])
+    _, model, summary, _ = fit_ngram_classifier(texts[:90], y[:90], texts[90:], y[90:], task=task,
                                                 order=2, max_tokens=500, weighting=weighting, log=lambda *_: None)
     losses = summary.get("weighting_validation_log_loss")
     if tried is None:
@@ -209,7 +215,7 @@ def test_weighting_choice(weighting, num_classes, tried):
 def test_idf_weights_are_scikit_learns():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from textclf.models.wide import idf_weights, ngram_statistics
+    from textclf.models.ngram_features import idf_weights, ngram_statistics
 
     texts = ["a b c", "a b", "a", "b d", "d d a"]
     vocabulary, frequencies = ngram_statistics(texts, order=1, max_tokens=10, min_count=1)
@@ -221,7 +227,7 @@ def test_idf_weights_are_scikit_learns():
 def test_idf_layer_scales_and_survives_saving(tmp_path):
     import keras
 
-    from textclf.models.wide import SCALE_LAYER_NAME, build_ngram_classifier
+    from textclf.models.ngram_layers import SCALE_LAYER_NAME, build_ngram_classifier
 
     idf = np.array([1.0, 2.0, 3.5], dtype=np.float32)
     model = build_ngram_classifier(3, 2, feature_weights=idf)
@@ -242,14 +248,16 @@ def test_fitted_keras_branch_computes_the_regression(num_classes):
     import tensorflow as tf
     from sklearn.linear_model import LogisticRegression
 
-    from textclf.models.wide import C_GRID, fit_ngram_classifier, ngram_features
+    from textclf.models.ngram_features import ngram_features
+    from textclf.models.ngram_fit import C_GRID, fit_ngram_classifier
 
     rows = make_texts(120, seed=31)
     texts = [t for t, _ in rows]
     y = np.array([int(label == rows[0][1]) for _, label in rows]) if num_classes == 2 else np.arange(120) % 3
     # One more class than the labels hold: a class absent from the training split.
     vectorizer, model, summary, val_probabilities = fit_ngram_classifier(texts[:90], y[:90], texts[90:], y[90:],
-                                                      num_classes=num_classes + 1, order=2, max_tokens=500,
+                                                      task=SingleLabel([str(c) for c in range(num_classes + 1)]),
+                                                      order=2, max_tokens=500,
                                                       log=lambda *_: None)
     assert summary["weighting"] == "idf" and summary["C"] in C_GRID
     features = ngram_features(vectorizer, model, texts)
@@ -273,7 +281,7 @@ def test_c_walks_from_the_start_towards_the_lowest_validation_loss(monkeypatch, 
     """The C search on a loss that is convex in log C, minimal at `best`."""
     import math
 
-    from textclf.models import wide
+    from textclf.models import ngram_fit
 
     tried = []
 
@@ -297,6 +305,7 @@ def test_c_walks_from_the_start_towards_the_lowest_validation_loss(monkeypatch, 
     monkeypatch.setattr(sklearn.linear_model, "LogisticRegression", FakeRegression)
     monkeypatch.setattr(sklearn.metrics, "log_loss", fake_log_loss)
     x = np.ones((4, 3), np.float32)
-    (c, *_), losses = wide._fit_regression(x, np.array([0, 1, 0, 1]), x, np.array([0, 1, 0, 1]), 2, wide.C_GRID,
-                                           None, lambda *_: None)
+    solver = ngram_fit.Multinomial(SingleLabel(["a", "b"]), log=lambda *_: None)
+    (c, *_), losses = ngram_fit._fit_regression(x, np.array([0, 1, 0, 1]), x, np.array([0, 1, 0, 1]), solver,
+                                                ngram_fit.C_GRID)
     assert c == best and sorted(tried) == expected_tried and sorted(losses) == expected_tried

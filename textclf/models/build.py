@@ -144,7 +144,7 @@ def build_end_to_end(classifier, vocabulary, max_length, wide=None, max_chars=No
     ids = make_vectorizer(vocabulary, standardize=False)(standardized)
     probabilities = inference_copy(classifier)(FirstTokens(max_length, name=TRUNCATION_NAME)(ids))
     if wide is not None:
-        from textclf.models.wide import ngram_branch
+        from textclf.models.ngram_layers import ngram_branch
 
         vectorizer, scores = ngram_branch(*wide[:2])
         probabilities = MixProbabilities(wide[2], name="mix")([probabilities, scores(vectorizer(standardized))])

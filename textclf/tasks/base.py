@@ -148,6 +148,21 @@ class Task(abc.ABC):
     def loss(self, label_weights=None):
         """The training loss (a Keras loss or its name) matching `activation`; `label_weights` from `label_weights`."""
 
+    @abc.abstractmethod
+    def log_loss(self, probabilities, y):
+        """Mean log loss of `(rows, labels)` probabilities against encoded truth `y` (the n-gram branch's C,
+        the mixing weight and branch scores are chosen on it): the loss matching `activation`, as a float."""
+
+    @abc.abstractmethod
+    def compiled_accuracy(self, y, probabilities):
+        """What Keras' compiled `metrics=["accuracy"]` reports for targets `y` (the training log's
+        `val_accuracy`), as a float."""
+
+    @abc.abstractmethod
+    def one_vs_rest(self, y):
+        """Boolean masks `(rows,)`, one per one-vs-rest contrast of encoded targets `y` (the texts inside it):
+        the splits the n-gram branch's naive-Bayes weights compare."""
+
     def sample_weights(self, y_train, class_weight=None):
         """Per-example weights, or None (a task that weights inside its loss returns None)."""
         return None

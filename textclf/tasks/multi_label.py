@@ -115,11 +115,25 @@ class MultiLabel(Task):
 
         return positive_weights(y_train) if class_weight == "balanced" else None
 
+    def log_loss(self, probabilities, y):
+        """Binary log loss averaged over every label of every row (probabilities clipped to [1e-7, 1 - 1e-7])."""
+        p, y = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1.0 - 1e-7), np.asarray(y)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def compiled_accuracy(self, y, probabilities):
+        """Categorical accuracy on the 0/1 matrix: the most probable label is the first true one."""
+        return float(np.mean(np.asarray(probabilities).argmax(axis=1) == np.asarray(y).argmax(axis=1)))
+
+    def one_vs_rest(self, y):
+        """Each label's texts against the others."""
+        y = np.asarray(y)
+        return [y[:, label] == 1 for label in range(len(self.labels))]
+
     def loss(self, label_weights=None):
         """Binary cross-entropy per label, each label's positives weighted by `label_weights` when given."""
         if label_weights is None:
             return "binary_crossentropy"
-        from textclf.training.recurrent import WeightedBinaryCrossentropy
+        from textclf.training.losses import WeightedBinaryCrossentropy
 
         return WeightedBinaryCrossentropy([float(w) for w in label_weights])
 
@@ -140,9 +154,7 @@ class MultiLabel(Task):
     branch_score_name = "log loss"  # no argmax accuracy with several labels per text
 
     def branch_scores(self, y_val, probabilities):
-        from textclf.models.wide import log_loss
-
-        return {"validation_branch_log_loss": log_loss(probabilities, y_val)}
+        return {"validation_branch_log_loss": self.log_loss(probabilities, y_val)}
 
     # -- the decision rule --------------------------------------------------------------------------------
     def with_overrides(self, threshold=None, at_least_one=None):

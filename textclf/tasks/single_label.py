@@ -44,6 +44,20 @@ class SingleLabel(Task):
     def loss(self, label_weights=None):
         return "sparse_categorical_crossentropy"
 
+    def log_loss(self, probabilities, y):
+        """The mean negative log probability of the true class (clipped at 1e-7)."""
+        p, y = np.asarray(probabilities, dtype=np.float64), np.asarray(y)
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1.0))))
+
+    def compiled_accuracy(self, y, probabilities):
+        """Sparse categorical accuracy: the most probable class is the true one."""
+        return float(np.mean(np.asarray(probabilities).argmax(axis=1) == np.asarray(y)))
+
+    def one_vs_rest(self, y):
+        """Each class against the others; with two classes only the first (the other's ratio is the same)."""
+        y, count = np.asarray(y), len(self.labels)
+        return [y == c for c in range(count if count > 2 else 1)]
+
     def sample_weights(self, y_train, class_weight=None):
         """`--class-weight balanced`: each example weighted by its class's inverse frequency."""
         if class_weight != "balanced":
@@ -56,10 +70,8 @@ class SingleLabel(Task):
 
     def branch_scores(self, y_val, probabilities):
         """Accuracy, and log loss as a threshold-free score beside it."""
-        from textclf.models.wide import log_loss
-
         return {"validation_accuracy": float((self.decide(probabilities) == y_val).mean()),
-                "validation_log_loss": log_loss(probabilities, y_val)}
+                "validation_log_loss": self.log_loss(probabilities, y_val)}
 
     def decision_ops(self, probabilities):
         import tensorflow as tf

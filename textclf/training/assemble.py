@@ -39,10 +39,11 @@ def choose_mixing(prepared, recurrent_val, ngram, log):
     Returns:
         The `fitted.ngram` record (with "weight" and "kept").
     """
-    from textclf.models.wide import choose_weight, mix
+    from textclf.models.mixing import choose_weight, mix
 
     scored, y_val = prepared.split.val_documents, prepared.y_val
-    weight, _ = choose_weight(recurrent_val[scored], ngram.val_probabilities[scored], y_val[scored])
+    weight, _ = choose_weight(recurrent_val[scored], ngram.val_probabilities[scored], y_val[scored],
+                              prepared.task.log_loss)
     mixed = mix(recurrent_val, ngram.val_probabilities, weight)
 
     task = prepared.task
@@ -73,7 +74,7 @@ def assemble(prepared, recurrent, ngram, log):
         An `Assembled`.
     """
     from textclf.models.build import build_end_to_end
-    from textclf.models.wide import mix
+    from textclf.models.mixing import mix
     from textclf.pipeline import SortedBatches
 
     record, wide = {"mode": "none", "kept": False}, None

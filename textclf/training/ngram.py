@@ -40,11 +40,12 @@ def fit_ngram(config, prepared, log):
     """
     if config.wide == "none":
         return None
-    from textclf.models.wide import NGRAM_ORDER, fit_ngram_classifier
+    from textclf.models.ngram_fit import fit_ngram_classifier
+    from textclf.models.wide import NGRAM_ORDER
 
     split = prepared.split
     vectorizer, model, summary, val_probabilities = fit_ngram_classifier(
-        split.train_texts, prepared.y_train, split.val_texts, prepared.y_val, num_classes=len(prepared.labels),
+        split.train_texts, prepared.y_train, split.val_texts, prepared.y_val, task=prepared.task,
         order=NGRAM_ORDER[config.wide], max_tokens=config.wide_max_tokens, weighting=config.wide_weighting,
         sample_weights=prepared.sample_weights, label_weights=prepared.label_weights, log=log,
     )

@@ -118,7 +118,7 @@ def validation_scores(prepared, probabilities, loss, ngram=None):
     """The epoch log's validation entries for the recurrent model's probabilities on the validation rows.
 
     Args:
-        prepared: The `Prepared` data (labels, loss, the validation documents).
+        prepared: The `Prepared` data (the task, the validation truth and documents).
         probabilities: The recurrent model's `(validation rows, classes)` probabilities.
         loss: The compiled training loss: a Keras loss name or `keras.losses.Loss`.
         ngram: The `NgramFit`, or None.
@@ -126,18 +126,17 @@ def validation_scores(prepared, probabilities, loss, ngram=None):
     Returns:
         `{"val_loss", "val_accuracy"}` and, with `ngram`, `MIXED_LOSS` and `MIXED_WEIGHT`.
     """
-    from textclf.models.wide import choose_weight
+    from textclf.models.mixing import choose_weight
 
     y = prepared.y_val
     loss = keras.losses.get(loss) if isinstance(loss, str) else loss
     scores = {
         RECURRENT_LOSS: float(np.mean(keras.ops.convert_to_numpy(loss(y, probabilities)))),
-        # What compile(metrics=["accuracy"]) resolves to: sparse categorical accuracy on class ids, and on a
-        # 0/1 label matrix categorical accuracy (the top label is one of the true ones' argmax).
-        "val_accuracy": float(np.mean(probabilities.argmax(axis=1) == (y.argmax(axis=1) if y.ndim == 2 else y))),
+        "val_accuracy": prepared.task.compiled_accuracy(y, probabilities),
     }
     if ngram is not None:
         scored = prepared.split.val_documents
-        weight, losses = choose_weight(probabilities[scored], ngram.val_probabilities[scored], y[scored])
+        weight, losses = choose_weight(probabilities[scored], ngram.val_probabilities[scored], y[scored],
+                                       prepared.task.log_loss)
         scores[MIXED_LOSS], scores[MIXED_WEIGHT] = float(min(losses)), weight
     return scores
