@@ -144,7 +144,7 @@ def test_cli_ensemble_option(tmp_path, capsys):
 
     assert main(["train", "--input", "x.csv", "--ensemble", "none"]) == 2
     err = capsys.readouterr().err
-    assert "argument --ensemble: expected 'auto' or a positive integer. Received: 'none'" in err
+    assert "argument --ensemble: expected 'auto' or an integer. Received: 'none'" in err
     from textclf.commands.train import config_from_args
     from textclf.cli import build_parser
 

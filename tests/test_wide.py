@@ -83,7 +83,7 @@ def test_library_and_saved_model_agree(wide_model, mixed_model):
 
     out, clf = wide_model
     mixed_model_dir, vectorizer, ngram_model = mixed_model
-    texts = [t for t, _ in make_texts(12, seed=12)] + ["", "zzzz unknown words only"]
+    texts = [t for t, _ in make_texts(12, seed=12)] + ["?!", "zzzz unknown words only"]  # no token; no known token
     for directory in (out, mixed_model_dir):
         reloaded = textclf.load(directory)
         np.testing.assert_allclose(reloaded.model.predict(texts, verbose=0), reloaded.predict_proba(texts), atol=1e-5)
