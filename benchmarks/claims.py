@@ -123,7 +123,7 @@ def goemotions(claims, work, model=None):
 
 def demo(claims, work):
     """`make demo`'s training: test accuracy (against TF-IDF + LR on the same files) and its "trained in" seconds."""
-    from textclf import metadata
+    from textclf.artifacts import metadata
 
     train, test = ROOT / "examples" / "emotions_train.csv", ROOT / "examples" / "emotions_test.csv"
     out = work / "demo"

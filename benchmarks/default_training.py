@@ -53,7 +53,7 @@ def run_side(side, src, dataset, work, keep=False, options=()):
     The model folder is deleted afterwards unless `keep` (its reports hold the per-epoch history).
     `options` are extra `textclf train` options (a candidate default, tried before it becomes one).
     """
-    from textclf import metadata
+    from textclf.artifacts import metadata
 
     out = work / f"{side}-{dataset}"
     shutil.rmtree(out, ignore_errors=True)

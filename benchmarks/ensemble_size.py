@@ -32,10 +32,10 @@ def member_probabilities(run_dir):
     import keras
 
     import textclf  # noqa: F401  (registers the saved model's layers)
-    from textclf import metadata as metadata_module
+    from textclf.artifacts import metadata as metadata_module
     from textclf.config import TrainConfig
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.pipeline import SortedBatches
+    from textclf.text.pipeline import SortedBatches
     from textclf.training.ngram import fit_ngram
     from textclf.training.prepare import prepare, read_tables
 

@@ -8,7 +8,7 @@ the probability more is the figure (the issue asks for >= 80%).
 
 Two methods are measured on the same sentences through the same
 `predict_proba`:
-- occlusion (`textclf.explain`, what `textclf explain` uses): n + 1 predictions per text of n tokens;
+- occlusion (`textclf.inference.explain`, what `textclf explain` uses): n + 1 predictions per text of n tokens;
 - sampled masks (LIME-style: random subsets of tokens kept, a weighted linear fit of the probability
   on the kept-token indicators), at the same budget of n + 1 predictions and at 4 times that.
 
@@ -29,7 +29,7 @@ RANDOM_DRAWS = 20
 
 def sampled_mask_scores(classifier, token_lists, targets, budget, rng):
     """LIME-style scores: ridge fit of p(target) on random keep-masks, weighted by closeness to the text."""
-    from textclf.explain import join_tokens
+    from textclf.inference.explain import join_tokens
 
     variants, masks, owners = [], [], []
     for row, tokens in enumerate(token_lists):
@@ -58,7 +58,7 @@ def sampled_mask_scores(classifier, token_lists, targets, budget, rng):
 
 def deletion_share(classifier, token_lists, targets, baseline, scores, rng):
     """(share vs one random draw, share vs mean of RANDOM_DRAWS draws, mean top drop, mean random drop)."""
-    from textclf.explain import join_tokens
+    from textclf.inference.explain import join_tokens
 
     variants, kinds = [], []
     for row, (tokens, score) in enumerate(zip(token_lists, scores)):
@@ -94,8 +94,8 @@ def main():
     import pandas as pd
 
     import textclf
-    from textclf.explain import explain
-    from textclf.tokenize import tokenize
+    from textclf.inference.explain import explain
+    from textclf.text.tokenize import tokenize
 
     classifier = textclf.load(args.model)
     frame = pd.read_csv(args.data, dtype=str, keep_default_na=False)

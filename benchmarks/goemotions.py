@@ -47,7 +47,7 @@ def train_textclf(data, output):
 def score_textclf(model, data):
     """Test metrics of the saved model, through `TextClassifier.predict` (the stored thresholds)."""
     import textclf
-    from textclf.multilabel import indicator_matrix, multilabel_metrics, split_label_cells
+    from textclf.tasks.multilabel import indicator_matrix, multilabel_metrics, split_label_cells
 
     classifier = textclf.load(model)
     test = pd.read_csv(data / "test.csv.gz", dtype=str, keep_default_na=False)

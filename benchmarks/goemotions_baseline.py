@@ -2,7 +2,7 @@
 
 TF-IDF over word 1-2 grams (sublinear tf), one logistic regression per label,
 per-label thresholds chosen on the validation split by the same rule textclf
-uses (`textclf.multilabel.choose_thresholds`); the test split only reports.
+uses (`textclf.tasks.multilabel.choose_thresholds`); the test split only reports.
 
     python benchmarks/goemotions_baseline.py [--data ../shared/data/goemotions]
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from textclf.multilabel import (apply_thresholds, choose_thresholds, indicator_matrix, multilabel_metrics,
+from textclf.tasks.multilabel import (apply_thresholds, choose_thresholds, indicator_matrix, multilabel_metrics,
                                 split_label_cells)
 
 ROOT = Path(__file__).resolve().parents[1]

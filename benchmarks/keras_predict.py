@@ -64,7 +64,7 @@ frame.to_csv(out, index=False)
 CONVERT = r"""
 import sys
 import textclf
-from textclf.classifier import TextClassifier
+from textclf.inference.classifier import TextClassifier
 from textclf.models.build import build_end_to_end
 old = textclf.load(sys.argv[1])
 layers = {layer.name: layer for layer in old.model.layers}

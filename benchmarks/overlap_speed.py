@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Time of `textclf.overlap.find_overlap`, which every training run calls on its training texts.
+"""Time of `textclf.data.overlap.find_overlap`, which every training run calls on its training texts.
 
 Times it on the real training files in ../shared/data and on a synthetic "templated" corpus (every row starts with
 the same three words and repeats them later), the case where looking texts up by their first words alone degrades
@@ -35,8 +35,8 @@ def main(argv=None):
     parser.add_argument("--templated-rows", type=int, default=20000)
     args = parser.parse_args(argv)
 
-    from textclf.data import read_labeled
-    from textclf.overlap import find_overlap
+    from textclf.data.tables import read_labeled
+    from textclf.data.overlap import find_overlap
 
     corpora = [(path.parent.name, lambda p=path: read_labeled(p, text_column="text", label_column="label").texts)
                for path in sorted(DATA.glob("*/train.csv.gz"))]

@@ -38,12 +38,12 @@ IMDB = ROOT.parent / "shared" / "data" / "imdb"
 
 PLAIN = r"""
 import sys, time
-import pandas as pd, tensorflow as tf, keras, textclf, textclf.classifier
+import pandas as pd, tensorflow as tf, keras, textclf, textclf.inference.classifier
 model_path, inp, out = sys.argv[1:4]
 model = keras.saving.load_model(model_path, compile=False)
 frame = pd.read_csv(inp, dtype=str, keep_default_na=False)
 probs = model.predict(tf.constant(frame["text"].tolist()), verbose=0)
-labels = textclf.classifier.read_metadata(sys.argv[4])["labels"]
+labels = textclf.inference.classifier.read_metadata(sys.argv[4])["labels"]
 frame["predicted_label"] = [labels[i] for i in probs.argmax(axis=1)]
 frame["confidence"] = probs.max(axis=1)
 frame.to_csv(out, index=False)
@@ -133,7 +133,7 @@ def main(argv=None):
         started = time.perf_counter()
         model = train_model(tmp, train_rows, args.max_length)
         print(f"trained a model on {train_rows} IMDB reviews in {time.perf_counter() - started:.0f}s", flush=True)
-    from textclf.classifier import read_metadata
+    from textclf.inference.classifier import read_metadata
 
     meta = read_metadata(model)  # either schema, read as schema 2
     print(f"model: {model} (head {meta['requested']['head']}, units {meta['requested']['units']}, "

@@ -66,7 +66,7 @@ class _MeasuredPredict:
     """The engine's predictor actor, adding this worker's peak RSS (MiB) to each batch."""
 
     def __init__(self, **kwargs):
-        from textclf.ray_engine import _Predict
+        from textclf.inference.ray_engine import _Predict
 
         self.inner = _Predict(**kwargs)
 
@@ -79,7 +79,7 @@ class _MeasuredPredict:
 
 
 def _run(ray, model, path, workers):
-    from textclf.ray_engine import read_inputs
+    from textclf.inference.ray_engine import read_inputs
 
     dataset = read_inputs([str(path)], text_column="text", chunk_size=2048)
     stats = dataset.map_batches(

@@ -108,8 +108,8 @@ def run_textclf(dataset, epochs, seed):
     import keras
 
     from textclf.models.build import build_classifier
-    from textclf.pipeline import SortedBatches, training_dataset, vectorize
-    from textclf.vocabulary import build_vocabulary, count_tokens
+    from textclf.text.pipeline import SortedBatches, training_dataset, vectorize
+    from textclf.text.vocabulary import build_vocabulary, count_tokens
 
     keras.utils.set_random_seed(seed)
     (x_train, y_train), (x_val, y_val), (x_test, y_test), classes = _load(dataset, seed)

@@ -72,7 +72,7 @@ def branch_accuracies(model_dir, sentences_path):
     import pandas as pd
     import tensorflow as tf
 
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
 
     classifier = TextClassifier.load(model_dir)
     frame = pd.read_csv(sentences_path, dtype=str, keep_default_na=False)

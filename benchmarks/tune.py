@@ -52,7 +52,7 @@ def data_root(dataset, work):
 
 def run(dataset, work):
     """Trains the defaults, then tunes at `FACTOR` times their time; returns the figures."""
-    from textclf import metadata
+    from textclf.artifacts import metadata
 
     root = data_root(dataset, work)
     files = ["--input", str(root / dataset / "train.csv.gz"), "--test", str(root / dataset / "test.csv.gz")]

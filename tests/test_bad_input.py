@@ -261,7 +261,7 @@ def _accuracy(report_dir):
 
 @pytest.mark.parametrize("variant", ["bom", "crlf", "bom+crlf", "gzip"])
 def test_bom_and_windows_line_endings_just_work(tmp_path, model_dir, capsys, variant):
-    from textclf.data import read_labeled
+    from textclf.data.tables import read_labeled
 
     rows = _rows(12, seed=9)
     text = "text,label\n" + "".join(f"{t},{y}\n" for t, y in rows)
@@ -292,7 +292,7 @@ def test_numeric_labels_are_classes(model_dir):
 
 
 def test_ten_megabyte_text_is_truncated_and_works(tmp_path, model_dir, capsys):
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
 
     huge = ("dog " * (10 * 1024 * 1024 // 4)).strip()
     path = write_csv(tmp_path / "eval.csv", [(huge, "0"), ("some bread and cheese", "1")])

@@ -126,7 +126,7 @@ def _noisy_module(directory, name, fails):
 
 
 def test_quiet_import_drops_what_a_module_writes_to_fd_2(tmp_path, monkeypatch, capfd):
-    from textclf.quiet import LOG_LEVEL_VARIABLE, quiet_tensorflow
+    from textclf.runtime.quiet import LOG_LEVEL_VARIABLE, quiet_tensorflow
 
     _noisy_module(tmp_path, "noisy_ok", fails=False)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -141,7 +141,7 @@ def test_quiet_import_drops_what_a_module_writes_to_fd_2(tmp_path, monkeypatch, 
 
 
 def test_quiet_import_shows_what_was_captured_when_the_import_fails(tmp_path, monkeypatch, capfd):
-    from textclf.quiet import quiet_tensorflow
+    from textclf.runtime.quiet import quiet_tensorflow
 
     _noisy_module(tmp_path, "noisy_broken", fails=True)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -151,7 +151,7 @@ def test_quiet_import_shows_what_was_captured_when_the_import_fails(tmp_path, mo
 
 
 def test_verbose_leaves_imports_alone(tmp_path, monkeypatch, capfd):
-    from textclf.quiet import quiet_tensorflow
+    from textclf.runtime.quiet import quiet_tensorflow
 
     _noisy_module(tmp_path, "noisy_verbose", fails=False)
     monkeypatch.syspath_prepend(str(tmp_path))

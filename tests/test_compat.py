@@ -1,4 +1,4 @@
-"""textclf.compat: each Keras internal textclf relies on, checked against the installed Keras.
+"""textclf.artifacts.compat: each Keras internal textclf relies on, checked against the installed Keras.
 
 A failure here after a Keras upgrade names the workaround to revisit (see the
 Keras issue in its docstring).
@@ -16,7 +16,7 @@ def test_feature_scale_uses_normalization_adapt_variance():
     """keras-team/keras#16392: the feature weights live in `adapt_variance`, a saved weight, not in the config."""
     import keras
 
-    from textclf.compat import set_feature_scale
+    from textclf.artifacts.compat import set_feature_scale
 
     layer = keras.layers.Normalization(axis=-1)
     layer.build((None, 4))
@@ -34,7 +34,7 @@ def test_multi_worker_build_internals_exist():
 
     for name in ("_symbolic_build", "_maybe_symbolic_build"):
         method = getattr(keras.Model, name, None)
-        assert method is not None, f"keras.Model.{name} is gone: revisit textclf.compat.build_for_multi_worker"
+        assert method is not None, f"keras.Model.{name} is gone: revisit textclf.artifacts.compat.build_for_multi_worker"
         assert "data_batch" in inspect.signature(method).parameters, name
 
 
@@ -42,7 +42,7 @@ def test_build_for_multi_worker_builds_once_and_vectorizes_step_logs():
     import keras
     import tensorflow as tf
 
-    from textclf.compat import build_for_multi_worker
+    from textclf.artifacts.compat import build_for_multi_worker
 
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
@@ -58,7 +58,7 @@ def test_build_for_multi_worker_builds_once_and_vectorizes_step_logs():
 
 
 def test_version_tuple():
-    from textclf.compat import version_tuple
+    from textclf.artifacts.compat import version_tuple
 
     assert version_tuple("3.15.1") == (3, 15, 1)
     assert version_tuple("3.8.0rc1") == (3, 8, 0)
@@ -79,8 +79,8 @@ def _rewrite_archive(path, change):
 def test_a_model_from_a_newer_keras_that_fails_to_load_names_both_versions(tmp_path):
     import keras
 
-    from textclf.classifier import load_keras_model
-    from textclf.compat import newer_keras_note
+    from textclf.inference.classifier import load_keras_model
+    from textclf.artifacts.compat import newer_keras_note
     from textclf.errors import ModelFileError
 
     inputs = keras.Input((3,))

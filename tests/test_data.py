@@ -5,7 +5,7 @@ import gzip
 import pytest
 
 from conftest import make_texts, write_csv
-from textclf.data import read_labeled
+from textclf.data.tables import read_labeled
 from textclf.errors import InputDataError
 
 

@@ -27,7 +27,7 @@ def test_config_validates_mode():
 
 
 def test_tf_config_errors():
-    from textclf.distribute import read_tf_config
+    from textclf.training.distribute import read_tf_config
 
     assert read_tf_config({}) == {}
     with pytest.raises(ConfigError, match="not valid JSON"):
@@ -41,7 +41,7 @@ def test_tf_config_errors():
 def test_none_leaves_training_untouched():
     import contextlib
 
-    from textclf import distribute
+    from textclf.training import distribute
 
     sentinel = object()
     runtime = distribute.Runtime("none")
@@ -59,8 +59,8 @@ def test_none_leaves_training_untouched():
 def test_even_batch_plan_matches_the_bucketed_dataset(replicas):
     import tensorflow as tf
 
-    from textclf.distribute import even_batch_plan
-    from textclf.pipeline import training_dataset
+    from textclf.training.distribute import even_batch_plan
+    from textclf.text.pipeline import training_dataset
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 30, size=203)

@@ -61,7 +61,7 @@ def single_and_ensemble(tmp_path_factory, request):
 
 def test_member_one_is_the_single_model_and_the_output_is_the_mean(single_and_ensemble):
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.pipeline import SortedBatches
+    from textclf.text.pipeline import SortedBatches
 
     root, single, ensemble = single_and_ensemble
     inner = ensemble.model.get_layer(CLASSIFIER_NAME)
@@ -84,7 +84,7 @@ def test_a_member_trained_in_reused_models_equals_one_trained_alone(tmp_path):
 
     from conftest import make_texts, write_csv
     from textclf.config import TrainConfig
-    from textclf.distribute import Runtime
+    from textclf.training.distribute import Runtime
     from textclf.training.prepare import prepare, read_tables
     from textclf.training.phases import fit_member
     from textclf.training.recurrent import set_determinism

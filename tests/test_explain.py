@@ -1,4 +1,4 @@
-"""Token contributions (`textclf.explain`, `TextClassifier.explain`, `textclf explain`)."""
+"""Token contributions (`textclf.inference.explain`, `TextClassifier.explain`, `textclf explain`)."""
 
 import csv
 
@@ -9,8 +9,8 @@ from conftest import TOPIC_WORDS, make_texts, write_csv
 
 
 def test_joined_tokens_tokenize_back_to_the_same_tokens_with_any_token_left_out():
-    from textclf.explain import join_tokens
-    from textclf.tokenize import tokenize
+    from textclf.inference.explain import join_tokens
+    from textclf.text.tokenize import tokenize
 
     texts = ["I don't think it's what we'd've wanted, e.g. 3.5 or 1,000... 'quoted' dogs' toys!",
              "They're here; you'll see I'm right.", "it 's a do n't situation", "Hello\u2019s world -- ok?"]
@@ -68,7 +68,7 @@ def test_the_topic_word_explains_the_prediction(classifier):
 
 
 def test_explain_a_given_class_instead_of_the_predicted_one(classifier):
-    from textclf.explain import explain
+    from textclf.inference.explain import explain
 
     probabilities = classifier.predict_proba(["the cheese and the cake"])
     other = int(np.argmin(probabilities[0]))
@@ -108,7 +108,7 @@ def test_cli_explains_every_row_of_a_file_into_csv(trained_model_dir, tmp_path, 
     with open(output, newline="", encoding="utf-8") as handle:
         records = list(csv.DictReader(handle))
     assert list(records[0]) == ["row", "predicted_label", "confidence", "position", "token", "score"]
-    from textclf.tokenize import tokenize
+    from textclf.text.tokenize import tokenize
 
     assert [r["token"] for r in records] == [t for tokens in tokenize([text for text, _ in rows]) for t in tokens]
     assert sorted({int(r["row"]) for r in records}) == list(range(7))

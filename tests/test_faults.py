@@ -47,7 +47,7 @@ def _tree(directory):
 # the test can SIGKILL it mid-epoch at a known point.
 SLEEPER = textwrap.dedent("""
     import sys, time, pathlib
-    import textclf.checkpoint as ck
+    import textclf.training.checkpoint as ck
     from textclf.training.stopping import EarlyStopping
     marker = pathlib.Path(sys.argv[1])
     saved = ck.TrainingCheckpoint.save
@@ -227,7 +227,7 @@ class _Killed(BaseException):
 
 def test_mirrored_run_interrupted_after_an_epoch_resumes_to_the_same_model(tmp_path, data, monkeypatch):
     """--resume works under --distribute mirrored too (checkpoints of mirrored variables), never a silent restart."""
-    import textclf.checkpoint as ck
+    import textclf.training.checkpoint as ck
     from textclf.config import TrainConfig
     from textclf.training import run_training
 
@@ -267,7 +267,7 @@ def test_resume_under_multi_worker_is_refused(tmp_path, data, capsys):
 
 
 def test_disk_full_while_saving_leaves_nothing_and_resume_finishes(tmp_path, data, capsys, monkeypatch):
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
 
     out = tmp_path / "model"
 
@@ -293,7 +293,7 @@ def test_disk_full_while_saving_leaves_nothing_and_resume_finishes(tmp_path, dat
 
 def test_atomic_file_disk_full_is_one_line(tmp_path):
     from textclf.errors import TextclfError
-    from textclf.outputs import atomic_file
+    from textclf.artifacts.outputs import atomic_file
 
     final = tmp_path / "predictions.csv"
     with pytest.raises(TextclfError) as info:
@@ -308,7 +308,7 @@ def test_atomic_file_disk_full_is_one_line(tmp_path):
 def test_lambda_layer_is_refused_never_executed(tmp_path, capsys):
     import keras
 
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
     from textclf.errors import ModelFileError
 
     marker = tmp_path / "PWNED"
@@ -337,13 +337,13 @@ def test_lambda_layer_is_refused_never_executed(tmp_path, capsys):
 
 
 def test_lock_is_exclusive_across_processes(tmp_path):
-    from textclf.locking import OutputLock, OutputLockedError, lock_path_for
+    from textclf.artifacts.locking import OutputLock, OutputLockedError, lock_path_for
 
     out = tmp_path / "model"
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            from textclf.locking import OutputLock
+            from textclf.artifacts.locking import OutputLock
             lock = OutputLock({str(out)!r}).acquire()
             print("locked", flush=True)
             time.sleep(60)

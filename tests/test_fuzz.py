@@ -31,7 +31,7 @@ def classifier(trained_model_dir):
 @settings(max_examples=150, **SETTINGS)
 @given(st.binary(max_size=400))
 def test_random_csv_bytes(tmp_path_factory, data):
-    from textclf.data import read_labeled
+    from textclf.data.tables import read_labeled
 
     path = tmp_path_factory.mktemp("bytes") / "f.csv"
     path.write_bytes(b"text,label\n" + data)
@@ -46,7 +46,7 @@ def test_random_csv_bytes(tmp_path_factory, data):
 @settings(max_examples=100, **SETTINGS)
 @given(st.lists(st.tuples(texts, texts), min_size=1, max_size=8))
 def test_written_csv_roundtrips_or_fails_cleanly(tmp_path_factory, rows):
-    from textclf.data import read_labeled
+    from textclf.data.tables import read_labeled
 
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -68,7 +68,7 @@ def test_written_csv_roundtrips_or_fails_cleanly(tmp_path_factory, rows):
 @settings(max_examples=150, **SETTINGS)
 @given(st.lists(texts, min_size=1, max_size=10))
 def test_tokenize_never_crashes(batch):
-    from textclf.tokenize import tokenize
+    from textclf.text.tokenize import tokenize
 
     tokens = tokenize(batch)
     assert len(tokens) == len(batch)

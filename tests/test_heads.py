@@ -8,8 +8,8 @@ from textclf.models import HEADS
 
 
 def _data():
-    from textclf.pipeline import vectorize
-    from textclf.vocabulary import build_vocabulary, count_tokens
+    from textclf.text.pipeline import vectorize
+    from textclf.text.vocabulary import build_vocabulary, count_tokens
 
     rows = make_texts(48, seed=3)
     texts, labels = [t for t, _ in rows], [y for _, y in rows]
@@ -26,7 +26,7 @@ def test_head_trains_and_round_trips(head, trainable, tmp_path):
 
     from textclf.embeddings import build_embedding_matrix
     from textclf.models.build import EMBEDDING_NAME, build_classifier, build_end_to_end
-    from textclf.pipeline import training_dataset
+    from textclf.text.pipeline import training_dataset
 
     keras.utils.set_random_seed(0)
     texts, y, vocabulary, ids = _data()

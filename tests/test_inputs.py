@@ -6,7 +6,7 @@ import pytest
 
 import textclf
 from conftest import FAST_OPTIONS, write_csv
-from textclf.inputs import check_texts
+from textclf.data.inputs import check_texts
 
 TEXTS = ["my dog likes cheese", "we play tennis today", "a cat and a horse"]
 

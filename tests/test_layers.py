@@ -20,7 +20,7 @@ def _layer_models():
     import keras
     import tensorflow as tf
 
-    from textclf.layers import FirstTokens, GloveStandardize, MixProbabilities, NgramLogisticRegression
+    from textclf.models.layers import FirstTokens, GloveStandardize, MixProbabilities, NgramLogisticRegression
 
     texts = keras.Input(shape=(), dtype="string")
     ids = keras.Input(shape=(None,), dtype="int64")
@@ -77,8 +77,8 @@ def _standardized_after_cut(texts, max_chars):
     """What training feeds both branches: the texts cut in Python (`cut_texts`), then standardized."""
     import tensorflow as tf
 
-    from textclf.tokenize import glove_standardize
-    from textclf.vocabulary import cut_texts
+    from textclf.text.tokenize import glove_standardize
+    from textclf.text.vocabulary import cut_texts
 
     cut, count = cut_texts(texts, max_chars)
     assert count == 3
@@ -89,8 +89,8 @@ def test_standardize_of_models_saved_before_the_cut_reads_texts_whole():
     """A `GloveStandardize` config without `max_chars` (saved before it existed) cuts nothing."""
     import tensorflow as tf
 
-    from textclf.layers import GloveStandardize
-    from textclf.tokenize import glove_standardize
+    from textclf.models.layers import GloveStandardize
+    from textclf.text.tokenize import glove_standardize
 
     config = GloveStandardize(max_chars=16).get_config()
     del config["max_chars"]

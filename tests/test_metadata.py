@@ -98,7 +98,7 @@ def test_unknown_schema_version_is_refused(trained_model_dir, tmp_path, capsys, 
 
 
 def test_metadata_without_schema_version_is_schema_1(tmp_path):
-    from textclf import metadata
+    from textclf.artifacts import metadata
 
     (tmp_path / "metadata.json").write_text(json.dumps({"labels": ["a", "b"], "wide": {"mode": "bigrams",
                                                                                        "weight": 0.25}}))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from textclf.errors import ConfigError, InputDataError
-from textclf.multilabel import (choose_thresholds, indicator_matrix, join_labels, looks_joined, multilabel_metrics,
+from textclf.tasks.multilabel import (choose_thresholds, indicator_matrix, join_labels, looks_joined, multilabel_metrics,
                                 positive_weights, split_label_cells)
 from textclf.tasks.multi_label import MultiLabel
 

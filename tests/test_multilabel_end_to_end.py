@@ -116,7 +116,7 @@ def test_reports_are_the_multilabel_ones(multilabel_model):
 def test_write_multilabel_reports_metrics(tmp_path):
     from sklearn.metrics import f1_score, hamming_loss
 
-    from textclf.reports import write_reports
+    from textclf.evaluation.reports import write_reports
     from textclf.tasks.multi_label import MultiLabel
 
     task = MultiLabel(["a", "b", "c"])
@@ -198,7 +198,7 @@ def _all_layers(model):
 def test_ngram_layer_sigmoid_round_trips():
     import keras
 
-    from textclf.layers import NgramLogisticRegression
+    from textclf.models.layers import NgramLogisticRegression
 
     layer = NgramLogisticRegression(6, 2, activation="sigmoid", name="scores")
     layer.build((None, None))

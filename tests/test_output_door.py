@@ -1,4 +1,4 @@
-"""Every output goes through one door (`textclf.outputs`): the real CLI on bad and good output paths.
+"""Every output goes through one door (`textclf.artifacts.outputs`): the real CLI on bad and good output paths.
 
 Each refusal: exit status 2, one line on stderr naming the output (and the
 first entry in the way), and every file under the test directory the same,

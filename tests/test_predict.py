@@ -198,7 +198,7 @@ def test_predict_proba_is_the_saved_graph_on_every_batching(classifier):
 
 def test_predict_proba_batches_of_long_texts_hold_fewer_rows(classifier, monkeypatch):
     """A character budget per batch splits long texts into smaller batches; the probabilities stay the same."""
-    from textclf import classifier as classifier_module
+    from textclf.inference import classifier as classifier_module
     from textclf.models.text_model import length_batches
 
     texts = [t for t, _ in make_texts(120, seed=9)]
@@ -219,7 +219,7 @@ def test_predict_proba_batches_of_long_texts_hold_fewer_rows(classifier, monkeyp
 def test_csv_slices_join_to_the_whole_chunk():
     import pandas as pd
 
-    from textclf.prediction import csv_slices, to_csv_bytes
+    from textclf.inference.prediction import csv_slices, to_csv_bytes
 
     frame = pd.DataFrame({"text": [f"row {i}, \"quoted\"\nline" for i in range(23)], "p": np.arange(23) / 7})
     pieces = list(csv_slices(frame, ",", rows=5))
@@ -227,7 +227,7 @@ def test_csv_slices_join_to_the_whole_chunk():
 
 
 def test_writer_writes_a_job_piece_by_piece():
-    from textclf.prediction import BackgroundWriter
+    from textclf.inference.prediction import BackgroundWriter
 
     out, seen = io.BytesIO(), []
 
@@ -245,7 +245,7 @@ def test_writer_writes_a_job_piece_by_piece():
 
 def test_reader_runs_at_most_one_chunk_ahead():
     """Memory is three chunks whatever the file: the reader counts the chunk it is parsing as its one ahead."""
-    from textclf.prediction import prefetch
+    from textclf.inference.prediction import prefetch
 
     produced = []
 
@@ -265,7 +265,7 @@ def test_reader_runs_at_most_one_chunk_ahead():
 def test_writer_lets_in_a_job_only_when_the_previous_one_is_done():
     import threading
 
-    from textclf.prediction import BackgroundWriter
+    from textclf.inference.prediction import BackgroundWriter
 
     release, out = threading.Event(), io.BytesIO()
 

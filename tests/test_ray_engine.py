@@ -78,7 +78,7 @@ def test_engine_ray_without_ray_names_the_install_command(trained_model_dir, tmp
 
 
 def test_inputs_expand_files_globs_directories_and_file_uris(tmp_path):
-    from textclf.ray_engine import expand_inputs
+    from textclf.inference.ray_engine import expand_inputs
 
     (tmp_path / "d" / "sub").mkdir(parents=True)
     a = write_csv(tmp_path / "d" / "a.csv", make_texts(3))
@@ -94,14 +94,14 @@ def test_inputs_expand_files_globs_directories_and_file_uris(tmp_path):
 def ray_two_cpus():
     """Ray on 2 CPUs as the CLI starts it: its failures are not logged (a captured log record of one would
     hold the failed run's frames, and so its actors and their CPUs, until the test ends)."""
-    from textclf.ray_engine import ray_session
+    from textclf.inference.ray_engine import ray_session
 
     with ray_session(num_cpus=2, quiet=True) as session:
         yield session
 
 
 def test_same_probabilities_as_local_every_row_once_in_parquet_and_csv(ray_two_cpus, trained_model_dir, tmp_path):
-    from textclf.ray_engine import predict_to_directory
+    from textclf.inference.ray_engine import predict_to_directory
 
     files = [write_csv(tmp_path / "a.csv", make_texts(120, seed=3)),
              write_csv(tmp_path / "b.tsv", make_texts(70, seed=4), delimiter="\t")]
@@ -125,7 +125,7 @@ def test_same_probabilities_as_local_every_row_once_in_parquet_and_csv(ray_two_c
 
 def test_bad_row_reported_with_file_and_row_and_skipped_on_request(ray_two_cpus, trained_model_dir, tmp_path):
     from textclf.errors import InputDataError
-    from textclf.ray_engine import predict_to_directory
+    from textclf.inference.ray_engine import predict_to_directory
 
     texts = make_texts(40, seed=5)
     texts[17] = ("   ", texts[17][1])
@@ -142,7 +142,7 @@ def test_bad_row_reported_with_file_and_row_and_skipped_on_request(ray_two_cpus,
 def test_worker_killed_mid_run_is_retried_output_complete(ray_two_cpus, trained_model_dir, tmp_path):
     import threading
 
-    from textclf.ray_engine import predict_to_directory
+    from textclf.inference.ray_engine import predict_to_directory
 
     files = [write_csv(tmp_path / f"in{i}.csv", make_texts(200, seed=10 + i)) for i in range(6)]
     raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid

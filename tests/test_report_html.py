@@ -18,7 +18,7 @@ LABELS = ["animals", "food", "sports"]
 
 def synthetic_run(report_dir, **extra):
     """write_reports on 60 made-up rows, a third of them wrong, with known confidences."""
-    from textclf.reports import write_reports
+    from textclf.evaluation.reports import write_reports
     from textclf.tasks.single_label import SingleLabel
 
     rng = np.random.default_rng(0)
@@ -57,7 +57,7 @@ def test_confused_pairs_count_the_matrix_cells_with_examples(tmp_path):
 
 
 def test_reliability_table_and_expected_calibration_error():
-    from textclf.calibration import reliability
+    from textclf.evaluation.calibration import reliability
 
     assert reliability([0.9] * 10, [True] * 9 + [False])["ece"] == pytest.approx(0.0)
     table = reliability([0.9] * 10 + [0.6] * 10, [True] * 5 + [False] * 5 + [True] * 6 + [False] * 4, bins=10)
@@ -78,7 +78,7 @@ def test_calibration_figures_go_into_the_metrics(tmp_path):
 
 
 def test_the_old_call_still_writes_its_reports_and_a_page(tmp_path):
-    from textclf.reports import write_reports
+    from textclf.evaluation.reports import write_reports
     from textclf.tasks.single_label import SingleLabel
 
     metrics = write_reports(tmp_path, SingleLabel(["a", "b"]), [0, 1, 1], [0, 0, 1], evaluated_on="x")
@@ -235,7 +235,7 @@ def render(chromium, page, screenshot, tmp_path):
 def test_console_errors_are_detected(chromium, tmp_path):
     # A page that loads an external image and runs a script: both break its policy and must show up.
     page = tmp_path / "bad.html"
-    from textclf.report_html import page as make_page
+    from textclf.evaluation.report_html import page as make_page
 
     page.write_text(make_page("bad", "", [("x", "x", '<img src="http://example.invalid/x.png">'
                                                      "<script>console.error('boom')</script>")]))
@@ -246,7 +246,7 @@ def test_console_errors_are_detected(chromium, tmp_path):
 def test_pages_render_in_chromium_without_console_errors(chromium, evaluated, trained_model_dir, tmp_path):
     from PIL import Image
 
-    from textclf.compare import write_comparison
+    from textclf.evaluation.compare import write_comparison
 
     compare = tmp_path / "compare.html"
     write_comparison([trained_model_dir, evaluated], compare)

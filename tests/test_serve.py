@@ -93,7 +93,7 @@ def running(classifier, token=None, **limits):
 
 @pytest.fixture(scope="module")
 def classifier(trained_model_dir):
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
 
     return TextClassifier.load(trained_model_dir)
 
@@ -106,7 +106,7 @@ def server(classifier):
 
 def gated(classifier):
     """A `TextClassifier` on the same model that records the size of each model call and can hold one."""
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
 
     class Gated(TextClassifier):
         def __init__(self):
@@ -318,7 +318,7 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path, trained_m
 
 
 def test_multi_label_answers_are_the_classifiers_label_sets():
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
 
     class Fixed(TextClassifier):
         """A multi-label classifier whose probabilities follow the text's length (no model needed)."""

@@ -7,8 +7,8 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from textclf.errors import InputDataError
-from textclf.overlap import find_overlap
-from textclf.split import split_validation
+from textclf.data.overlap import find_overlap
+from textclf.data.split import split_validation
 
 from conftest import FAST_OPTIONS, make_texts, write_csv
 
@@ -135,7 +135,7 @@ def long_phrase_corpus(tmp_path_factory):
 
 def test_training_by_documents_holds_out_scores_and_sizes_on_them(tmp_path, long_phrase_corpus):
     import textclf
-    from textclf.vocabulary import choose_max_length
+    from textclf.text.vocabulary import choose_max_length
 
     texts, labels, path = long_phrase_corpus
     options = {**FAST_OPTIONS, "max_length": None, "epochs": 1}  # the default: --validation-split-by documents
@@ -154,7 +154,7 @@ def test_training_by_documents_holds_out_scores_and_sizes_on_them(tmp_path, long
 
 def test_training_by_rows_splits_rows_but_scores_and_sizes_on_unseen_documents(tmp_path, long_phrase_corpus):
     import textclf
-    from textclf.vocabulary import choose_max_length
+    from textclf.text.vocabulary import choose_max_length
 
     texts, labels, path = long_phrase_corpus
     options = {**FAST_OPTIONS, "max_length": None, "epochs": 1, "validation_split_by": "rows"}
@@ -173,7 +173,7 @@ def test_training_by_rows_splits_rows_but_scores_and_sizes_on_unseen_documents(t
 
 
 def test_unseen_documents_leave_out_phrases_and_copies_of_training_rows():
-    from textclf.split import unseen_documents
+    from textclf.data.split import unseen_documents
 
     texts = ["a good film", "good film", "A GOOD FILM", "a bad film", "bad", "new text here", "new text here"]
     overlap = find_overlap(texts)
@@ -186,7 +186,7 @@ def test_unseen_documents_leave_out_phrases_and_copies_of_training_rows():
 
 
 def test_split_over_rows_ignores_overlap():
-    from textclf.overlap import no_overlap
+    from textclf.data.overlap import no_overlap
 
     texts, labels = phrase_corpus(seed=8)
     split = split_validation(texts, labels, 0.2, 3, "train.csv", overlap=no_overlap(len(texts)))
@@ -203,7 +203,7 @@ def test_the_default_length_is_the_95th_percentile_of_documents_capped_for_long_
 
     from textclf.config import TrainConfig
     from textclf.training.prepare import choose_length
-    from textclf.vocabulary import MAX_LENGTH_CAP, choose_max_length
+    from textclf.text.vocabulary import MAX_LENGTH_CAP, choose_max_length
 
     assert choose_max_length(list(range(1, 101))) == 96  # 95.05, rounded up to a multiple of 8
     assert choose_max_length([3] * 50) == 16

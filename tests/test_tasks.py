@@ -77,8 +77,8 @@ def test_predict_evaluate_and_the_saved_model_decide_alike(trained_model_dir, tm
     import tensorflow as tf
 
     import textclf
-    from textclf.evaluation import evaluate_file
-    from textclf.export import export_saved_model
+    from textclf.evaluation.evaluate import evaluate_file
+    from textclf.inference.export import export_saved_model
 
     classifier = textclf.load(trained_model_dir)
     texts = ["the dog and the cat", "pizza and pasta", "tennis and golf", "a cat eats pizza"]

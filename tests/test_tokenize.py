@@ -2,7 +2,7 @@
 
 import pytest
 
-from textclf.tokenize import tokenize
+from textclf.text.tokenize import tokenize
 
 
 @pytest.mark.parametrize(

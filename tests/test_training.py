@@ -17,7 +17,7 @@ def test_overfit_then_reload(tmp_path, tiny_train):
     clf = textclf.train(tiny_train, output=str(out), head="bigru", units=16, epochs=40, batch_size=16,
                         learning_rate=0.01, patience=40, dropout=0.0, embedding_dropout=0.0,
                         embedding_mode="finetune", validation_split=0.2, ensemble=2)
-    from textclf.data import read_labeled
+    from textclf.data.tables import read_labeled
 
     data = read_labeled(tiny_train)
     assert (clf.predict(data.texts) == np.array(data.labels)).mean() >= 0.95
@@ -115,8 +115,8 @@ def test_replaces_previous_output_only_on_success(tmp_path, tiny_train):
 def test_validation_metrics_come_from_the_saved_model(tmp_path, tiny_train):
     """Training's validation metrics are what the saved end-to-end model predicts on the validation rows."""
     import textclf
-    from textclf.data import read_labeled
-    from textclf.split import split_validation
+    from textclf.data.tables import read_labeled
+    from textclf.data.split import split_validation
 
     out = tmp_path / "m"
     textclf.train(tiny_train, output=str(out), **FAST_OPTIONS)
@@ -135,7 +135,7 @@ def test_epoch_batches_depend_only_on_seed_and_epoch():
     """Epoch 2 of a dataset holding epochs 0..2 is the dataset that starts at epoch 2: resuming replays nothing."""
     import tensorflow as tf
 
-    from textclf.pipeline import batches_per_epoch, training_dataset
+    from textclf.text.pipeline import batches_per_epoch, training_dataset
 
     rng = np.random.default_rng(0)
     lengths = rng.integers(1, 30, size=90)
@@ -224,9 +224,9 @@ def test_validation_scores_are_what_keras_evaluate_computes(tmp_path, multi_labe
     import keras
 
     from textclf.config import TrainConfig
-    from textclf.distribute import Runtime
+    from textclf.training.distribute import Runtime
     from textclf.models.build import build_classifier
-    from textclf.pipeline import training_dataset
+    from textclf.text.pipeline import training_dataset
     from textclf.training.prepare import prepare, read_tables
     from textclf.training.trainers import Trainers, training_loss
     from textclf.training.stopping import ValidationScores
@@ -302,7 +302,7 @@ def test_several_steps_per_call_train_the_same_weights(tmp_path, monkeypatch):
     import dataclasses
 
     from textclf.config import TrainConfig
-    from textclf.distribute import Runtime
+    from textclf.training.distribute import Runtime
     from textclf.training import phases, recurrent, trainers
     from textclf.training.prepare import prepare, read_tables
     from textclf.training.state import NoProgress
@@ -333,7 +333,7 @@ def test_sorted_batches_predict_in_input_order_as_keras_does():
     import keras
     import tensorflow as tf
 
-    from textclf.pipeline import SortedBatches
+    from textclf.text.pipeline import SortedBatches
 
     ids = tf.ragged.constant([[1, 2, 3], [4], [5, 6], [3], [7, 8, 9, 10]], dtype=tf.int64)
     inputs = keras.Input(shape=(None,), dtype="int64")
@@ -378,7 +378,7 @@ def test_the_resolved_batch_is_what_trains_and_is_recorded(tmp_path, tiny_train,
 def test_a_text_longer_than_the_model_reads_is_cut_alike_in_training_and_in_the_saved_model(tmp_path):
     """Training cuts texts to `max_chars` before tokenizing; the saved model cuts the same way in its graph."""
     import textclf
-    from textclf.vocabulary import MAX_CHARS
+    from textclf.text.vocabulary import MAX_CHARS
 
     head = ("the dog and the cat see a horse . " * 7000)[:MAX_CHARS]
     # Past the cut: a word found nowhere else but in one short text, and food words the n-gram branch knows.

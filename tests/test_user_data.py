@@ -64,7 +64,7 @@ def test_dollar_labels_evaluate_draws_every_figure(dollar_model, tmp_path, capsy
 
 
 def test_multilabel_figures_draw_dollar_labels_literally(tmp_path):
-    from textclf.multilabel_reports import plot_cooccurrence, plot_label_confusion
+    from textclf.tasks.multilabel_reports import plot_cooccurrence, plot_label_confusion
 
     labels = ["$", "$$", "US$ 5 $x^2$"]
     plot_label_confusion(np.ones((3, 2, 2), dtype=int), labels, tmp_path / "m.png", title="a $b$ c.csv")
@@ -73,7 +73,7 @@ def test_multilabel_figures_draw_dollar_labels_literally(tmp_path):
 
 
 def test_a_figure_that_fails_is_a_warning_naming_it(tmp_path, capsys):
-    from textclf.plotting import best_effort
+    from textclf.evaluation.plotting import best_effort
 
     def broken(path):
         Path(path).write_bytes(b"half")
@@ -86,12 +86,12 @@ def test_a_figure_that_fails_is_a_warning_naming_it(tmp_path, capsys):
 
 
 def test_a_failing_report_never_costs_the_model(tmp_path, monkeypatch, capsys):
-    import textclf.reports
+    import textclf.evaluation.reports
 
     def fail(*args, **kwargs):
         raise ValueError("mathtext says no")
 
-    monkeypatch.setattr(textclf.reports, "plot_confusion_matrix", fail)
+    monkeypatch.setattr(textclf.evaluation.reports, "plot_confusion_matrix", fail)
     train = write_csv(tmp_path / "train.csv", make_texts(90, seed=5))
     assert main(["train", "--input", str(train), "--output", str(tmp_path / "model"), "--quiet", *_fast_args()]) == 0
     assert textclf.load(tmp_path / "model").predict(["a dog"]).shape == (1,)
@@ -104,7 +104,7 @@ def test_a_failing_report_never_costs_the_model(tmp_path, monkeypatch, capsys):
 # --- terminals ----------------------------------------------------------------
 
 def test_visible_escapes_control_and_bidi_characters():
-    from textclf.terminal import visible
+    from textclf.runtime.terminal import visible
 
     assert visible("plain label, café") == "plain label, café"
     assert visible("\x1b]0;owned\x07x\ry") == "\\x1b]0;owned\\x07x\\x0dy"
@@ -270,7 +270,7 @@ def test_utf8_bom_read_as_latin1_is_named(tmp_path, capsys):
 
 
 def test_the_hinted_utf16_encoding_reads_the_file(tmp_path):
-    from textclf.data import read_labeled
+    from textclf.data.tables import read_labeled
 
     path = tmp_path / "in.csv"
     path.write_bytes(BODY.encode("utf-16"))

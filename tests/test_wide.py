@@ -52,7 +52,7 @@ def test_metadata_and_layers(wide_model):
 @pytest.fixture(scope="module")
 def mixed_model(wide_model, tmp_path_factory):
     """A model directory whose n-gram branch has weight 0.5, whatever the tiny data chose, and that branch."""
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
     from textclf.models.build import CLASSIFIER_NAME, build_end_to_end
     from textclf.models.ngram_layers import build_ngram_classifier, make_ngram_vectorizer
 
@@ -79,7 +79,7 @@ def test_library_and_saved_model_agree(wide_model, mixed_model):
 
     import textclf
     from textclf.models.build import CLASSIFIER_NAME
-    from textclf.pipeline import SortedBatches
+    from textclf.text.pipeline import SortedBatches
 
     out, clf = wide_model
     mixed_model_dir, vectorizer, ngram_model = mixed_model
@@ -135,7 +135,7 @@ def test_sparse_layer_equals_dense_multi_hot_model(order, weighting):
 
     from textclf.models.ngram_features import idf_weights, nb_weights, ngram_features, ngram_statistics
     from textclf.models.ngram_layers import build_ngram_classifier, make_ngram_vectorizer, ngram_branch
-    from textclf.tokenize import glove_standardize
+    from textclf.text.tokenize import glove_standardize
 
     rows = make_texts(80, seed=21)
     train = [t for t, _ in rows]

@@ -20,7 +20,7 @@ from textclf.errors import (  # noqa: E402
     ModelFileError,
     TextclfError,
 )
-from textclf.keras_objects import install_registration_hook as _install_registration_hook  # noqa: E402
+from textclf.models.keras_objects import install_registration_hook as _install_registration_hook  # noqa: E402
 
 _install_registration_hook()
 
@@ -62,7 +62,7 @@ def load(directory):
     Returns:
         A `TextClassifier` with `predict`, `predict_proba` and `classes_`.
     """
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
 
     return TextClassifier.load(directory)
 
@@ -70,7 +70,7 @@ def load(directory):
 def __getattr__(name):
     # Lazy attributes keep `import textclf` free of TensorFlow.
     if name == "TextClassifier":
-        from textclf.classifier import TextClassifier
+        from textclf.inference.classifier import TextClassifier
 
         return TextClassifier
     if name == "TrainConfig":

@@ -5,7 +5,7 @@ Each subcommand lives in `textclf/commands/<name>.py` and defines `HELP`,
 TensorFlow, so `textclf --help` answers at once; commands import it lazily.
 
 A command that writes declares its outputs (`outputs(args)`: `(path, kind,
-inputs)` triples); they are claimed (`textclf.outputs.claim`) before the
+inputs)` triples); they are claimed (`textclf.artifacts.outputs.claim`) before the
 command runs, so a bad output is refused before any work.
 
 Errors textclf raises on purpose (`TextclfError`) are printed as one line on
@@ -13,7 +13,7 @@ standard error and exit with status 2, without a traceback. SIGINT, SIGTERM
 and SIGHUP remove the temporary files, print one line and exit with status
 128 + the signal's number. TensorFlow's own
 C++ log lines are kept off standard error unless `--verbose` is given
-(`textclf.quiet`).
+(`textclf.runtime.quiet`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 from textclf import __version__
 from textclf.commands.options import HelpFormatter, add_verbose
 from textclf.errors import TextclfError
-from textclf.quiet import quiet_tensorflow
+from textclf.runtime.quiet import quiet_tensorflow
 
 COMMANDS = ("train", "predict", "evaluate", "export", "info", "explain", "compare", "serve", "tune")
 EXIT_USAGE = 2
@@ -113,14 +113,14 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    from textclf.outputs import Terminated, claim_all, signals_as_exceptions
+    from textclf.artifacts.outputs import Terminated, claim_all, signals_as_exceptions
 
     try:
         with signals_as_exceptions(), quiet_tensorflow(enabled=not args.verbose):
             with claim_all(args._outputs(args) if args._outputs else ()):
                 return args._run(args) or 0
     except TextclfError as exc:
-        from textclf.terminal import visible
+        from textclf.runtime.terminal import visible
 
         print(f"textclf: error: {visible(exc)}", file=sys.stderr)  # paths, labels and texts are data
         return EXIT_USAGE

@@ -19,15 +19,15 @@ def add_arguments(parser):
 
 
 def outputs(args):
-    """The HTML page, claimed before the runs are read (`textclf.outputs`)."""
+    """The HTML page, claimed before the runs are read (`textclf.artifacts.outputs`)."""
     return [(args.output, "file", ())]
 
 
 def run(args):
-    from textclf.compare import write_comparison
+    from textclf.evaluation.compare import write_comparison
 
     runs = write_comparison(args.runs, args.output)
-    from textclf.terminal import visible
+    from textclf.runtime.terminal import visible
 
     print(visible(f"compared {len(runs)} runs: {args.output}"))
     return 0

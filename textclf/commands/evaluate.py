@@ -4,15 +4,15 @@ Writes confusion_matrix.csv/.png and classification_report.json/.txt into
 --output (replaced atomically) and prints accuracy and macro F1. Labels
 the model never saw are reported (they count as errors), not a crash. A
 multi-label model reads label cells joined by its separator and writes the
-multi-label reports (`textclf.multilabel_reports`); there a label unknown to
+multi-label reports (`textclf.tasks.multilabel_reports`); there a label unknown to
 the model is a one-line error.
 """
 
 from __future__ import annotations
 
 from textclf.commands import options
-from textclf.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
-from textclf.prediction import DEFAULT_CHUNK_SIZE
+from textclf.inference.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
+from textclf.inference.prediction import DEFAULT_CHUNK_SIZE
 
 HELP = "evaluate a model on a labeled CSV/TSV file and write reports"
 
@@ -36,19 +36,19 @@ def add_arguments(parser):
 
 
 def outputs(args):
-    """The reports directory, claimed before anything is read (`textclf.outputs`)."""
+    """The reports directory, claimed before anything is read (`textclf.artifacts.outputs`)."""
     return [(args.report_dir, "reports", ())]
 
 
 def run(args):
     import os
 
-    from textclf.classifier import TextClassifier
-    from textclf.evaluation import evaluate_file
-    from textclf.progress import Progress
+    from textclf.inference.classifier import TextClassifier
+    from textclf.evaluation.evaluate import evaluate_file
+    from textclf.runtime.progress import Progress
 
     if args.input != "-":
-        from textclf.data import check_readable_file
+        from textclf.data.tables import check_readable_file
 
         check_readable_file(args.input)
     classifier = TextClassifier.load(args.model)
@@ -60,8 +60,8 @@ def run(args):
         on_bad_rows=args.on_bad_rows, progress=progress, threshold=args.threshold, at_least_one=args.at_least_one,
     )
     m = outcome["metrics"]
-    from textclf.reports import metrics_line
-    from textclf.terminal import visible
+    from textclf.evaluation.reports import metrics_line
+    from textclf.runtime.terminal import visible
 
     print(visible(f"{metrics_line(m)} ({m['rows']:,} rows)"))
     if outcome["unseen"]:

@@ -35,14 +35,14 @@ def add_arguments(parser):
 
 
 def outputs(args):
-    """The --output file, if any, claimed before the model is loaded (`textclf.outputs`)."""
+    """The --output file, if any, claimed before the model is loaded (`textclf.artifacts.outputs`)."""
     return [(args.output, "file", (args.input,))] if args.output else []
 
 
 def run(args):
     import sys
 
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
     from textclf.errors import ConfigError
 
     if bool(args.texts) == bool(args.input):
@@ -53,18 +53,18 @@ def run(args):
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer. Received: {value}")
     if args.input:
-        from textclf.data import check_readable_file
+        from textclf.data.tables import check_readable_file
 
         check_readable_file(args.input)
     classifier = TextClassifier.load(args.model)
     texts = _read_texts(args, classifier) if args.input else list(args.texts)
     if args.output:
-        from textclf.data import delimiter_for
-        from textclf.outputs import atomic_file
+        from textclf.data.tables import delimiter_for
+        from textclf.artifacts.outputs import atomic_file
 
         with atomic_file(args.output, "w", encoding="utf-8", newline="") as handle:
             _write_csv(handle, classifier, texts, args, delimiter_for(args.output))
-        from textclf.terminal import visible
+        from textclf.runtime.terminal import visible
 
         print(visible(f"explained {len(texts):,} texts: {args.output}"), file=sys.stderr)
         return 0
@@ -78,8 +78,8 @@ def run(args):
 
 
 def _read_texts(args, classifier):
-    from textclf.data import read_table
-    from textclf.inputs import check_column
+    from textclf.data.tables import read_table
+    from textclf.data.inputs import check_column
 
     column = args.text_column or classifier.metadata.get("text_column", "text")
     frame = read_table(args.input, encoding=args.encoding, columns=[column])
@@ -95,7 +95,7 @@ def _explanations(classifier, texts, args):
 
 def _render(explanation, style):
     if style == "color":
-        from textclf.explain import shade_ansi
+        from textclf.inference.explain import shade_ansi
 
         return f"{explanation.label} ({explanation.probability:.3f}): {shade_ansi(explanation)}"
     lines = [f"{token}\t{score:.6f}" for token, score in zip(explanation.tokens, explanation.scores)]

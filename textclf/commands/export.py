@@ -23,14 +23,14 @@ def add_arguments(parser):
 
 
 def outputs(args):
-    """The SavedModel directory, claimed before the model is loaded (`textclf.outputs`)."""
+    """The SavedModel directory, claimed before the model is loaded (`textclf.artifacts.outputs`)."""
     return [(args.saved_model, "saved_model", ())]
 
 
 def run(args):
-    from textclf.classifier import TextClassifier
-    from textclf.export import export_saved_model, module_outputs
-    from textclf.terminal import visible
+    from textclf.inference.classifier import TextClassifier
+    from textclf.inference.export import export_saved_model, module_outputs
+    from textclf.runtime.terminal import visible
 
     classifier = TextClassifier.load(args.model)
     export_saved_model(classifier, args.saved_model)

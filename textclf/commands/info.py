@@ -22,7 +22,7 @@ def _pct(value):
 
 def describe(metadata, directory):
     """The human-readable description of `metadata` (either schema), as lines: every fitted choice."""
-    from textclf.metadata import upgrade
+    from textclf.artifacts.metadata import upgrade
 
     metadata = upgrade(metadata)
     requested, fitted = metadata.get("requested") or {}, metadata.get("fitted") or {}
@@ -167,17 +167,17 @@ def _metrics(metrics):
 def run(args):
     import json
 
-    from textclf import metadata as metadata_file
+    from textclf.artifacts import metadata as metadata_file
     from pathlib import Path
 
-    from textclf.classifier import MODEL_FILE, check_model_archive
+    from textclf.inference.classifier import MODEL_FILE, check_model_archive
 
     metadata = metadata_file.read(args.model)  # as stored (--json prints it so)
     check_model_archive(Path(args.model) / MODEL_FILE)
     if args.json:
         print(json.dumps(metadata, indent=2))
     else:
-        from textclf.terminal import visible
+        from textclf.runtime.terminal import visible
 
         print("\n".join(visible(line) for line in describe(metadata, args.model)))  # labels are data
     return 0

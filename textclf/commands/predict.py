@@ -14,10 +14,10 @@ complete: an interrupted run never leaves a truncated file.
 
 from __future__ import annotations
 
-from textclf.classifier import BATCH_CHARACTERS_PER_ROW
+from textclf.inference.classifier import BATCH_CHARACTERS_PER_ROW
 from textclf.commands import options
-from textclf.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
-from textclf.prediction import DEFAULT_CHUNK_SIZE
+from textclf.inference.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
+from textclf.inference.prediction import DEFAULT_CHUNK_SIZE
 
 HELP = "predict labels for every row of a CSV/TSV file (streamed; any size)"
 
@@ -70,7 +70,7 @@ def add_decision_arguments(parser):
 
 def outputs(args):
     """The output file (not standard output), or with `--engine ray` the output directory, claimed before the
-    model is loaded (`textclf.outputs`)."""
+    model is loaded (`textclf.artifacts.outputs`)."""
     if args.engine == "ray":
         return [(args.output.removeprefix("file://"), "predictions", ())]
     return [(args.output, "file", tuple(args.input))]
@@ -78,7 +78,7 @@ def outputs(args):
 
 def run(args):
     if args.engine == "ray":
-        from textclf.ray_engine import run_command
+        from textclf.inference.ray_engine import run_command
 
         return run_command(args)
     for name in ("address", "workers"):
@@ -94,17 +94,17 @@ def _run_local(args):
     import sys
     import time
 
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
     from textclf.errors import ConfigError
-    from textclf.prediction import predict_file
-    from textclf.progress import Progress
+    from textclf.inference.prediction import predict_file
+    from textclf.runtime.progress import Progress
 
     inputs = args.input
     if len(inputs) != 1:
         raise ConfigError(f"--input takes one file here ({len(inputs)} given); several need --engine ray")
     args.input = inputs[0]
     if args.input != "-":
-        from textclf.data import check_readable_file
+        from textclf.data.tables import check_readable_file
 
         check_readable_file(args.input)  # before the seconds spent loading TensorFlow
     started = time.monotonic()
@@ -119,7 +119,7 @@ def _run_local(args):
     if not args.quiet:
         seconds = time.monotonic() - started
         where = "standard output" if args.output == "-" else args.output
-        from textclf.terminal import visible
+        from textclf.runtime.terminal import visible
 
         print(visible(f"textclf: predicted {result.predicted:,} rows in {seconds:.1f}s, wrote {where}"), file=sys.stderr)
     if result.skipped:

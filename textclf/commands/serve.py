@@ -47,7 +47,7 @@ def run(args):
     except ImportError as exc:
         raise ConfigError(f"`textclf serve` needs the serve extra ({exc.name} is missing): "
                           'pip install "textclf[serve]"') from None
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
     from textclf.serving.app import create_app, model_identity
     from textclf.serving.limits import Limits, read_token
     from textclf.serving.server import bind, configure_access_log, serve

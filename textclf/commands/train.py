@@ -177,7 +177,7 @@ def config_from_args(args):
 
 def run(args):
     """Trains, prints where the model is and its metrics; returns 0."""
-    from textclf.progress import keras_verbose
+    from textclf.runtime.progress import keras_verbose
     from textclf.training import run_training
 
     config = config_from_args(args)
@@ -188,8 +188,8 @@ def run(args):
               "(the chief writes the model)")
         return 0
     metrics = fitted["metrics"]
-    from textclf.reports import metrics_line
-    from textclf.terminal import visible
+    from textclf.evaluation.reports import metrics_line
+    from textclf.runtime.terminal import visible
 
     print(visible(f"model: {config.output}/model.keras (metadata.json beside it)"))
     print(visible(f"reports: {config.output}/reports/"))

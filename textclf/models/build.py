@@ -96,7 +96,7 @@ def make_vectorizer(vocabulary, *, max_length=None, ragged=False, standardize=Tr
     """
     import keras
 
-    from textclf.keras_objects import register_keras_objects
+    from textclf.models.keras_objects import register_keras_objects
 
     glove = register_keras_objects()
     tokens = list(vocabulary)
@@ -128,7 +128,7 @@ def build_end_to_end(classifier, vocabulary, max_length, wide=None, max_chars=No
         wide: None, or `(ngram_vectorizer, ngram_classifier, weight)` from
             `textclf.models.wide` (as fitted): the output is then
             `weight * wide + (1 - weight) * deep`.
-        max_chars: Characters of each text read, as training cut them (`textclf.vocabulary.cut_texts`);
+        max_chars: Characters of each text read, as training cut them (`textclf.text.vocabulary.cut_texts`);
             None reads texts whole.
 
     Returns:
@@ -136,7 +136,7 @@ def build_end_to_end(classifier, vocabulary, max_length, wide=None, max_chars=No
     """
     import keras
 
-    from textclf.layers import FirstTokens, GloveStandardize, MixProbabilities
+    from textclf.models.layers import FirstTokens, GloveStandardize, MixProbabilities
     from textclf.models.text_model import TextModel
 
     text = keras.Input(shape=(), dtype="string", name="text")

@@ -28,7 +28,7 @@ def ngram_statistics(texts, order, max_tokens, min_count=2, batch_size=4096):
     """
     import tensorflow as tf
 
-    from textclf.tokenize import glove_standardize
+    from textclf.text.tokenize import glove_standardize
 
     counts = Counter()
     for start in range(0, len(texts), batch_size):
@@ -101,7 +101,7 @@ def ngram_features(vectorizer, model, texts, batch_size=1024):
     import scipy.sparse
     import tensorflow as tf
 
-    from textclf.layers import normalized_ngram_features
+    from textclf.models.layers import normalized_ngram_features
 
     weights = tf.constant(feature_weights(model))
     ids = make_ngram_vectorizer(vectorizer.get_vocabulary()[1:], max(ngram_widths(vectorizer)), output_mode="int",

@@ -2,7 +2,7 @@
 
 Fitted, the branch is `TextVectorization(multi_hot) [-> Normalization (x weights)]
 -> UnitNormalization -> Dense`; in the saved model it is n-gram ids and one
-`textclf.layers.NgramLogisticRegression` computing the same function
+`textclf.models.layers.NgramLogisticRegression` computing the same function
 (`ngram_branch`). Overview: `textclf.models.wide`.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from textclf import compat
+from textclf.artifacts import compat
 
 VECTORIZER_NAME = "ngram_vectorization"
 MODEL_NAME = "ngram_classifier"
@@ -30,7 +30,7 @@ def make_ngram_vectorizer(vocabulary, order, *, output_mode="multi_hot", standar
     """
     import keras
 
-    from textclf.keras_objects import register_keras_objects
+    from textclf.models.keras_objects import register_keras_objects
 
     glove = register_keras_objects()
     return keras.layers.TextVectorization(
@@ -116,7 +116,7 @@ def ngram_branch(vectorizer, model):
         ids (padded to the batch's longest row) and a `NgramLogisticRegression`
         computing `model(vectorizer(texts))` from them.
     """
-    from textclf.layers import NgramLogisticRegression
+    from textclf.models.layers import NgramLogisticRegression
 
     if vectorizer.get_config().get("output_mode") != "multi_hot":
         raise ValueError(f"the n-gram branch needs a multi_hot vectorizer. "

@@ -5,10 +5,10 @@ type") and a NumPy string array ("Invalid dtype: str576"); only a
 `tf.string` tensor works. `TextModel` converts a list, tuple, NumPy or pandas
 string array to a 1-D `tf.string` tensor first, in `predict` and when called,
 as keras-hub's task models do. Its `predict` takes textclf's one batched path
-(`textclf.classifier.predict_texts`): rows of similar length batched together
+(`textclf.inference.classifier.predict_texts`): rows of similar length batched together
 (each batch padded only to its longest row), probabilities in input order.
 
-Registered as `textclf>TextModel` (see `textclf.keras_objects`); a model
+Registered as `textclf>TextModel` (see `textclf.models.keras_objects`); a model
 file of this class loads with `safe_mode=True` after `import textclf`.
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from textclf.inputs import check_texts
-from textclf.tokenize import KERAS_PACKAGE
+from textclf.data.inputs import check_texts
+from textclf.text.tokenize import KERAS_PACKAGE
 
 
 def as_text_tensor(texts):
@@ -41,7 +41,7 @@ def as_text_tensor(texts):
         texts = texts.to_numpy()
     if not isinstance(texts, (str, bytes, bytearray, list, tuple, np.ndarray)):
         return texts  # tensors, KerasTensors, datasets: Keras' own business
-    # The one check of texts (textclf.inputs): a bare str is refused, None and non-strings named by position,
+    # The one check of texts (textclf.data.inputs): a bare str is refused, None and non-strings named by position,
     # (n, 1) arrays flattened, other shapes refused. The bare Keras model predicts any string (content=False).
     items = check_texts(texts, content=False)
     return tf.constant(items, dtype=tf.string, shape=[len(items)])
@@ -95,7 +95,7 @@ class TextModel(keras.Model):
             x: A list of `str`, a NumPy or pandas string array, or a `tf.string` tensor.
             batch_size, verbose, steps, callbacks: As `keras.Model.predict`.
                 Without `steps` or `callbacks`, texts go through
-                `textclf.classifier.predict_texts`, the one batched path
+                `textclf.inference.classifier.predict_texts`, the one batched path
                 (`TextClassifier.predict_proba` takes it too).
 
         Returns:
@@ -103,7 +103,7 @@ class TextModel(keras.Model):
         """
         import tensorflow as tf
 
-        from textclf.classifier import predict_texts
+        from textclf.inference.classifier import predict_texts
 
         texts = as_text_tensor(x)
         if steps is not None or callbacks or not isinstance(texts, tf.Tensor) or texts.shape.rank not in (1, 2):

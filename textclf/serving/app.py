@@ -4,7 +4,7 @@
 columns `textclf predict` writes (`predicted_label`, `confidence`,
 `proba_<label>`, `top<k>_label`/`top<k>_proba`; a multi-label model:
 `predicted_labels`, as a list), computed by the same functions
-(`textclf.batch_predictor.add_predictions`, decided by the model's task). Every
+(`textclf.inference.batch_predictor.add_predictions`, decided by the model's task). Every
 refusal is a JSON object `{"error": ..., "status": ...}`; an unexpected
 failure is logged on the server and answered 500 without its traceback.
 """
@@ -78,7 +78,7 @@ ERROR_RESPONSES = {status: {"model": ErrorBody, "description": text} for status,
 
 def model_identity(directory):
     """The served model's identity: the textclf version and a fingerprint of `model.keras` and `metadata.json`."""
-    from textclf.classifier import METADATA_FILE, MODEL_FILE
+    from textclf.inference.classifier import METADATA_FILE, MODEL_FILE
 
     digest = hashlib.sha256()
     for name in (MODEL_FILE, METADATA_FILE):
@@ -225,7 +225,7 @@ def _records(classifier, probabilities, parsed):
     """One JSON object per text with `textclf predict`'s columns (multi-label: `predicted_labels` as a list)."""
     import pandas as pd
 
-    from textclf.batch_predictor import add_predictions
+    from textclf.inference.batch_predictor import add_predictions
 
     labels = np.asarray([str(label) for label in classifier.classes_], dtype=object)
     task = parsed.task

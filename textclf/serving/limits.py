@@ -3,9 +3,9 @@
 No web framework here: `parse_predict_request` turns the raw body of
 `POST /predict` into the texts and prediction options, or raises
 `RequestError` with the HTTP status and a message naming the problem. Texts
-pass the library's own checks (`textclf.inputs.check_texts`: a list of
+pass the library's own checks (`textclf.data.inputs.check_texts`: a list of
 strings, not one string) and the CLI's rule for empty cells
-(`textclf.inputs.check_texts`); the options are `textclf predict`'s
+(`textclf.data.inputs.check_texts`); the options are `textclf predict`'s
 (`--probabilities`, `--top-k`, `--threshold`, `--at-least-one`), decided by
 the model's task (`Task.with_overrides`).
 """
@@ -128,7 +128,7 @@ def parse_predict_request(body, limits, classifier):
 
 def _check_texts(texts, limits):
     """`texts` as a list of non-blank strings within the limits, or `RequestError`."""
-    from textclf.inputs import check_texts
+    from textclf.data.inputs import check_texts
 
     if not isinstance(texts, (list, str)):
         raise RequestError(422, f"texts must be a list of strings, not a JSON {_json_type(texts)}")

@@ -128,7 +128,7 @@ class Task(abc.ABC):
 
     def check_format(self, parsed, *, file, separator, log):
         """One line when the training labels look like another task's (nothing is switched)."""
-        from textclf.multilabel import looks_joined
+        from textclf.tasks.multilabel import looks_joined
 
         if looks_joined(parsed, separator):
             joined = sum(separator in label for label in parsed)

@@ -1,7 +1,7 @@
 """Several labels per text: one sigmoid per label, per-label thresholds, micro/macro F1 and per-label counts.
 
 Label cells hold names joined by a separator (`joy|surprise`), parsed once
-(`textclf.multilabel.split_label_cells`) into tuples, then encoded as the
+(`textclf.tasks.multilabel.split_label_cells`) into tuples, then encoded as the
 0/1 indicator matrix whose columns follow the model's label order.
 """
 
@@ -19,7 +19,7 @@ class _Indicators(Truth):
     """True label sets as indicator rows; a label unknown to the model is an error (its metrics are undefined)."""
 
     def __call__(self, parsed, rows=None, *, file=None, column=None):
-        from textclf.multilabel import indicator_matrix
+        from textclf.tasks.multilabel import indicator_matrix
 
         known = set(self.labels)
         for names, row in zip(parsed, rows or ()):  # rows None: rows read at training, unknown names ignored
@@ -80,7 +80,7 @@ class MultiLabel(Task):
 
     # -- labels -----------------------------------------------------------------------------------------
     def parse_cells(self, cells, *, file=None, column=None, rows=None):
-        from textclf.multilabel import split_label_cells
+        from textclf.tasks.multilabel import split_label_cells
 
         if rows is None:
             return split_label_cells(cells, self.separator, file=file, column=column)
@@ -91,7 +91,7 @@ class MultiLabel(Task):
         return [name for names in parsed for name in names]
 
     def strata(self, parsed):
-        from textclf.multilabel import stratification_keys
+        from textclf.tasks.multilabel import stratification_keys
 
         return stratification_keys(parsed)
 
@@ -101,7 +101,7 @@ class MultiLabel(Task):
                 "single-label data (training one sigmoid output per label as asked)")
 
     def encode(self, parsed):
-        from textclf.multilabel import indicator_matrix
+        from textclf.tasks.multilabel import indicator_matrix
 
         return indicator_matrix(parsed, self.labels).astype(np.float32)
 
@@ -111,7 +111,7 @@ class MultiLabel(Task):
     # -- training ---------------------------------------------------------------------------------------
     def label_weights(self, y_train, class_weight=None):
         """`--class-weight balanced`: each label's positives weighted negatives/positives."""
-        from textclf.multilabel import positive_weights
+        from textclf.tasks.multilabel import positive_weights
 
         return positive_weights(y_train) if class_weight == "balanced" else None
 
@@ -139,7 +139,7 @@ class MultiLabel(Task):
 
     def fit_decision(self, y_val, probabilities, log=lambda message: None):
         """Per-label thresholds maximizing each label's F1 on validation (`multilabel.choose_thresholds`)."""
-        from textclf.multilabel import MIN_POSITIVES_FOR_TUNING, choose_thresholds
+        from textclf.tasks.multilabel import MIN_POSITIVES_FOR_TUNING, choose_thresholds
 
         thresholds = choose_thresholds(y_val, probabilities())
         kept = int(np.sum(np.asarray(y_val).sum(axis=0) < MIN_POSITIVES_FOR_TUNING))
@@ -207,7 +207,7 @@ class MultiLabel(Task):
 
     # -- judging ----------------------------------------------------------------------------------------
     def metrics(self, y_true, decisions, labels=None):
-        from textclf.multilabel import multilabel_metrics
+        from textclf.tasks.multilabel import multilabel_metrics
 
         return multilabel_metrics(np.asarray(y_true, dtype=np.int8), np.asarray(decisions, dtype=np.int8),
                                   self.labels)
@@ -230,7 +230,7 @@ class MultiLabel(Task):
 
     def write_tables(self, report_dir, y_true, decisions, metrics, *, labels, evaluated_on, wrong, texts):
         """`classification_report.json/.txt`, `multilabel_confusion.csv/.png` and `label_cooccurrence.csv/.png`."""
-        from textclf import multilabel_reports as tables
+        from textclf.tasks import multilabel_reports as tables
 
         y_true, y_pred = np.asarray(y_true, dtype=np.int8), np.asarray(decisions, dtype=np.int8)
         per_label = tables.write_classification_report(report_dir, y_true, y_pred, self.labels, metrics)

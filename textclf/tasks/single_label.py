@@ -103,7 +103,7 @@ class SingleLabel(Task):
 
     def metrics(self, y_true, decisions, labels=None):
         """Accuracy, macro and weighted F1 (`reports.compute_metrics`); `labels` names the truth codes."""
-        from textclf.reports import compute_metrics
+        from textclf.evaluation.reports import compute_metrics
 
         return compute_metrics(self.values(y_true, labels), self.values(decisions), self.labels)
 
@@ -125,7 +125,7 @@ class SingleLabel(Task):
 
     def write_tables(self, report_dir, y_true, decisions, metrics, *, labels, evaluated_on, wrong, texts):
         """`confusion_matrix.csv/.png`, `classification_report.json/.txt` and `confused_pairs.csv`."""
-        from textclf import reports
+        from textclf.evaluation import reports
 
         y_true, y_pred = self.cells(y_true, labels), self.cells(decisions, labels)
         all_labels = self.labels + sorted(labels[len(self.labels):])  # true labels the model never saw: last

@@ -75,7 +75,7 @@ def assemble(prepared, recurrent, ngram, log):
     """
     from textclf.models.build import build_end_to_end
     from textclf.models.mixing import mix
-    from textclf.pipeline import SortedBatches
+    from textclf.text.pipeline import SortedBatches
 
     record, wide = {"mode": "none", "kept": False}, None
     validation = SortedBatches(prepared.ids_val)

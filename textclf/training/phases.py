@@ -117,7 +117,7 @@ def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, l
 
 def _training_batches(config, prepared, runtime, first, stop):
     """`(train_ds, steps_per_epoch)`: epochs `first..stop-1` of training batches."""
-    from textclf.pipeline import training_dataset
+    from textclf.text.pipeline import training_dataset
 
     train = training_dataset(
         prepared.ids_train, prepared.y_train, batch_size=config.batch_size, max_length=prepared.max_length,

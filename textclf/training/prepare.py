@@ -72,14 +72,14 @@ def read_tables(config, log=lambda message: None):
     """Reads the training, validation and test tables (before any slow import, so bad input fails fast).
 
     With `config.multi_label` each label cell becomes a tuple of label names
-    (`textclf.multilabel.split_label_cells`); without it, a label column that
+    (`textclf.tasks.multilabel.split_label_cells`); without it, a label column that
     looks like joined label sets is reported in one line (never switched).
 
     Raises:
         InputDataError: unreadable tables, a single class, empty labels or
             label parts, or validation labels unknown to training.
     """
-    from textclf.data import read_labeled
+    from textclf.data.tables import read_labeled
     from textclf.tasks import for_training
 
     reader = for_training(config, [])  # reads label cells; the labels are known once read
@@ -120,8 +120,8 @@ def split_tables(config, tables, log):
     rows: on held-out SST-2 sentences it scored as well as the row split,
     validated honestly and trained in half the time (RESULTS.md).
     """
-    from textclf.overlap import find_overlap, no_overlap
-    from textclf.split import split_validation, unseen_documents
+    from textclf.data.overlap import find_overlap, no_overlap
+    from textclf.data.split import split_validation, unseen_documents
 
     texts, labels = tables.train.texts, tables.train.labels
     overlap = find_overlap(texts)
@@ -163,7 +163,7 @@ def choose_length(config, lengths, split, log):
     By documents, their lengths only: phrase rows and repeats would shorten it
     below what predictions see.
     """
-    from textclf.vocabulary import MAX_LENGTH_CAP, choose_max_length
+    from textclf.text.vocabulary import MAX_LENGTH_CAP, choose_max_length
 
     if config.max_length is not None:
         return config.max_length, "--max-length"
@@ -184,7 +184,7 @@ def cut_tables(tables, max_chars, log):
 
     The test table is left whole: it is scored by the saved model, which cuts it the same way.
     """
-    from textclf.vocabulary import cut_texts
+    from textclf.text.vocabulary import cut_texts
 
     cut = {}
     for name in ("train", "validation"):
@@ -211,8 +211,8 @@ def prepare(config, tables, log):
         A `Prepared`.
     """
     from textclf.embeddings import build_embedding_matrix
-    from textclf.pipeline import vectorize
-    from textclf.vocabulary import build_vocabulary, choose_max_chars, count_tokens, coverage
+    from textclf.text.pipeline import vectorize
+    from textclf.text.vocabulary import build_vocabulary, choose_max_chars, count_tokens, coverage
 
     max_chars, chars_rule = choose_max_chars(config.max_length)
     tables = cut_tables(tables, max_chars, log)  # before any copy of a text: tokens, n-grams, ids

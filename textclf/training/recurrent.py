@@ -3,7 +3,7 @@
 The loop knows nothing of checkpoints or strategies. What it needs from its
 surroundings comes in as two objects:
 
-* `runtime` (`textclf.distribute.Runtime`): a scope to build and compile in,
+* `runtime` (`textclf.training.distribute.Runtime`): a scope to build and compile in,
   datasets made ready for the strategy, a hook before `fit`, and plain copies
   of the trained models;
 * `progress`: where each member's `MemberProgress` goes after every epoch and
@@ -69,7 +69,7 @@ def fit_members(config, prepared, runtime, progress, log, verbose, ngram=None):
     Args:
         config: The `TrainConfig`.
         prepared: The `textclf.training.prepare.Prepared` data.
-        runtime: A `textclf.distribute.Runtime`.
+        runtime: A `textclf.training.distribute.Runtime`.
         progress: `NoProgress()` or a checkpoint store (`textclf.training.resume`).
         log: Progress lines.
         verbose: `verbose` of `Model.fit`.

@@ -40,7 +40,7 @@ def evaluate(classifier, prepared, test, test_path):
     Returns:
         An `Evaluation`.
     """
-    from textclf.reports import summarize_data
+    from textclf.evaluation.reports import summarize_data
 
     split = prepared.split
     val_probabilities = classifier.predict_proba(split.val_texts)
@@ -80,7 +80,7 @@ def final_metrics(evaluation, classifier):
     Returns:
         The reported rows' metrics (`reports.report_metrics`) and the validation ones.
     """
-    from textclf.reports import report_metrics
+    from textclf.evaluation.reports import report_metrics
 
     task, y_true, decisions, scores, labels = _judged(evaluation, classifier)
     metrics = report_metrics(task, y_true, decisions, scores, labels=labels, evaluated_on=evaluation.evaluated_on)
@@ -91,11 +91,11 @@ def final_metrics(evaluation, classifier):
 def write(report_dir, evaluation, classifier, history):
     """Writes the reports, error analysis and `report.html` (their metrics are `final_metrics`).
 
-    A figure that cannot be drawn is a warning naming it (`textclf.plotting.best_effort`); any other failure
+    A figure that cannot be drawn is a warning naming it (`textclf.evaluation.plotting.best_effort`); any other failure
     of the reports is one warning too: they are written after the model, which they never cost.
     """
-    from textclf.reports import write_reports
-    from textclf.terminal import warn
+    from textclf.evaluation.reports import write_reports
+    from textclf.runtime.terminal import warn
 
     task, y_true, decisions, scores, labels = _judged(evaluation, classifier)
     try:
@@ -111,6 +111,6 @@ def log_result(metrics, output, seconds, chief, log):
     """The closing lines: where the model is (on the chief) and its metrics."""
     if chief:
         log(f"saved model to {output}/ (model.keras, metadata.json, reports/)")
-    from textclf.reports import metrics_line
+    from textclf.evaluation.reports import metrics_line
 
     log(f"{metrics_line(metrics)} ({metrics['rows']} rows); trained in {seconds:.0f}s")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textclf.checkpoint import TrainingCheckpoint, fingerprint
+from textclf.training.checkpoint import TrainingCheckpoint, fingerprint
 from textclf.errors import ConfigError
 from textclf.training.state import MemberProgress, NoProgress, StoppingState
 

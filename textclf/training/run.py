@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from textclf.config import TrainConfig
-from textclf.memory import release_freed_memory
+from textclf.runtime.memory import release_freed_memory
 
 
 def train(train, **options):
@@ -40,7 +40,7 @@ def default_output(config):
 
 
 def _log(message):
-    from textclf.terminal import visible
+    from textclf.runtime.terminal import visible
 
     print(visible(message, keep_newlines=True), file=sys.stderr, flush=True)
 
@@ -48,7 +48,7 @@ def _log(message):
 def run_training(config, *, log=_log, keras_verbose="auto", resume=False, progress=None):
     """Runs one training from a `TrainConfig`.
 
-    The output is locked against concurrent runs (`textclf.locking`) and,
+    The output is locked against concurrent runs (`textclf.artifacts.locking`) and,
     except under multi-worker, each epoch's progress is checkpointed in
     `.<output-name>.partial/` (`textclf.training.resume`), removed once the
     model is saved.
@@ -75,11 +75,11 @@ def run_training(config, *, log=_log, keras_verbose="auto", resume=False, progre
 
 @contextlib.contextmanager
 def _claimed_output(config):
-    """Resolves the default output and claims it (`textclf.outputs.claim`) while the run lasts.
+    """Resolves the default output and claims it (`textclf.artifacts.outputs.claim`) while the run lasts.
 
     A parent directory this run made for the default output is removed again on failure.
     """
-    from textclf.outputs import claim
+    from textclf.artifacts.outputs import claim
 
     created = None
     if config.output is None:
@@ -101,13 +101,13 @@ def _claimed_output(config):
 
 
 def _run_stages(config, requested, progress, log, verbose):
-    from textclf import distribute
+    from textclf.training import distribute
     from textclf.training.prepare import prepare, read_tables
 
     tables = read_tables(config, log)  # before the slow imports, so bad input fails fast
     started = time.time()
     runtime = distribute.setup(config, log)  # before any TensorFlow op: MultiWorkerMirroredStrategy requires it
-    from textclf.classifier import TextClassifier
+    from textclf.inference.classifier import TextClassifier
     from textclf.training import report
     from textclf.training.assemble import assemble
     from textclf.training.ngram import fit_ngram

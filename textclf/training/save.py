@@ -10,17 +10,17 @@ import sys
 
 
 def describe_run(config, requested, prepared, recurrent, assembled, runtime, seconds, batch_rule=None):
-    """The metadata of the run (`textclf.metadata`, schema 2), metrics still to come.
+    """The metadata of the run (`textclf.artifacts.metadata`, schema 2), metrics still to come.
 
     Args:
         config: The `TrainConfig` as run (output, batch size and learning rate resolved).
         requested: `config.to_dict()` as given.
         prepared, recurrent, assembled: The results of the stages.
-        runtime: The `textclf.distribute.Runtime`.
+        runtime: The `textclf.training.distribute.Runtime`.
         seconds: Training time.
         batch_rule: How the default batch size and learning rate were decided (`resolve_batch`).
     """
-    from textclf import metadata
+    from textclf.artifacts import metadata
 
     embedding = prepared.embedding
     fitted = {

@@ -103,7 +103,7 @@ class ValidationScores(keras.callbacks.Callback):
     """
 
     def __init__(self, prepared, ngram, local_copy, loss):
-        from textclf.pipeline import SortedBatches
+        from textclf.text.pipeline import SortedBatches
 
         super().__init__()
         self.prepared, self.ngram, self.local_copy, self.loss = prepared, ngram, local_copy, loss

@@ -48,7 +48,7 @@ def steps_per_execution(steps_per_epoch, mode):
     runs into the next epoch's batches.
 
     Args:
-        steps_per_epoch: Batches per epoch (`textclf.distribute.Runtime.steps_per_epoch`).
+        steps_per_epoch: Batches per epoch (`textclf.training.distribute.Runtime.steps_per_epoch`).
         mode: `TrainConfig.distribute`; under a strategy (which trims batches
             per replica, and whose multi-worker workaround replaces the step
             functions) one step per call.

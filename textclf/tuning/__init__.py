@@ -45,9 +45,9 @@ def tune(train, *, budget, metric=None, storage=None, study=None, output=None, v
     if isinstance(budget, (int, float)) and not budget > 0:
         raise ConfigError(f"budget must be a positive duration. Received: budget={budget!r}")
     config, fixed = _config(train, output, options)
-    from textclf.outputs import claim
+    from textclf.artifacts.outputs import claim
 
-    with claim(config.output, "model"):  # checked and locked before any work (textclf.outputs)
+    with claim(config.output, "model"):  # checked and locked before any work (textclf.artifacts.outputs)
         metric = _checked_inputs(config, metric, clock)
         from textclf.tuning.run import search
         from textclf.tuning.study import open_storage, open_study

@@ -1,4 +1,4 @@
-"""`tune.html`: the search on one self-contained page, in the style of `report.html` (`textclf.report_html`).
+"""`tune.html`: the search on one self-contained page, in the style of `report.html` (`textclf.evaluation.report_html`).
 
 The history is an inline SVG (no script, no external source, allowed by the page's policy); every value
 that comes from the user (paths, label names in `--metric f1:LABEL`, the command line) is escaped.
@@ -6,7 +6,7 @@ that comes from the user (paths, label names in `--metric f1:LABEL`, the command
 
 from __future__ import annotations
 
-from textclf.report_html import esc, fmt, key_value_table, page, table
+from textclf.evaluation.report_html import esc, fmt, key_value_table, page, table
 from textclf.tuning.budget import duration
 from textclf.tuning.table import trial_rows
 

@@ -162,7 +162,7 @@ def _clear_keras():
     """Frees the trial's models and traced functions: memory stays flat across trials."""
     import keras
 
-    from textclf.memory import release_freed_memory
+    from textclf.runtime.memory import release_freed_memory
 
     keras.backend.clear_session()
     gc.collect()
@@ -206,7 +206,7 @@ def _best_kept(study, work):
 
 def _finish(config, fixed, study, work, best, options, counts):
     """Writes `trials.csv` and `tune.html` into the best trial's directory and moves it onto the output."""
-    from textclf.outputs import atomic_directory
+    from textclf.artifacts.outputs import atomic_directory
     from textclf.tuning import space
     from textclf.tuning.page import write_page
     from textclf.tuning.table import write_trials

@@ -12,153 +12,28 @@ predicted, one being written: each thread takes its slot before it makes a
 chunk, not after) beside the model, whatever the file size
 (`benchmarks/predict_speed.py` measures peak RSS over file sizes).
 
-Each chunk is predicted by `textclf.batch_predictor.BatchPredictor`, the
-predictor every engine uses (beyond one machine: `textclf.ray_engine`).
+Each chunk is predicted by `textclf.inference.batch_predictor.BatchPredictor`, the
+predictor every engine uses (beyond one machine: `textclf.inference.ray_engine`).
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import io
 import os
 import queue
 import sys
 import threading
 from dataclasses import dataclass, field
 
-from textclf.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options, prediction_columns
-from textclf.data import (
-    check_header,
-    check_readable_file,
-    csv_read_options,
-    delimiter_for,
-    is_parquet,
-    require_column,
-    translate_read_error,
-)
+from textclf.inference.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options, prediction_columns
+from textclf.data.chunks import DEFAULT_CHUNK_SIZE, ChunkReader
+from textclf.data.tables import delimiter_for
 from textclf.errors import InputDataError
-from textclf.memory import release_freed_memory
+from textclf.runtime.memory import release_freed_memory
 
-DEFAULT_CHUNK_SIZE = 20_000
 WRITE_SLICE_ROWS = 1_000  # rows formatted as CSV at a time by the writer thread
 FLOAT_FORMAT = "%.6f"
-
-
-# --------------------------------------------------------------------------
-# Reading
-
-
-class _CountingReader(io.RawIOBase):
-    """A raw binary stream that counts the bytes read through it."""
-
-    def __init__(self, raw):
-        self.raw = raw
-        self.count = 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        n = self.raw.readinto(buffer)
-        self.count += n or 0
-        return n
-
-    def close(self):
-        self.raw.close()
-        super().close()
-
-
-@dataclass
-class Chunk:
-    """`frame` holds input records `start` .. `start + len(frame) - 1` (0-based)."""
-
-    index: int
-    start: int
-    frame: object
-
-
-class ChunkReader:
-    """Iterates a CSV/TSV file (optionally gzipped; `-` for stdin) in chunks.
-
-    Args:
-        path: The file, or "-" for standard input (read as CSV).
-        encoding: Text encoding.
-        chunk_size: Rows per chunk.
-        required: Columns that must be present.
-    """
-
-    def __init__(self, path, *, encoding="utf-8", chunk_size=DEFAULT_CHUNK_SIZE, required=()):
-        import pandas as pd
-
-        self.path = path
-        self.encoding = encoding
-        self.chunk_size = chunk_size
-        name = os.fspath(path)
-        if name != "-" and is_parquet(name):
-            raise InputDataError("Parquet input is not supported for streaming prediction; use CSV or TSV", file=path)
-        check_readable_file(path)
-        options = csv_read_options("input.csv" if name == "-" else name, encoding)
-        self.sep = options["sep"]
-        self.total_bytes = None
-        self._counter = None
-        if name == "-":
-            source = sys.stdin.buffer
-            options["compression"] = None
-        elif not name.lower().endswith((".bz2", ".xz", ".zst", ".zip")):
-            # Opened here so progress can follow the bytes consumed.
-            self._counter = _CountingReader(open(name, "rb"))
-            self.total_bytes = os.path.getsize(name)
-            source = io.BufferedReader(self._counter, buffer_size=1 << 20)
-            if name.lower().endswith(".gz"):
-                source = gzip.GzipFile(fileobj=source, mode="rb")
-            options["compression"] = None
-        else:
-            source = name
-        self._source = source
-        try:
-            self._reader = pd.read_csv(source, chunksize=chunk_size, **options)
-            self._first = next(self._reader, None)
-        except Exception as exc:  # noqa: BLE001 - every reader failure becomes one line
-            self.close()
-            raise translate_read_error(exc, path, encoding) from None
-        if self._first is None:
-            self.close()
-            raise InputDataError("file has no header and no rows", file=path)
-        self.columns = [str(c) for c in self._first.columns]
-        check_header(self.columns, path)
-        for column in required:
-            require_column(self.columns, column, path)
-
-    @property
-    def bytes_read(self):
-        """Bytes consumed from the file so far (None when not counted)."""
-        return None if self._counter is None else self._counter.count
-
-    def __iter__(self):
-        start, index = 0, 0
-        frame = self._first
-        self._first = None
-        try:
-            while frame is not None:
-                if len(frame):
-                    frame.columns = self.columns
-                    yield Chunk(index=index, start=start, frame=frame)
-                    start += len(frame)
-                    index += 1
-                try:
-                    frame = next(self._reader, None)
-                except Exception as exc:  # noqa: BLE001
-                    raise translate_read_error(exc, self.path, self.encoding) from None
-        finally:
-            self.close()
-
-    def close(self):
-        reader = getattr(self, "_reader", None)
-        if reader is not None:
-            reader.close()
-        if self._counter is not None:
-            self._counter.close()
 
 
 _DONE = object()
@@ -263,7 +138,7 @@ def predict_chunks(reader, predictor, *, depth=1):
     """Yields `(chunk, probabilities, bad)` for each chunk of `reader`.
 
     Each chunk goes through the one batch predictor of every engine
-    (`textclf.batch_predictor.BatchPredictor.predict`): `TextClassifier.predict_proba`
+    (`textclf.inference.batch_predictor.BatchPredictor.predict`): `TextClassifier.predict_proba`
     runs functions traced once per classifier (not `keras.Model.predict`, whose
     per-call datasets and state grow the resident set with every chunk), so
     memory stays flat over a file.
@@ -331,7 +206,7 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
         probabilities: Add one `proba_<label>` column per class.
         top_k: Add `top<k>_label`/`top<k>_proba` for the k best classes.
         on_bad_rows: "error" or "skip" (empty/missing texts).
-        progress: A `textclf.progress.Progress`, or None.
+        progress: A `textclf.runtime.progress.Progress`, or None.
         threshold, at_least_one: Multi-label models only (`Task.with_overrides`):
             one threshold for every label instead of the stored ones, and
             whether a row with no label passing gets its most probable one.
@@ -339,7 +214,7 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
     Returns:
         A `PredictResult`.
     """
-    from textclf.outputs import claim
+    from textclf.artifacts.outputs import claim
 
     labels = [str(label) for label in classifier.classes_]
     text_column = text_column or classifier.metadata.get("text_column", "text")
@@ -358,7 +233,7 @@ def predict_file(classifier, input_path, output, *, text_column=None, encoding="
 
 def _predict_to(output, predictor, reader, labels, input_path, progress):
     """Writes the predictions of `reader`'s rows to `output` ("-": standard output); returns a `PredictResult`."""
-    from textclf.outputs import atomic_file
+    from textclf.artifacts.outputs import atomic_file
 
     added = prediction_columns(labels, predictor.task, probabilities=predictor.probabilities, top_k=predictor.top_k)
     clash = [name for name in added if name in reader.columns]

@@ -259,14 +259,14 @@ def read_labeled(path, *, text_column="text", label_column="label", encoding="ut
     Raises:
         InputDataError: missing file or column, no rows, an empty text or label.
     """
-    from textclf.inputs import NUL, check_column
+    from textclf.data.inputs import NUL, check_column
 
     frame = read_table(path, encoding=encoding, columns=(text_column, label_column))
     if len(frame) == 0:
         raise InputDataError("has a header but no data rows", file=path)
     texts = frame[text_column].tolist()
     labels = frame[label_column].tolist()
-    check_column(texts, path, text_column)  # the one text rule (textclf.inputs)
+    check_column(texts, path, text_column)  # the one text rule (textclf.data.inputs)
     for i, label in enumerate(labels):
         if not isinstance(label, str) or not label.strip():
             raise InputDataError(

@@ -3,7 +3,7 @@
 Inputs (files, globs, directories or pyarrow-filesystem URIs of CSV/TSV, optionally .gz, or Parquet)
 are read one file per read task, a chunk at a time, each row tagged with its `source_file` and its
 0-based `row` in that file so each file's order can be restored. A pool of long-lived actors, each
-holding one `textclf.batch_predictor.BatchPredictor` (the model loaded once per worker, TensorFlow's
+holding one `textclf.inference.batch_predictor.BatchPredictor` (the model loaded once per worker, TensorFlow's
 thread pools sized to the worker's CPUs), predicts the batches into part files under a temporary name.
 
 The actors hold one CPU each and one CPU is always left for the read and write tasks (which ask for a
@@ -24,11 +24,10 @@ import signal
 import sys
 import time
 import warnings
-from pathlib import Path
 
 from textclf import errors
 from textclf.errors import ConfigError, InputDataError, TextclfError
-from textclf.quiet import call_with_stderr_captured
+from textclf.runtime.quiet import call_with_stderr_captured
 
 RAY_EXTRA = 'pip install "textclf[ray]"'
 ORDER_COLUMNS = ("source_file", "row")
@@ -109,7 +108,7 @@ def _read_chunks(name, *, text_column, encoding, chunk_size, reserved):
     import pandas as pd
     import pyarrow.parquet as pq
 
-    from textclf.data import check_header, csv_read_options, is_parquet, require_column, translate_read_error
+    from textclf.data.tables import check_header, csv_read_options, is_parquet, require_column, translate_read_error
 
     fs, path = _filesystem(name)
     start = 0
@@ -158,7 +157,7 @@ class _Predict:
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-        from textclf.batch_predictor import BatchPredictor
+        from textclf.inference.batch_predictor import BatchPredictor
 
         self.predictor = BatchPredictor(model, **options)
 
@@ -209,7 +208,7 @@ def predict_dataset(dataset, model, *, workers=1, cpus_per_worker=1, batch_rows=
     if workers < 1 or cpus_per_worker <= 0:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if not isinstance(dataset, ray.data.Dataset):
-        from textclf.metadata import read_metadata
+        from textclf.artifacts.metadata import read_metadata
 
         text_column = text_column or read_metadata(model).get("text_column", "text")
         dataset = read_inputs([dataset] if isinstance(dataset, (str, os.PathLike)) else dataset,
@@ -230,8 +229,8 @@ def _check_model_options(model, *, text_column, batch_size, chunk_size, top_k, o
     Returns:
         `(text_column, reserved)`: the column of texts and the names of the columns prediction adds.
     """
-    from textclf.batch_predictor import check_options, prediction_columns
-    from textclf.metadata import load
+    from textclf.inference.batch_predictor import check_options, prediction_columns
+    from textclf.artifacts.metadata import load
     from textclf.tasks import from_metadata
 
     metadata = load(model)
@@ -240,6 +239,51 @@ def _check_model_options(model, *, text_column, batch_size, chunk_size, top_k, o
     check_options(labels, chunk_size=chunk_size, batch_size=batch_size, top_k=top_k, on_bad_rows=on_bad_rows)
     reserved = prediction_columns(labels, task, probabilities=probabilities, top_k=top_k)
     return text_column or metadata.get("text_column", "text"), reserved
+
+
+@contextlib.contextmanager
+def ray_session(address=None, *, num_cpus=None, quiet=False):
+    """Joins the Ray cluster at `address`, or starts one here (loopback, no dashboard) and stops it after.
+
+    SIGTERM is turned into `KeyboardInterrupt` meanwhile, so a terminated run unwinds: its temporary
+    output is removed and the Ray it started is stopped.
+
+    Args:
+        address: None (start Ray here), "auto", or "ray://HOST:PORT".
+        num_cpus: Logical CPUs of a Ray started here.
+        quiet: No Ray Data progress bars nor warnings.
+
+    Yields:
+        The `ray` module, connected.
+    """
+    ray = import_ray()
+    started = not ray.is_initialized()
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray's C++ notices are not the user's business
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        if started:
+            env = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+            kwargs = dict(address=address) if address else dict(
+                num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+            # Ray's C++ start-up notices (such as the log level it was given) are dropped unless it fails
+            call_with_stderr_captured(lambda: ray.init(**kwargs, log_to_driver=False, logging_level="ERROR",
+                                                       runtime_env={"env_vars": env}))
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # after ray.init, which sets its own (exit 15)
+        logging.getLogger("ray.data").setLevel(logging.ERROR if quiet else logging.INFO)
+        for name in ("ray.data.exceptions", "ray.data._internal.execution.streaming_executor_state"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)  # a failure is raised here and reported once
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = not quiet
+        context.print_on_execution_start = False
+        if quiet:  # a small input feeds fewer actors than --workers: true, and not worth a line under -q
+            warnings.filterwarnings("ignore", message="The minimum number of concurrent actors")
+        yield ray
+    finally:
+        try:
+            if started:
+                ray.shutdown()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _unwrap(exc):
@@ -282,9 +326,9 @@ def predict_to_directory(inputs, model, output, *, output_format="parquet", work
                                                 ("probabilities", False), ("threshold", None), ("at_least_one", None))}
     text_column, reserved = _check_model_options(model, text_column=text_column, chunk_size=chunk_size, **check)
     output = os.path.abspath(output.removeprefix("file://") if isinstance(output, str) else output)
-    from textclf.outputs import claim
+    from textclf.artifacts.outputs import claim
 
-    with claim(output, "predictions"):  # before any work; re-entrant under the CLI (textclf.outputs)
+    with claim(output, "predictions"):  # before any work; re-entrant under the CLI (textclf.artifacts.outputs)
         return _predict_into(inputs, model, output, output_format, workers, encoding, chunk_size, text_column,
                              reserved, options)
 
@@ -315,9 +359,9 @@ def _write(predicted, output, output_format):
     """Writes the part files into `output` (complete or absent); their rows (Parquet) or None (CSV)."""
     import pyarrow.parquet as pq
 
-    from textclf.outputs import atomic_directory
+    from textclf.artifacts.outputs import atomic_directory
 
-    with atomic_directory(output, "predictions") as tmp:  # its marker lists the parts (textclf.output_marker)
+    with atomic_directory(output, "predictions") as tmp:  # the door's marker lists the parts
         getattr(predicted, f"write_{output_format}")(str(tmp), ray_remote_args={"num_cpus": IO_CPUS})
         parts = sorted(tmp.glob("*.parquet"))
         rows = sum(pq.ParquetFile(p).metadata.num_rows for p in parts) if output_format == "parquet" else None

@@ -3,7 +3,7 @@
 `claim(path, kind)` is taken before any work: it refuses a bad output at
 once (a file output naming a directory or a special file, a missing parent,
 an input of the same run, a directory textclf may not replace:
-`textclf.output_marker`), takes the lock (`textclf.locking`) and removes the
+`textclf.artifacts.output_marker`), takes the lock (`textclf.artifacts.locking`) and removes the
 temporary files that writers which no longer exist left beside the output
 (`kill -9`). `atomic_file` and `atomic_directory` then write under a
 temporary sibling name carrying the writer's PID and rename it into place
@@ -31,7 +31,7 @@ import threading
 from pathlib import Path
 
 from textclf.errors import InputDataError, TextclfError
-from textclf.output_marker import KINDS, check_replaceable, write_marker
+from textclf.artifacts.output_marker import KINDS, check_replaceable, write_marker
 
 FILE = "file"
 # Errors of the storage, not of the program: reported as one line.
@@ -138,7 +138,7 @@ def claim(path, kind=FILE, *, inputs=(), lock=True):
 
     Args:
         path: The output; "-" (standard output) claims nothing.
-        kind: `FILE`, or a directory kind of `textclf.output_marker.KINDS`.
+        kind: `FILE`, or a directory kind of `textclf.artifacts.output_marker.KINDS`.
         inputs: Files this run reads; a file output naming one is refused.
         lock: Take the lock (multi-worker training shares its output: only the chief writes it).
 
@@ -147,7 +147,7 @@ def claim(path, kind=FILE, *, inputs=(), lock=True):
 
     Raises:
         InputDataError: the output cannot or may not be written.
-        textclf.locking.OutputLockedError: another run writes it.
+        textclf.artifacts.locking.OutputLockedError: another run writes it.
     """
     if os.fspath(path) == "-":
         yield None
@@ -163,7 +163,7 @@ def claim(path, kind=FILE, *, inputs=(), lock=True):
         assert kind in KINDS, kind
         _check_parent(final, shown)
         check_replaceable(final, kind, shown)
-    from textclf.locking import OutputLock
+    from textclf.artifacts.locking import OutputLock
 
     with OutputLock(final) if lock else contextlib.nullcontext():
         if lock:  # no other writer of this output exists: what dead ones left is garbage
@@ -217,7 +217,7 @@ def atomic_directory(final, kind):
 
     Args:
         final: The directory to create or replace (claimed here if not already).
-        kind: One of `textclf.output_marker.KINDS`.
+        kind: One of `textclf.artifacts.output_marker.KINDS`.
 
     Yields:
         A `pathlib.Path` to write into.

@@ -68,7 +68,7 @@ def export_saved_model(classifier, directory):
     """Writes the SavedModel to `directory` (built in a temporary sibling, then renamed)."""
     import tensorflow as tf
 
-    from textclf.outputs import atomic_directory
+    from textclf.artifacts.outputs import atomic_directory
 
     module = build_serving_module(classifier)
     with atomic_directory(directory, kind="saved_model") as tmp:

@@ -191,14 +191,14 @@ def setup(config, log):
 def even_batch_plan(lengths, batch_size, max_length, num_replicas):
     """Batches per epoch and examples used per epoch after trimming to even batches.
 
-    Mirrors `textclf.pipeline.training_dataset`: batches of `batch_size` per
+    Mirrors `textclf.text.pipeline.training_dataset`: batches of `batch_size` per
     length bucket, the last one of each bucket partial; each batch keeps a
     multiple of `num_replicas` examples.
 
     Returns:
         `(steps, examples)`.
     """
-    from textclf.pipeline import _boundaries
+    from textclf.text.pipeline import _boundaries
 
     lengths = np.asarray(lengths)
     bucket_of = np.searchsorted(_boundaries(max_length), lengths, side="right")
@@ -273,7 +273,7 @@ class Runtime:
             Batches per epoch: every bucket's, the last one partial; under a
             strategy with several replicas, after trimming to even batches.
         """
-        from textclf.pipeline import batches_per_epoch
+        from textclf.text.pipeline import batches_per_epoch
 
         if get_strategy(self.mode) is None:
             return batches_per_epoch(lengths, batch_size, max_length)
@@ -322,9 +322,9 @@ class Runtime:
         return ds, steps
 
     def before_fit(self, model, sample_ds):
-        """Call after each `compile`, before `fit`: the multi-worker workaround of `textclf.compat`."""
+        """Call after each `compile`, before `fit`: the multi-worker workaround of `textclf.artifacts.compat`."""
         if self.mode == "multi-worker":
-            from textclf.compat import build_for_multi_worker
+            from textclf.artifacts.compat import build_for_multi_worker
 
             build_for_multi_worker(model, next(iter(sample_ds)), get_strategy(self.mode))
 
@@ -363,7 +363,7 @@ class Runtime:
         The chief gets `atomic_directory(output)`; other workers get a private
         temporary directory, removed on exit, so they never touch `output`.
         """
-        from textclf.outputs import atomic_directory
+        from textclf.artifacts.outputs import atomic_directory
 
         if self.is_chief():
             with atomic_directory(output, kind="model") as tmp:

@@ -51,7 +51,7 @@ def count_tokens(texts, batch_size=8192):
     """
     import tensorflow as tf
 
-    from textclf.tokenize import glove_standardize
+    from textclf.text.tokenize import glove_standardize
 
     counts = Counter()
     lengths = []
@@ -86,7 +86,7 @@ MAX_LENGTH_CAP = 200
 
 
 # Characters of a text the model reads: training cuts texts to them (`cut_texts`) before tokenizing, and the saved
-# model cuts the same way (`textclf.layers.GloveStandardize`). One 5 MB text cell in a 200-row file otherwise
+# model cuts the same way (`textclf.models.layers.GloveStandardize`). One 5 MB text cell in a 200-row file otherwise
 # took training from 1.1 to 4.8 GB, most of it the n-gram ids of every text padded to that one's length. The
 # recurrent model reads at most max_length tokens; the n-gram branch reads texts whole, so the cap sits above the
 # longest text of the datasets measured (160,616 characters, 20 Newsgroups test): none of them is cut.

@@ -64,7 +64,7 @@ def plot_reliability(table, path, title=""):
         path: PNG file to write.
         title: Shown above the diagram with the ECE.
     """
-    from textclf.plotting import literal_text
+    from textclf.evaluation.plotting import literal_text
 
     with literal_text() as plt:  # label names drawn as written, never as mathtext
         bins = table["bins"]

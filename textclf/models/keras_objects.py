@@ -1,7 +1,7 @@
 """The custom objects saved models hold, and their registration.
 
 Saved models are built from built-in Keras layers where one does the job; the
-exceptions are textclf's own layers and model class (`textclf.layers`,
+exceptions are textclf's own layers and model class (`textclf.models.layers`,
 `textclf.models.text_model`) and the GloVe `standardize` function of the
 `TextVectorization` layer of models saved before those layers existed. Keras
 stores each by registered name (`textclf>GloveStandardize`,
@@ -20,7 +20,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 
-from textclf.tokenize import KERAS_PACKAGE, STANDARDIZE_NAME, glove_standardize
+from textclf.text.tokenize import KERAS_PACKAGE, STANDARDIZE_NAME, glove_standardize
 
 PACKAGE = KERAS_PACKAGE
 _registered = False
@@ -41,7 +41,7 @@ def register_keras_objects():
             glove_standardize
         )
         # Importing these modules registers their classes (decorators).
-        import textclf.layers  # noqa: F401
+        import textclf.models.layers  # noqa: F401
         import textclf.models.text_model  # noqa: F401
 
         _registered = True

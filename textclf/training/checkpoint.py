@@ -16,7 +16,7 @@ The work directory is removed when the model has been saved.
 
 `textclf train --resume` loads the latest checkpoint and continues with the
 next epoch. Nothing needs replaying: each epoch's shuffle is seeded by
-`(seed, epoch)` (`textclf.pipeline.training_dataset`), so with
+`(seed, epoch)` (`textclf.text.pipeline.training_dataset`), so with
 `enable_op_determinism` the resumed run ends with the same weights as an
 uninterrupted one (`tests/test_faults.py`).
 """

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textclf.errors import InputDataError
-from textclf.overlap import find_overlap
+from textclf.data.overlap import find_overlap
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def split_validation(texts, labels, fraction, seed, path, overlap=None):
     plain stratified split of the rows (`--validation-split-by rows`).
 
     The split draws `fraction` of the documents (texts inside no other text,
-    see `textclf.overlap`), stratified by label. A duplicate row goes with its
+    see `textclf.data.overlap`), stratified by label. A duplicate row goes with its
     text; a row lying inside documents goes to validation only when all of them
     did (a phrase shared with a training document stays in training, as a
     common phrase of an unseen test text would be known). Without duplicates

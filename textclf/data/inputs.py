@@ -65,7 +65,7 @@ def check_column(texts, path, column, *, offset=0):
         column: The column name, for the message.
         offset: Index of `texts[0]` among the file's records.
     """
-    from textclf.data import spreadsheet_row
+    from textclf.data.tables import spreadsheet_row
 
     for i, text in enumerate(texts):
         problem = f"text is not a string (got {type(text).__name__})" if not isinstance(text, str) else text_problem(text)

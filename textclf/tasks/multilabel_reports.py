@@ -1,8 +1,8 @@
 """The tables and plots of a multi-label evaluation: per-label and averaged metrics, 2x2 counts, co-occurrence.
 
 `textclf.tasks.multi_label.MultiLabel.write_tables` writes them for
-`textclf.reports.write_reports`, which writes the rest of the same directory
-layout and the same `report.html` (`textclf.report_html`):
+`textclf.evaluation.reports.write_reports`, which writes the rest of the same directory
+layout and the same `report.html` (`textclf.evaluation.report_html`):
 
     classification_report.json/.txt  per label precision / recall / F1 / support;
                                      micro, macro, weighted and samples averages
@@ -51,7 +51,7 @@ def write_label_confusion(report_dir, y_true, y_pred, labels, evaluated_on):
     pd.DataFrame({"label": labels, "true_negatives": matrices[:, 0, 0], "false_positives": matrices[:, 0, 1],
                   "false_negatives": matrices[:, 1, 0], "true_positives": matrices[:, 1, 1]}).to_csv(
         report_dir / "multilabel_confusion.csv", index=False)
-    from textclf.plotting import best_effort
+    from textclf.evaluation.plotting import best_effort
 
     png = report_dir / "multilabel_confusion.png"
     best_effort(png, plot_label_confusion, matrices, labels, png, title=evaluated_on)
@@ -66,7 +66,7 @@ def write_cooccurrence(report_dir, y_true, labels, evaluated_on):
     counts = y.T @ y
     pd.DataFrame(counts, index=pd.Index(labels, name="label"), columns=labels).to_csv(
         report_dir / "label_cooccurrence.csv")
-    from textclf.plotting import best_effort
+    from textclf.evaluation.plotting import best_effort
 
     best_effort(report_dir / "label_cooccurrence.png", plot_cooccurrence, counts, labels,
                 report_dir / "label_cooccurrence.png", title=evaluated_on)
@@ -75,7 +75,7 @@ def write_cooccurrence(report_dir, y_true, labels, evaluated_on):
 
 def plot_label_confusion(matrices, labels, path, title=""):
     """One small 2x2 count panel per label (rows true no/yes, columns predicted no/yes), shaded by row share."""
-    from textclf.plotting import literal_text
+    from textclf.evaluation.plotting import literal_text
 
     with literal_text() as plt:  # label names drawn as written, never as mathtext
         columns = min(CONFUSION_COLUMNS, len(labels))
@@ -105,7 +105,7 @@ def plot_label_confusion(matrices, labels, path, title=""):
 
 def plot_cooccurrence(counts, labels, path, title=""):
     """Heatmap of how many rows hold both labels (log-shaded, counts written), readable at 28 labels."""
-    from textclf.plotting import literal_text
+    from textclf.evaluation.plotting import literal_text
 
     with literal_text() as plt:  # label names drawn as written, never as mathtext
         n = len(labels)

@@ -47,7 +47,7 @@ def best_effort(path, plot, *args, **kwargs):
     Returns:
         Whether the figure was written.
     """
-    from textclf.terminal import warn
+    from textclf.runtime.terminal import warn
 
     try:
         plot(*args, **kwargs)

@@ -1,12 +1,12 @@
 """The textclf layers of saved models, where no built-in Keras layer does the job.
 
 Each is registered under the package name "textclf" (by
-`textclf.keras_objects.register_keras_objects`, which `import textclf`
+`textclf.models.keras_objects.register_keras_objects`, which `import textclf`
 arranges), so `keras.saving.load_model` rebuilds it with `safe_mode=True`:
 only its name and config are stored, never code.
 
     GloveStandardize        strings -> their first `max_chars` characters, GloVe-spelled
-                            (`textclf.tokenize`), once for both branches' `TextVectorization` layers
+                            (`textclf.text.tokenize`), once for both branches' `TextVectorization` layers
     FirstTokens             token ids padded to the batch's longest row -> at most
                             `max_length` of them
     NgramLogisticRegression n-gram ids -> class probabilities (softmax), or one
@@ -23,8 +23,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from textclf.tokenize import KERAS_PACKAGE as PACKAGE
-from textclf.tokenize import glove_standardize
+from textclf.text.tokenize import KERAS_PACKAGE as PACKAGE
+from textclf.text.tokenize import glove_standardize
 
 UNIT_NORM_EPSILON = 1e-12  # keras.layers.UnitNormalization's
 
@@ -36,7 +36,7 @@ class GloveStandardize(keras.layers.Layer):
 
     Args:
         max_chars: Characters (Unicode code points) kept of each text, as training cut them
-            (`textclf.vocabulary.cut_texts`); None keeps texts whole (models saved before the cut existed).
+            (`textclf.text.vocabulary.cut_texts`); None keeps texts whole (models saved before the cut existed).
     """
 
     def __init__(self, max_chars=None, **kwargs):

@@ -1,7 +1,7 @@
 """The one predictor of every batch engine: a pandas batch in, the same batch with prediction columns out.
 
-Local `textclf predict` (`textclf.prediction.predict_file`) runs it chunk after chunk; the Ray engine
-(`textclf.ray_engine`) holds one per worker process, built from the model directory so the model is
+Local `textclf predict` (`textclf.inference.prediction.predict_file`) runs it chunk after chunk; the Ray engine
+(`textclf.inference.ray_engine`) holds one per worker process, built from the model directory so the model is
 loaded once per worker. It owns what every engine shares: which rows are bad (`bad_rows`), the option checks
 (`check_options`) and the prediction columns (`prediction_columns`, `add_predictions`; `textclf serve` uses
 them too), each decided by the model's task (`textclf.tasks`), so the columns, options and error messages
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from textclf.data import spreadsheet_row
+from textclf.data.tables import spreadsheet_row
 from textclf.errors import ConfigError, InputDataError
 
 DEFAULT_BATCH_SIZE = 256
@@ -35,7 +35,7 @@ class BatchPredictor:
     def __init__(self, classifier, *, text_column=None, batch_size=DEFAULT_BATCH_SIZE, probabilities=False,
                  top_k=0, on_bad_rows="error", threshold=None, at_least_one=None):
         if not hasattr(classifier, "predict_proba"):
-            from textclf.classifier import TextClassifier
+            from textclf.inference.classifier import TextClassifier
 
             classifier = TextClassifier.load(classifier)
         if on_bad_rows not in BAD_ROW_POLICIES:
@@ -67,7 +67,7 @@ class BatchPredictor:
         texts = frame[self.text_column]
         probabilities = np.full((len(texts), len(self.labels)), np.nan, dtype=np.float32)
         good = ~bad
-        # Checked just above, by the rule of `textclf.inputs`: the classifier need not check again.
+        # Checked just above, by the rule of `textclf.data.inputs`: the classifier need not check again.
         if good.all():
             probabilities[:] = self.classifier.predict_proba(texts.tolist(), self.batch_size, validate=False)
         elif good.any():
@@ -102,7 +102,7 @@ def _where(file, rows, index):
 
 
 def bad_rows(frame, text_column, on_bad_rows, *, file=None, rows=0):
-    """Boolean array of the batch's rows whose text breaks the rule (`textclf.inputs`), to be skipped.
+    """Boolean array of the batch's rows whose text breaks the rule (`textclf.data.inputs`), to be skipped.
 
     An empty or whitespace-only text stops the run unless `on_bad_rows` is
     "skip"; a NUL byte in any text cell always does: the row is copied to the
@@ -121,7 +121,7 @@ def bad_rows(frame, text_column, on_bad_rows, *, file=None, rows=0):
     Raises:
         InputDataError: naming the file, row and column of the first such cell.
     """
-    from textclf.inputs import EMPTY, NUL, bad_text_masks
+    from textclf.data.inputs import EMPTY, NUL, bad_text_masks
 
     empty, nul = bad_text_masks(frame[text_column])
     for column in frame.columns:

@@ -93,7 +93,7 @@ def explain(classifier, texts, *, targets=None, batch_size=256, max_spans=None):
     Returns:
         A list of `Explanation`, one per text.
     """
-    from textclf.tokenize import tokenize
+    from textclf.text.tokenize import tokenize
 
     texts = [str(text) for text in texts]
     token_lists = tokenize(texts)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from textclf.errors import InputDataError
-from textclf.report_html import esc, fmt, metrics_table, page, table
+from textclf.evaluation.report_html import esc, fmt, metrics_table, page, table
 
 REPORT_FILE = "classification_report.json"
 
@@ -29,7 +29,7 @@ def load_run(directory):
     Raises:
         InputDataError: the directory holds neither.
     """
-    from textclf.classifier import read_metadata
+    from textclf.inference.classifier import read_metadata
 
     directory = Path(directory)
     metadata = None
@@ -53,7 +53,7 @@ def load_run(directory):
 def run_metrics(report):
     """The overall metrics of a classification report, named as `compute_metrics` names them."""
     macro, weighted = report.get("macro avg", {}), report.get("weighted avg", {})
-    if "micro_f1" in report:  # multi-label (textclf.multilabel_reports): its own summary, rows included
+    if "micro_f1" in report:  # multi-label (textclf.tasks.multilabel_reports): its own summary, rows included
         return {key: report.get(key) for key in ("micro_f1", "macro_f1", "weighted_f1", "samples_f1",
                                                  "subset_accuracy", "hamming_loss", "expected_calibration_error",
                                                  "rows", "evaluated_on")}
@@ -101,7 +101,7 @@ def config_differences_html(runs):
 
     A reports directory records no configuration: its column stays empty rather than making every setting differ.
     """
-    from textclf.report_html import flatten
+    from textclf.evaluation.report_html import flatten
 
     flat = [{key: value for key, value in flatten(run["metadata"] or {}) if not key.startswith(NOT_SETTINGS)}
             for run in runs]
@@ -129,7 +129,7 @@ def write_comparison(directories, output):
     Returns:
         The runs read (dicts of `load_run`).
     """
-    from textclf.outputs import atomic_file
+    from textclf.artifacts.outputs import atomic_file
 
     runs = [load_run(directory) for directory in directories]
     names = [run["name"] for run in runs]

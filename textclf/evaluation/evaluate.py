@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 
-from textclf.data import spreadsheet_row
+from textclf.data.tables import spreadsheet_row
 from textclf.errors import InputDataError
-from textclf.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options
-from textclf.prediction import DEFAULT_CHUNK_SIZE, ChunkReader, predict_chunks
+from textclf.inference.batch_predictor import DEFAULT_BATCH_SIZE, BatchPredictor, check_options
+from textclf.inference.prediction import DEFAULT_CHUNK_SIZE, ChunkReader, predict_chunks
 
 
 def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label_column=None, encoding="utf-8",
@@ -30,8 +30,8 @@ def evaluate_file(classifier, input_path, report_dir, *, text_column=None, label
         A dict: `metrics` (from `reports.write_reports`), `unseen` (label -> rows,
         for labels the model does not know), `skipped` (rows left out).
     """
-    from textclf.outputs import atomic_directory
-    from textclf.reports import summarize_data, write_reports
+    from textclf.artifacts.outputs import atomic_directory
+    from textclf.evaluation.reports import summarize_data, write_reports
 
     task = classifier.task.with_overrides(threshold, at_least_one)
     text_column = text_column or classifier.metadata.get("text_column", "text")

@@ -1,10 +1,10 @@
 """Evaluation reports: metrics, confusion matrix, error analysis, calibration, curves, report.html.
 
 Metrics come from scikit-learn, plots from matplotlib (headless backend) and
-the page from `textclf.report_html`. `write_reports` serves every task: the
+the page from `textclf.evaluation.report_html`. `write_reports` serves every task: the
 task (`textclf.tasks`) gives the metrics, its tables and plots (this module's
 confusion matrix and confused pairs for one label per text,
-`textclf.multilabel_reports`' for several), the calibration pairs and the
+`textclf.tasks.multilabel_reports`' for several), the calibration pairs and the
 confidence that ranks the errors.
 """
 
@@ -60,7 +60,7 @@ def report_metrics(task, y_true, decisions, scores=None, *, labels=None, evaluat
     Returns:
         `Task.metrics` plus `evaluated_on` and, with `scores`, `expected_calibration_error`.
     """
-    from textclf.calibration import reliability
+    from textclf.evaluation.calibration import reliability
 
     labels = list(task.labels if labels is None else labels)
     metrics = {**task.metrics(y_true, decisions, labels), "evaluated_on": evaluated_on}
@@ -128,7 +128,7 @@ def write_reports(report_dir, task, y_true, decisions, scores=None, *, labels=No
         data_summary = {"evaluated": summarize_data(task.values(y_true, labels))}
     write_summary_and_history(report_dir, data_summary, history)
     examples = wrong_examples(wrong[:WRONG_EXAMPLES], texts, true_cells, predicted_cells, confidence, classifier)
-    from textclf.report_html import write_run_page
+    from textclf.evaluation.report_html import write_run_page
 
     write_run_page(report_dir, metrics=metrics, calibration=calibration, examples=examples,
                    data_summary=data_summary, metadata=metadata, **page)
@@ -142,7 +142,7 @@ def write_summary_and_history(report_dir, data_summary, history):
         import pandas as pd
 
         pd.DataFrame(history).to_csv(report_dir / "history.csv", index=False)
-        from textclf.plotting import best_effort
+        from textclf.evaluation.plotting import best_effort
 
         best_effort(report_dir / "training_curves.png", plot_history, history, report_dir / "training_curves.png")
 
@@ -155,7 +155,7 @@ def write_confusion(report_dir, y_true, y_pred, all_labels, evaluated_on):
     matrix = confusion_matrix(y_true, y_pred, labels=all_labels)
     frame = pd.DataFrame(matrix, index=pd.Index(all_labels, name="true \\ predicted"), columns=all_labels)
     frame.to_csv(report_dir / "confusion_matrix.csv")
-    from textclf.plotting import best_effort
+    from textclf.evaluation.plotting import best_effort
 
     png = report_dir / "confusion_matrix.png"
     best_effort(png, plot_confusion_matrix, matrix, all_labels, png, title=evaluated_on)
@@ -189,11 +189,11 @@ def write_classification_report(report_dir, y_true, y_pred, labels, all_labels, 
 
 def write_calibration(report_dir, confidence, correct, title=""):
     """`calibration.json` (reliability table, ECE) and `reliability_diagram.png`; returns the table."""
-    from textclf.calibration import plot_reliability, reliability
+    from textclf.evaluation.calibration import plot_reliability, reliability
 
     table = reliability(confidence, correct)
     (report_dir / "calibration.json").write_text(json.dumps(table, indent=2) + "\n")
-    from textclf.plotting import best_effort
+    from textclf.evaluation.plotting import best_effort
 
     png = report_dir / "reliability_diagram.png"
     best_effort(png, plot_reliability, table, png, title=title)
@@ -310,7 +310,7 @@ def summarize_data(labels, lengths=None, *, unit="tokens", coverage=None):
 
 def plot_confusion_matrix(matrix, labels, path, title=""):
     """Two panels, counts and row-normalized, sized to stay readable at 20+ classes."""
-    from textclf.plotting import literal_text
+    from textclf.evaluation.plotting import literal_text
 
     with literal_text() as plt:  # label names drawn as written, never as mathtext
         n = len(labels)
@@ -341,7 +341,7 @@ def plot_confusion_matrix(matrix, labels, path, title=""):
 
 def plot_history(history, path):
     """Loss and accuracy per epoch, training and validation (one line per ensemble member)."""
-    from textclf.plotting import literal_text
+    from textclf.evaluation.plotting import literal_text
 
     with literal_text() as plt:  # label names drawn as written, never as mathtext
         members = sorted({h.get("member") for h in history}, key=lambda m: m or 0)

@@ -1,0 +1,1 @@
+"""artifacts: a stage of the textclf pipeline."""

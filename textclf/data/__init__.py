@@ -1,0 +1,1 @@
+"""data: a stage of the textclf pipeline."""

@@ -1,0 +1,1 @@
+"""evaluation: a stage of the textclf pipeline."""

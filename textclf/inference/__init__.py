@@ -1,0 +1,1 @@
+"""inference: a stage of the textclf pipeline."""

@@ -1,0 +1,1 @@
+"""text: a stage of the textclf pipeline."""
