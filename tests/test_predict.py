@@ -98,6 +98,28 @@ def test_streaming_equals_predict_all_at_once(tmp_path, model_dir, classifier):
     assert lines[0] == "id\ttext\tpredicted_label\tconfidence" and len(lines) == 231
 
 
+def test_parquet_input_predicts_and_evaluates_as_its_csv(tmp_path, model_dir, capsys):
+    import pandas as pd
+
+    rows = [(f"{i:03d}", t, label) for i, (t, label) in enumerate(make_texts(50, seed=8))]
+    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
+    frame.to_parquet(tmp_path / "in.parquet")
+    csv_file = write_csv(tmp_path / "in.csv", rows, header=("id", "text", "label"))
+    for name in ("in.parquet", "in.csv"):
+        assert cli("predict", "--model", model_dir, "--input", tmp_path / name, "--output", tmp_path / f"{name}.out.csv",
+                   "--probabilities", "--chunk-size", "16", "--quiet") == 0
+    assert read_rows(tmp_path / "in.parquet.out.csv") == read_rows(tmp_path / "in.csv.out.csv")  # `007` stays `007`
+    assert cli("evaluate", "--model", model_dir, "--input", tmp_path / "in.parquet", "--output", tmp_path / "r",
+               "-q") == 0
+    assert cli("evaluate", "--model", model_dir, "--input", csv_file, "--output", tmp_path / "r2", "-q") == 0
+    import json
+
+    reports = [json.loads((tmp_path / d / "classification_report.json").read_text()) for d in ("r", "r2")]
+    assert [{k: v for k, v in r.items() if k != "evaluated_on"} for r in reports][0] == \
+        {k: v for k, v in reports[1].items() if k != "evaluated_on"}
+    capsys.readouterr()
+
+
 def test_bad_rows_error_and_skip(tmp_path, model_dir, capsys):
     rows = [("1", "my dog is good"), ("2", "   "), ("3", "pizza and cake"), ("4", "")]
     inp = write_csv(tmp_path / "bad.csv", rows, header=("id", "text"))

@@ -19,7 +19,7 @@ HELP = "evaluate a model on a labeled CSV/TSV file and write reports"
 
 def add_arguments(parser):
     options.add_input(parser, required=True, old="INPUT",
-                      help="labeled CSV/TSV file (.gz accepted), or - for standard input")
+                      help="labeled CSV/TSV (.gz accepted) or Parquet file, or - for standard input")
     options.add_model(parser)
     options.add_output(parser, dest="report_dir", metavar="DIR", required=True, old="--report-dir",
                        help="directory for the reports (replaced only if it is textclf's own earlier output)")

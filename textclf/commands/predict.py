@@ -19,12 +19,12 @@ from textclf.commands import options
 from textclf.inference.batch_predictor import BAD_ROW_POLICIES, DEFAULT_BATCH_SIZE
 from textclf.inference.prediction import DEFAULT_CHUNK_SIZE
 
-HELP = "predict labels for every row of a CSV/TSV file (streamed; any size)"
+HELP = "predict labels for every row of a CSV/TSV or Parquet file (streamed; any size)"
 
 
 def add_arguments(parser):
     options.add_input(parser, required=True, old="INPUT", nargs="+",
-                      help="CSV/TSV file (.gz accepted), or - for standard input (CSV); with --engine ray, one or "
+                      help="CSV/TSV (.gz accepted) or Parquet file, or - for standard input (CSV); with --engine ray, one or "
                            "more files, globs, directories or URIs (s3://, gs://, file://...) of CSV/TSV/Parquet")
     options.add_model(parser)
     options.add_output(parser, required=True,

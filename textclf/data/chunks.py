@@ -57,10 +57,11 @@ class Chunk:
 
 
 class ChunkReader:
-    """Iterates a CSV/TSV file (optionally gzipped; `-` for stdin) in chunks.
+    """Iterates a CSV/TSV file (optionally gzipped; `-` for stdin) or a Parquet file in chunks.
 
     Args:
-        path: The file, or "-" for standard input (read as CSV).
+        path: The file, or "-" for standard input (read as CSV). A Parquet file is read a record batch at a
+            time; its required columns are read as strings (a missing cell as an empty one).
         encoding: Text encoding.
         chunk_size: Rows per chunk.
         required: Columns that must be present.
@@ -73,9 +74,10 @@ class ChunkReader:
         self.encoding = encoding
         self.chunk_size = chunk_size
         name = os.fspath(path)
-        if name != "-" and is_parquet(name):
-            raise InputDataError("Parquet input is not supported for streaming prediction; use CSV or TSV", file=path)
         check_readable_file(path)
+        if name != "-" and is_parquet(name):
+            self._open_parquet(name, required)
+            return
         options = csv_read_options("input.csv" if name == "-" else name, encoding)
         self.sep = options["sep"]
         self.total_bytes = None
@@ -107,6 +109,32 @@ class ChunkReader:
         check_header(self.columns, path)
         for column in required:
             require_column(self.columns, column, path)
+
+    def _open_parquet(self, name, required):
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(name)
+        except Exception as exc:  # noqa: BLE001 - every reader failure becomes one line
+            raise InputDataError(f"cannot be read as Parquet ({' '.join(str(exc).split())})", file=name) from None
+        self.sep, self.total_bytes, self._counter, self._source = ",", None, None, None
+        self.columns = [str(c) for c in parquet.schema_arrow.names]
+        check_header(self.columns, name)
+        for column in required:
+            require_column(self.columns, column, name)
+
+        def frames():
+            for batch in parquet.iter_batches(batch_size=self.chunk_size):
+                frame = batch.to_pandas()
+                for column in required:  # texts and labels as strings, as a CSV file gives them
+                    cells = frame[column]
+                    frame[column] = cells.where(cells.notna(), "").astype(str)
+                yield frame
+
+        self._reader = frames()
+        self._first = next(self._reader, None)
+        if self._first is None:
+            raise InputDataError("file has no rows", file=name)
 
     @property
     def bytes_read(self):
