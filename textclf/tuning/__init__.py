@@ -82,10 +82,9 @@ def _checked_inputs(config, metric, clock):
     from textclf.tuning.trial import check_metric
 
     tables = read_tables(config)
-    labels = sorted({name for cell in tables.train.labels
-                     for name in (cell if config.multi_label else (cell,))}, key=str)
-    metric = metric or ("micro_f1" if config.multi_label else "accuracy")
-    check_metric(metric, [str(label) for label in labels], config.multi_label)
+    task = tables.task  # its headline metrics are the ones a search may follow; the first is the default
+    metric = metric or task.headline[0]
+    check_metric(metric, [str(label) for label in task.labels], task.headline)
     tokens = sum(min(len(str(text).split()), 200) for text in tables.train.texts)
     shortest = shortest_budget(tokens)
     if clock.budget < shortest:

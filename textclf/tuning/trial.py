@@ -78,9 +78,9 @@ class _Member(TrialHook):
         self.parent._epoch_done()
 
 
-def check_metric(metric, labels, multi_label):
-    """Raises `ConfigError` unless `metric` is `accuracy`, `macro_f1`, `micro_f1` (several labels per text)
-    or `f1:LABEL` with a label of the training data."""
+def check_metric(metric, labels, allowed):
+    """Raises `ConfigError` unless `metric` is one of `allowed` (the task's headline metrics) or `f1:LABEL`
+    with a label of the training data."""
     from textclf.errors import ConfigError
 
     if metric.startswith("f1:"):
@@ -88,10 +88,9 @@ def check_metric(metric, labels, multi_label):
             shown = ", ".join(repr(label) for label in labels[:10]) + (" ..." if len(labels) > 10 else "")
             raise ConfigError(f"--metric {metric}: no label {metric[3:]!r} in the training data (labels: {shown})")
         return
-    allowed = ("micro_f1", "macro_f1") if multi_label else ("accuracy", "macro_f1")
     if metric not in allowed:
-        raise ConfigError(f"metric must be one of {allowed} or f1:LABEL"
-                          f"{' with --multi-label' if multi_label else ''}. Received: metric={metric!r}")
+        raise ConfigError(f"metric must be one of {', '.join(allowed)} or f1:LABEL for this task. "
+                          f"Received: metric={metric!r}")
 
 
 def metric_value(metrics, metric):
