@@ -292,10 +292,10 @@ def _read_rows(path):
 
 def test_numeric_labels_come_back_as_written(tmp_path, model_dir, capsys):
     """Labels 0/1/2 are class names: predict writes them (and the ids) exactly as the training file did."""
-    from textclf.classifier import TextClassifier
+    import textclf
 
     rows = _rows(30, seed=12)
-    predicted = TextClassifier.load(model_dir).predict([t for t, _ in rows])
+    predicted = textclf.load(model_dir).predict([t for t, _ in rows])
     assert all(isinstance(label, str) for label in predicted.tolist())
     assert set(predicted.tolist()) == {"0", "1", "2"}
     assert np.mean(predicted == np.array([y for _, y in rows])) >= 0.8
