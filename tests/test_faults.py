@@ -149,12 +149,15 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(tmp_path, data,
 
 
 def _wait_for_marker(proc, marker, seconds, what):
-    """Waits until the SLEEPER process has touched `marker` (it must still be running)."""
-    deadline = time.time() + seconds
+    """Waits until the SLEEPER process has touched `marker` (it must still be running).
+
+    Polls with a deadline: the process is another program, with nothing to wait on but its files.
+    """
+    deadline = time.monotonic() + seconds
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
-        assert time.time() < deadline, what
-        time.sleep(0.2)
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
 
 
 def _assert_same_history(out, reference_out, epochs):

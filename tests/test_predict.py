@@ -266,44 +266,64 @@ def test_writer_writes_a_job_piece_by_piece():
 
 
 def test_reader_runs_at_most_one_chunk_ahead():
-    """Memory is three chunks whatever the file: the reader counts the chunk it is parsing as its one ahead."""
+    """Memory is three chunks whatever the file: the reader counts the chunk it is parsing as its one ahead.
+
+    While the consumer holds chunk k the reader reads chunk k + 1 (the consumer waits for it to start),
+    and chunk k + 2 is started only once the consumer is done with chunk k: the reader checks it as it
+    starts each chunk, and prefetch hands its failure to the consumer.
+    """
+    import threading
+
     from textclf.inference.prediction import prefetch
 
-    produced = []
+    count = 5
+    started = [threading.Event() for _ in range(count + 1)]  # the last: asked past the end
+    done = [threading.Event() for _ in range(count)]
 
     def chunks():
-        for index in range(5):
-            produced.append(index)
+        for index in range(count + 1):
+            started[index].set()
+            assert index < 2 or done[index - 2].is_set(), f"chunk {index} started while chunk {index - 2} is held"
+            if index == count:
+                return
             yield index
 
     seen = []
     for item in prefetch(chunks(), depth=1):
-        time.sleep(0.2)  # time for the reader to run ahead as far as it may
-        assert len(produced) <= item + 2, (item, produced)  # the one held and one ahead
+        assert started[item + 1].wait(10), f"the reader did not start chunk {item + 1} while {item} was held"
         seen.append(item)
-    assert seen == list(range(5))
+        done[item].set()
+    assert seen == list(range(count))
 
 
 def test_writer_lets_in_a_job_only_when_the_previous_one_is_done():
+    """A second submit returns only after the first job ran and its bytes were written."""
     import threading
 
     from textclf.inference.prediction import BackgroundWriter
 
-    release, out = threading.Event(), io.BytesIO()
+    running, submitting, release, out = threading.Event(), threading.Event(), threading.Event(), io.BytesIO()
+    written_when_let_in = []
 
-    def job(data):
-        def run():
-            release.wait(10)
-            return data
-        return run
+    def first():
+        running.set()
+        assert release.wait(10)
+        return b"a"
 
     writer = BackgroundWriter(out, depth=1)
-    writer.submit(job(b"a"))
-    second = threading.Thread(target=writer.submit, args=(job(b"b"),))
+    writer.submit(first)
+    assert running.wait(10)
+
+    def submit_second():
+        submitting.set()
+        writer.submit(lambda: b"b")
+        written_when_let_in.append(out.getvalue())
+
+    second = threading.Thread(target=submit_second)
     second.start()
-    time.sleep(0.3)
-    assert second.is_alive()  # held back while the first job still runs (its chunk still in memory)
+    assert submitting.wait(10)
     release.set()
     second.join(10)
     writer.close()
+    assert written_when_let_in == [b"a"]  # not let in before the first job's bytes were out
     assert out.getvalue() == b"ab"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_texts, write_csv
+from conftest import FAST_OPTIONS, make_texts, write_csv
 
 LABELS = ["animals", "food", "sports"]
 
@@ -175,18 +175,29 @@ def test_evaluate_replaces_its_own_earlier_reports(evaluated, trained_model_dir,
     assert json.loads((target / "data_summary.json").read_text())["evaluated"]["rows"] == 9
 
 
+def _section_rows(page_html, anchor):
+    """The table rows (cells as HTML text) of the page's section `anchor`."""
+    section = re.search(rf'<section id="{anchor}">(.*?)</section>', page_html, re.S).group(1)
+    return [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", section, re.S)]
+
+
 def test_compare_shows_runs_side_by_side(trained_model_dir, evaluated, tmp_path, capsys):
+    """Two real runs that differ in one option: compare lists that option with each run's value, not the shared ones."""
+    import textclf
     from textclf.cli import main
 
     other = tmp_path / "other"
-    shutil.copytree(trained_model_dir, other)
-    metadata = json.loads((other / "metadata.json").read_text())
-    metadata.setdefault("config", {})["units"] = 999
-    (other / "metadata.json").write_text(json.dumps(metadata))
+    textclf.train(str(trained_model_dir.parent / "train.csv"), output=str(other), **{**FAST_OPTIONS, "units": 12})
     output = tmp_path / "compare.html"
     assert main(["compare", str(trained_model_dir), str(other), str(evaluated), "--output", str(output)]) == 0
     page = output.read_text(encoding="utf-8")
-    assert page.count(str(other)) >= 3 and "config.units" in page and "999" in page
+    rows = _section_rows(page, "config")
+    assert rows[0][1:] == [str(trained_model_dir), str(other), str(evaluated)]
+    settings = {row[0]: row[1:] for row in rows[1:]}
+    units = [key for key in settings if key.endswith(".units")]
+    assert units and all(settings[key][:2] == ["8", "12"] for key in units), settings
+    for same in ("epochs", "batch_size", "head", "embedding_mode", "train", "seed"):
+        assert not [key for key in settings if key.endswith("." + same)], (same, sorted(settings))
     assert "&Delta;" in page and "macro F1" in page
     assert_self_contained(output)
     assert main(["compare", str(tmp_path), "--output", str(tmp_path / "x.html")]) == 2

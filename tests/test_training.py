@@ -7,7 +7,7 @@ import numpy as np
 
 import pytest
 
-from conftest import FAST_OPTIONS, make_texts, predict_with_plain_keras, run_python, write_csv
+from conftest import FAST_OPTIONS, FILLER, TOPIC_WORDS, make_texts, predict_with_plain_keras, run_python, write_csv
 
 
 def test_overfit_then_reload(tmp_path, tiny_train):
@@ -73,27 +73,83 @@ def test_same_seed_same_metrics(tmp_path, tiny_train):
     assert runs[0].metadata["fitted"]["metrics"] == runs[1].metadata["fitted"]["metrics"]
 
 
-def test_two_phase_unfreezes_embeddings(tmp_path, tiny_train):
+def _write_vectors(path, dim=8, seed=0):
+    """A GloVe-format text file with a vector for every word `make_texts` writes; returns {word: vector}."""
+    rng = np.random.default_rng(seed)
+    words = sorted({w for ws in TOPIC_WORDS.values() for w in ws} | set(FILLER))
+    vectors = {w: rng.normal(size=dim).astype(np.float32) for w in words}
+    path.write_text("".join(w + " " + " ".join(f"{x:.6f}" for x in v) + "\n" for w, v in vectors.items()))
+    return {w: np.array([float(f"{x:.6f}") for x in v], dtype=np.float32) for w, v in vectors.items()}
+
+
+def _saved_embedding_rows(model_dir):
+    """{word: row} of the saved end-to-end model's embedding layer(s), read with plain Keras."""
+    import keras
+
+    import textclf  # noqa: F401 - registers the saved model's custom objects
+
+    model = keras.saving.load_model(Path(model_dir) / "model.keras", safe_mode=True)
+
+    def layers(layer):
+        yield layer
+        for inner in getattr(layer, "layers", []):
+            yield from layers(inner)
+
+    found = list(layers(model))
+    vocabulary = next(x for x in found if isinstance(x, keras.layers.TextVectorization)).get_vocabulary()
+    tables = [x.get_weights()[0] for x in found if isinstance(x, keras.layers.Embedding)]
+    assert tables, "no embedding layer in the saved model"
+    return [{word: table[i] for i, word in enumerate(vocabulary)} for table in tables]
+
+
+@pytest.mark.parametrize("mode, changed", [("frozen", False), ("two-phase", True)])
+def test_embedding_mode_decides_whether_the_pretrained_vectors_change(tmp_path, tiny_train, mode, changed):
+    """Frozen keeps every pretrained vector as the file gives it; two-phase fine-tunes them."""
     import textclf
 
-    clf = textclf.train(tiny_train, output=str(tmp_path / "m"), **{**FAST_OPTIONS, "embedding_mode": "two-phase"})
-    phases = clf.metadata["fitted"]["members"][0]["phases"]
-    assert [p["embeddings"] for p in phases] == ["frozen", "finetune"]
-    assert phases[1]["learning_rate"] == pytest.approx(phases[0]["learning_rate"] / 4)
+    vectors = _write_vectors(tmp_path / "vectors.txt")
+    out = tmp_path / "m"
+    textclf.train(tiny_train, output=str(out), embeddings=str(tmp_path / "vectors.txt"),
+                  **{**FAST_OPTIONS, "embedding_mode": mode, "wide": "none", "epochs": 4, "learning_rate": 0.01})
+    for rows in _saved_embedding_rows(out):
+        known = [w for w in rows if w in vectors]
+        assert len(known) >= 20
+        moved = [w for w in known if not np.array_equal(rows[w], vectors[w])]
+        if changed:
+            assert len(moved) >= len(known) // 2, (len(moved), len(known))
+        else:
+            assert moved == []
 
 
-def test_class_weight_and_explicit_validation(tmp_path):
+def test_balanced_class_weight_favours_the_rare_class(tmp_path):
+    """On a set with few examples of one class, balanced weights raise its probability over unweighted training."""
     import textclf
 
-    rows = make_texts(90, seed=4)
-    rows += [(t, "animals") for t, y in make_texts(60, seed=5) if y == "animals"]
-    train = write_csv(tmp_path / "train.tsv", rows, delimiter="\t")
-    val = write_csv(tmp_path / "val.csv", make_texts(30, seed=6))
-    clf = textclf.train(train, validation=str(val), output=str(tmp_path / "m"), class_weight="balanced",
-                        **FAST_OPTIONS)
-    split = clf.metadata["fitted"]["split"]
-    assert split["validation_file"] == str(val) and split["validation_rows"] == 30
-    assert clf.metadata["fitted"]["metrics"]["evaluated_on"].startswith("validation")
+    rows = make_texts(150, seed=4)
+    rare = [r for r in rows if r[1] == "sports"][:8]
+    train = write_csv(tmp_path / "train.tsv", [r for r in rows if r[1] != "sports"] + rare, delimiter="\t")
+    sports = [t for t, y in make_texts(60, seed=7) if y == "sports"]
+    options = {**FAST_OPTIONS, "wide": "none", "epochs": 3, "seed": 3}
+    rare_probability = {}
+    for weighting in ("none", "balanced"):
+        clf = textclf.train(train, output=str(tmp_path / weighting), class_weight=weighting, **options)
+        rare_probability[weighting] = clf.predict_proba(sports)[:, list(clf.classes_).index("sports")].mean()
+    assert rare_probability["balanced"] > rare_probability["none"], rare_probability
+
+
+def test_explicit_validation_file_is_what_training_reports_on(tmp_path, tiny_train):
+    """With --validation FILE, the reported validation accuracy is the saved model's accuracy on that file."""
+    import textclf
+
+    val_rows = make_texts(30, seed=6)
+    val = write_csv(tmp_path / "val.csv", val_rows)
+    out = tmp_path / "m"
+    textclf.train(tiny_train, validation=str(val), output=str(out), **FAST_OPTIONS)
+    texts, labels = [t for t, _ in val_rows], np.array([y for _, y in val_rows])
+    probabilities = predict_with_plain_keras(out / "model.keras", texts)
+    metadata = json.loads((out / "metadata.json").read_text())
+    accuracy = float(np.mean(np.array(metadata["labels"])[probabilities.argmax(axis=1)] == labels))
+    assert metadata["fitted"]["metrics"]["validation_accuracy"] == pytest.approx(accuracy)
 
 
 def test_replaces_previous_output_only_on_success(tmp_path, tiny_train):
