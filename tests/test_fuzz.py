@@ -79,6 +79,13 @@ def test_tokenize_never_crashes(batch):
 @settings(max_examples=60, **SETTINGS)
 @given(st.lists(texts, min_size=1, max_size=12))
 def test_predict_proba_one_row_per_text(classifier, batch):
+    from textclf.data.inputs import text_problem
+    from textclf.errors import InputDataError
+
+    if any(text_problem(text) for text in batch):  # empty, whitespace-only or NUL-bearing: the rule refuses them
+        with pytest.raises(InputDataError):
+            classifier.predict_proba(batch)
+        batch = [text for text in batch if not text_problem(text)] or ["a dog"]
     proba = classifier.predict_proba(batch)
     assert proba.shape == (len(batch), len(classifier.classes_))
     assert np.all(np.isfinite(proba))

@@ -159,7 +159,7 @@ def test_predict_equals_the_classifier(server, classifier, trained_model_dir):
     assert body["model"]["textclf_version"] == __import__("textclf").__version__
     assert body["model"]["fingerprint"]
     status, _, metadata = call(server, "GET", "/metadata")
-    assert status == 200 and metadata["labels"] == labels and metadata["task"] == "single-label"
+    assert status == 200 and metadata["labels"] == labels and metadata["task"]["name"] == "single_label"
     assert metadata["limits"]["max_texts"] == 4
     schema = call(server, "GET", "/openapi.json")[2]
     assert "texts" in schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"][

@@ -121,13 +121,15 @@ def bad_rows(frame, text_column, on_bad_rows, *, file=None, rows=0):
     Raises:
         InputDataError: naming the file, row and column of the first such cell.
     """
+    from pandas.api.types import is_string_dtype
+
     from textclf.data.inputs import EMPTY, NUL, bad_text_masks
 
     empty, nul = bad_text_masks(frame[text_column])
     for column in frame.columns:
         if column == text_column:
             cells = nul
-        elif frame[column].dtype == object:  # text cells (numbers of a Parquet file hold no NUL)
+        elif frame[column].dtype == object or is_string_dtype(frame[column].dtype):  # numbers hold no NUL
             cells = frame[column].astype(str).str.contains("\x00", regex=False).to_numpy(bool)
         else:
             continue
