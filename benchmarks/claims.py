@@ -127,7 +127,7 @@ def demo(claims, work):
 
     train, test = ROOT / "examples" / "emotions_train.csv", ROOT / "examples" / "emotions_test.csv"
     out = work / "demo"
-    timed([sys.executable, "-m", "textclf", "train", "--train", str(train), "--test", str(test),
+    timed([sys.executable, "-m", "textclf", "train", "--input", str(train), "--test", str(test),
            "--output", str(out), "--quiet"], ROOT)
     fitted = metadata.load(out)["fitted"]
     accuracy, seconds = fitted["metrics"]["accuracy"], fitted["training"]["seconds"]
@@ -154,9 +154,9 @@ def prediction(claims, work, train_reviews, rows):
     speeds = {}
     for name, options in (("default", []), ("single", ["--ensemble", "1"])):
         model = work / f"predict-{name}"
-        timed([sys.executable, "-m", "textclf", "train", "--train", str(train), "--output", str(model), "--quiet",
+        timed([sys.executable, "-m", "textclf", "train", "--input", str(train), "--output", str(model), "--quiet",
                "--epochs", "1", "--embedding-mode", "frozen", *options], ROOT)
-        run = timed([sys.executable, "-m", "textclf", "predict", "--model", str(model), str(big),
+        run = timed([sys.executable, "-m", "textclf", "predict", "--model", str(model), "--input", str(big),
                      "--output", str(work / "predicted.csv"), "--quiet"], ROOT)
         speeds[name] = rows / run["seconds"]
     ratio = speeds["default"] / speeds["single"]

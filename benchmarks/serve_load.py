@@ -76,7 +76,7 @@ def baseline_rows_per_second(model, texts, directory):
     for name, rows in (("one", texts[:1]), ("all", texts)):
         path = write_csv(directory / f"{name}.csv", [(text, "") for text in rows])
         started = time.perf_counter()
-        subprocess.run(cli("predict", path, "--model", model, "--output", directory / f"{name}.out.csv", "-q"),
+        subprocess.run(cli("predict", "--input", path, "--model", model, "--output", directory / f"{name}.out.csv", "-q"),
                        check=True, cwd=ROOT)
         seconds[name] = time.perf_counter() - started
     return (len(texts) - 1) / (seconds["all"] - seconds["one"]), seconds
