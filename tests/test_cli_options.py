@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from textclf.cli import COMMANDS, build_parser, main
+from textclf.commands.options import DEPRECATIONS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 NONE = "—"
@@ -152,10 +153,17 @@ def test_one_spelling_per_idea(capsys, monkeypatch):
 def test_old_spellings_work_for_one_release_with_one_warning(capsys, old, new, dest, value):
     assert getattr(build_parser().parse_args(new), dest) == value
     assert capsys.readouterr().err == ""
-    assert getattr(build_parser().parse_args(old), dest) == value
+    args = build_parser().parse_args(old)
+    assert getattr(args, dest) == value and capsys.readouterr().err == ""  # said once the command has succeeded
+    said = getattr(args, DEPRECATIONS)
+    assert len(said) == 1 and re.fullmatch(r"textclf: warning: .* is deprecated \(removed in the next release\); use --\S+.*",
+                                           said[0]), said
+
+
+def test_an_old_spelling_in_a_failing_run_leaves_the_error_as_the_one_line(tmp_path, capsys):
+    assert main(["train", "--train", str(tmp_path / "missing.csv"), "--output", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and re.fullmatch(r"textclf: warning: .* is deprecated \(removed in the next release\); use --\S+.*",
-                                          err[0]), err
+    assert len(err) == 1 and err[0].startswith("textclf: error: ") and "missing.csv" in err[0], err
 
 
 @pytest.mark.parametrize("argv, missing", [

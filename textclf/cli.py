@@ -25,7 +25,7 @@ import signal
 import sys
 
 from textclf import __version__
-from textclf.commands.options import HelpFormatter, add_verbose
+from textclf.commands.options import DEPRECATIONS, HelpFormatter, add_verbose
 from textclf.errors import TextclfError
 from textclf.runtime.quiet import quiet_tensorflow
 
@@ -118,7 +118,10 @@ def main(argv=None):
     try:
         with signals_as_exceptions(), quiet_tensorflow(enabled=not args.verbose):
             with claim_all(args._outputs(args) if args._outputs else ()):
-                return args._run(args) or 0
+                status = args._run(args) or 0
+        for line in getattr(args, DEPRECATIONS, None) or ():
+            print(line, file=sys.stderr)
+        return status
     except TextclfError as exc:
         from textclf.runtime.terminal import visible
 

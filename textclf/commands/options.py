@@ -17,9 +17,9 @@ once on standard error what replaces it. Options whose documented default is `au
 from __future__ import annotations
 
 import argparse
-import sys
 
 AUTO = "auto"
+DEPRECATIONS = "_deprecations"  # where the parsed namespace keeps the old spellings it met
 
 
 def auto(kind):
@@ -70,8 +70,11 @@ class _OldSpelling(argparse.Action):
         super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        print(f"textclf: warning: {option_string or self.old} is deprecated (removed in the next release); "
-              f"use {self.new}", file=sys.stderr)
+        # Said once the command has succeeded (`textclf.cli.main`): a failing run's stderr stays its one error line.
+        deprecations = getattr(namespace, DEPRECATIONS, None) or []
+        deprecations.append(f"textclf: warning: {option_string or self.old} is deprecated (removed in the next "
+                            f"release); use {self.new}")
+        setattr(namespace, DEPRECATIONS, deprecations)
         setattr(namespace, self.dest, [values] if self.as_list and not isinstance(values, list) else values)
 
 
