@@ -144,35 +144,39 @@ def test_error_lines_show_control_characters_visibly(tmp_path, capsys):
 ], ids=["requested", "fitted", "members", "best-loss", "label", "metrics"])
 @pytest.mark.parametrize("command", ["info", "predict"])
 def test_metadata_of_the_wrong_shape_is_one_line(dollar_model, tmp_path, capsys, change, expected, command):
-    copy = tmp_path / "model"
-    shutil.copytree(dollar_model, copy)
-    meta = json.loads((copy / "metadata.json").read_text())
-    change(meta)
-    (copy / "metadata.json").write_text(json.dumps(meta))
-    data = write_csv(tmp_path / "in.csv", [("a dog", "x")])
-    before = _snapshot(tmp_path)
-    args = ["info", "--model", str(copy)] if command == "info" else [
-        "predict", "--input", str(data), "--model", str(copy), "--output", str(tmp_path / "out.csv")]
-    assert main(args) == 2
-    line = _one_error(capsys.readouterr().err)
-    assert f"{copy / 'metadata.json'}: {expected}" in line
-    assert _snapshot(tmp_path) == before
+    def damage(copy):
+        meta = json.loads((copy / "metadata.json").read_text())
+        change(meta)
+        (copy / "metadata.json").write_text(json.dumps(meta))
+
+    line = _refused_on_a_damaged_copy(dollar_model, tmp_path, capsys, command, damage)
+    assert f"{tmp_path / 'model' / 'metadata.json'}: {expected}" in line
 
 
 @pytest.mark.parametrize("command", ["info", "predict"])
 def test_a_model_keras_that_is_not_an_archive_says_so(dollar_model, tmp_path, capsys, command):
+    def damage(copy):
+        (copy / "model.keras").write_bytes(b"not a zip archive at all" * 10)
+
+    line = _refused_on_a_damaged_copy(dollar_model, tmp_path, capsys, command, damage)
+    assert "model.keras: cannot be loaded as a Keras model: it is not a valid .keras archive" in line
+    assert "not found" not in line.lower()
+
+
+def _refused_on_a_damaged_copy(dollar_model, tmp_path, capsys, command, damage):
+    """Runs `info` or `predict` on a copy of the model changed by `damage`; asserts exit 2, one line, nothing
+    written; returns the line."""
     copy = tmp_path / "model"
     shutil.copytree(dollar_model, copy)
-    (copy / "model.keras").write_bytes(b"not a zip archive at all" * 10)
+    damage(copy)
     data = write_csv(tmp_path / "in.csv", [("a dog", "x")])
     before = _snapshot(tmp_path)
     args = ["info", "--model", str(copy)] if command == "info" else [
         "predict", "--input", str(data), "--model", str(copy), "--output", str(tmp_path / "out.csv")]
     assert main(args) == 2
     line = _one_error(capsys.readouterr().err)
-    assert "model.keras: cannot be loaded as a Keras model: it is not a valid .keras archive" in line
-    assert "not found" not in line.lower()
     assert _snapshot(tmp_path) == before
+    return line
 
 
 # --- one text rule ----------------------------------------------------------------
