@@ -153,17 +153,20 @@ def prediction_columns(labels, task, *, probabilities=False, top_k=0):
     return names
 
 
-def add_predictions(frame, probabilities, bad, labels, task, *, probabilities_columns=False, top_k=0):
+def add_predictions(frame, probabilities, bad, labels, task, *, probabilities_columns=False, top_k=0,
+                    decisions=None):
     """`frame` with the prediction columns appended (skipped rows left empty).
 
     Args:
         task: The model's `textclf.tasks.Task` (overrides such as `--threshold`
             applied): its decisions give its columns (`Task.prediction_cells`).
+        decisions: `task.decide(probabilities)` when the caller already has them (else decided here).
     """
     import pandas as pd
 
     labels = np.asarray(labels, dtype=object)
-    columns = task.prediction_cells(probabilities, task.decide(probabilities))
+    decisions = task.decide(probabilities) if decisions is None else decisions
+    columns = task.prediction_cells(probabilities, decisions)
     if bad is not None and bad.any():
         for values in columns.values():
             if values.dtype == object:

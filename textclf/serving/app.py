@@ -229,11 +229,12 @@ def _records(classifier, probabilities, parsed):
 
     labels = np.asarray([str(label) for label in classifier.classes_], dtype=object)
     task = parsed.task
+    decisions = task.decide(probabilities)  # once: the columns and the label lists below both come from them
     table = add_predictions(pd.DataFrame(index=range(len(probabilities))), probabilities, None, labels, task,
-                            probabilities_columns=parsed.probabilities, top_k=parsed.top_k)
+                            probabilities_columns=parsed.probabilities, top_k=parsed.top_k, decisions=decisions)
     records = table.to_dict(orient="records")
     decided = task.prediction_columns()[0]
-    for record, value in zip(records, task.values(task.decide(probabilities))):
+    for record, value in zip(records, task.values(decisions)):
         # A label set as a JSON list, not the CSV cell joined by the separator.
         record[decided] = value if isinstance(value, str) else list(value)
     return records
