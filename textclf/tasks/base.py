@@ -148,6 +148,11 @@ class Task(abc.ABC):
     def loss(self, label_weights=None):
         """The training loss (a Keras loss or its name) matching `activation`; `label_weights` from `label_weights`."""
 
+    def min_improvement(self, min_delta):
+        """The fall of the mean validation loss that counts as an improvement, for `--min-delta` given
+        per row of `log_loss` (one categorical log loss per row here: `min_delta` as given)."""
+        return min_delta
+
     @abc.abstractmethod
     def log_loss(self, probabilities, y):
         """Mean log loss of `(rows, labels)` probabilities against encoded truth `y` (the n-gram branch's C,

@@ -97,7 +97,8 @@ def _fit_phase(model, config, prepared, runtime, trainers, store, state, plan, l
         first, state.variables = state.epoch, None
     else:
         first, state.stopping, state.stopping_weights = phase_start, StoppingState(), None
-    stopper = EarlyStopping(config.patience, config.min_delta, state.stopping, state.stopping_weights, monitor)
+    min_delta = prepared.task.min_improvement(config.min_delta)
+    stopper = EarlyStopping(config.patience, min_delta, state.stopping, state.stopping_weights, monitor)
     stop = phase_start + config.epochs
     if not stopper.state.stopped and first < stop:
         train_ds, steps = _training_batches(config, prepared, runtime, first, stop)
