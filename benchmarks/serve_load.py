@@ -7,15 +7,15 @@ the repository root), repeated. A small SST-2 model is trained first unless
   * the baseline: `textclf predict` on all the texts as one CSV file; its
     rows/s is (rows - 1) / (seconds on the file - seconds on a 1-row file),
     so loading TensorFlow and the model is not counted;
-  * `textclf serve --port 0 --quiet`, loaded by C concurrent clients (threads
-    with keep-alive connections, for C in --clients), each sending --requests
-    requests of --texts-per-request texts: rows/s, p50/p99 latency and the
-    status counts (a 503 is "busy", any other non-200 an error);
+  * `textclf serve --port 0 --quiet`, loaded by C concurrent clients (keep-alive
+    connections on one asyncio loop in a separate process, for C in --clients),
+    each sending --requests requests of --texts-per-request texts: rows/s,
+    p50/p99 latency and the status counts (a 503 is "busy", any other non-200 an error);
   * memory: --memory-requests requests from 16 clients while the server's
     resident set is read from /proc every tenth of the run.
 
-The clients run in this process on the same machine as the server, so their
-CPU time is taken from it: the serve figures are a lower bound.
+The clients run on the same machine as the server, so their CPU time is taken
+from it: the serve figures are a lower bound.
 
     nice python benchmarks/serve_load.py                        # trains a model; 16 and 64 clients
     python benchmarks/serve_load.py --model models/sst2 --memory-requests 100000
@@ -105,38 +105,74 @@ def start_server(model):
     raise SystemExit("the server did not get ready in 120 s")
 
 
-def client(port, batches, out):
-    """Sends each batch of texts as one request on one keep-alive connection; appends (status, seconds)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    for texts in batches:
-        body = json.dumps({"texts": texts}).encode()
+def _request_bytes(texts):
+    body = json.dumps({"texts": texts}).encode()
+    return (b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+
+async def _read_status(reader):
+    """Reads one response (status line, headers, a Content-Length body); returns its status."""
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def _client(port, requests, out, done):
+    """One keep-alive connection sending each request in turn; appends (status, seconds)."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for request in requests:
         started = time.perf_counter()
         try:
-            connection.request("POST", "/predict", body=body, headers={"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            status = response.status
-        except OSError:
-            status, connection = "connection error", http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            writer.write(request)
+            status = await _read_status(reader)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            status = "connection error"
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
         out.append((status, time.perf_counter() - started))
-    connection.close()
+        with done.get_lock():
+            done.value += 1
+    writer.close()
+
+
+def _load_process(port, batches, results, done):
+    """The clients, in a process of their own (one event loop, one connection per client)."""
+    import asyncio
+
+    async def run():
+        out = []
+        requests = [[_request_bytes(texts) for texts in client] for client in batches]
+        started = time.perf_counter()
+        await asyncio.gather(*(_client(port, each, out, done) for each in requests))
+        return out, time.perf_counter() - started
+
+    results.put(asyncio.run(run()))
 
 
 def load(port, texts, clients, requests, per_request, on_progress=None):
-    """`clients` threads x `requests` requests of `per_request` texts; returns results and wall seconds."""
-    results, threads = [], []
-    for c in range(clients):
-        batches = [[texts[(c * requests + r) * per_request % len(texts) + i] for i in range(per_request)]
-                   for r in range(requests)]
-        threads.append(threading.Thread(target=client, args=(port, batches, results)))
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
+    """`clients` connections x `requests` requests of `per_request` texts, sent from a separate process
+    (asyncio: the clients' Python does not share the server's interpreter); returns results and wall seconds."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    batches = [[[texts[(c * requests + r) * per_request % len(texts) + i] for i in range(per_request)]
+                for r in range(requests)] for c in range(clients)]
+    results, done = context.Queue(), context.Value("l", 0)
+    process = context.Process(target=_load_process, args=(port, batches, results, done))
+    process.start()
     if on_progress is not None:
-        on_progress(results, clients * requests)
-    for thread in threads:
-        thread.join()
-    return results, time.perf_counter() - started
+        on_progress(done, clients * requests)
+    out, seconds = results.get()
+    process.join()
+    return out, seconds
 
 
 def summarize(results, seconds, per_request):
@@ -164,13 +200,13 @@ def memory_run(process, port, texts, requests, per_request):
     """Resident set of the server at each tenth of `requests` requests from 16 clients."""
     samples = [(0, rss_mb(process.pid))]
 
-    def follow(results, total):
+    def follow(done, total):
         step = max(1, total // 10)
-        while len(results) < total:
+        while done.value < total:
             time.sleep(0.1)
-            if len(results) >= step * len(samples):
-                samples.append((len(results), rss_mb(process.pid)))
-        samples.append((len(results), rss_mb(process.pid)))
+            if done.value >= step * len(samples):
+                samples.append((done.value, rss_mb(process.pid)))
+        samples.append((done.value, rss_mb(process.pid)))
 
     results, seconds = load(port, texts, 16, requests // 16, per_request, on_progress=follow)
     return samples, results, seconds

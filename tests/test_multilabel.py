@@ -78,3 +78,32 @@ def test_metrics_match_hand_counts():
     assert metrics["subset_accuracy"] == pytest.approx(2 / 3)
     assert metrics["hamming_loss"] == pytest.approx(1 / 6)
     assert metrics["micro_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1))
+
+
+def _stopped_after(losses, min_delta, patience=2):
+    """The epoch at which early stopping (`textclf.training.stopping.update`) stops on `losses`, or None."""
+    from textclf.training.state import StoppingState
+    from textclf.training.stopping import update
+
+    state = StoppingState()
+    for epoch, loss in enumerate(losses, start=1):
+        update(state, loss, epoch=epoch, patience=patience, min_delta=min_delta)
+        if state.stopped:
+            return epoch
+    return None
+
+
+def test_min_delta_counts_per_label_on_multi_label_data_only():
+    from textclf.tasks.single_label import SingleLabel
+
+    # Single-label: --min-delta as given, whatever the number of classes.
+    for classes in (2, 6, 20):
+        assert SingleLabel([f"c{i}" for i in range(classes)]).min_improvement(1e-3) == 1e-3
+    goemotions = MultiLabel([f"emotion{i}" for i in range(28)])
+    assert goemotions.min_improvement(1e-3) == pytest.approx(1e-3 / 28)
+    # GoEmotions' mixed validation loss in member 1's frozen phase (a mean over 28 labels, issue 36): taken as
+    # given, 0.001 stopped the phase at epoch 3 while the loss still fell every epoch.
+    losses = [0.0968, 0.0965, 0.0961, 0.0958, 0.0956, 0.0953, 0.0951, 0.0951, 0.0948, 0.0947, 0.0947, 0.0946]
+    assert _stopped_after(losses, 1e-3) == 3
+    assert _stopped_after(losses, goemotions.min_improvement(1e-3)) is None  # still learning
+    assert _stopped_after(losses + [0.0946, 0.0946], goemotions.min_improvement(1e-3)) == 14  # converged: stops

@@ -141,7 +141,8 @@ def _training(requested, fitted):
     if "patience" in requested:
         followed = "mixed model's " if requested.get("stop_on") == "mixed" and requested.get("wide") != "none" else ""
         lines.append(f"early stopping: patience {requested['patience']} epochs, minimum improvement "
-                     f"{requested.get('min_delta', 0)} of the {followed}validation loss")
+                     f"{requested.get('min_delta', 0)} of the {followed}validation loss"
+                     + (" summed over the labels" if requested.get("multi_label") else ""))
     distribute = fitted.get("distribute") or {}
     if distribute.get("mode", "none") != "none":
         lines.append(f"distribute: {distribute['mode']}, {distribute.get('num_workers', '?')} worker(s), "

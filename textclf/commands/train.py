@@ -137,7 +137,7 @@ def _fit_arguments(fit):
                      help="epochs without validation-loss improvement before stopping (best weights kept)")
     fit.add_argument("--min-delta", type=float, default=d.min_delta, metavar="D",
                      help="smallest fall of the validation loss that counts as an improvement for --patience, "
-                          "so that a converged run stops")
+                          "so that a converged run stops (with --multi-label: of the loss summed over the labels)")
     fit.add_argument("--stop-on", choices=STOP_ON, default=d.stop_on,
                      help="the validation log loss that early stopping follows: the recurrent model's own, or the "
                           "saved model's (mixed: the recurrent model mixed with the n-gram branch at the weight best "

@@ -3,8 +3,8 @@
 Local `textclf predict` (`textclf.inference.prediction.predict_file`) runs it chunk after chunk; the Ray engine
 (`textclf.inference.ray_engine`) holds one per worker process, built from the model directory so the model is
 loaded once per worker. It owns what every engine shares: which rows are bad (`bad_rows`), the option checks
-(`check_options`) and the prediction columns (`prediction_columns`, `add_predictions`; `textclf serve` uses
-them too), each decided by the model's task (`textclf.tasks`), so the columns, options and error messages
+(`check_options`) and the prediction columns (`prediction_columns`, `prediction_values`, `add_predictions`;
+`textclf serve` uses them too), each decided by the model's task (`textclf.tasks`), so the columns, options and error messages
 are the same wherever prediction runs. It imports nothing of the engines: they import it.
 """
 
@@ -153,21 +153,26 @@ def prediction_columns(labels, task, *, probabilities=False, top_k=0):
     return names
 
 
-def add_predictions(frame, probabilities, bad, labels, task, *, probabilities_columns=False, top_k=0,
-                    decisions=None):
-    """`frame` with the prediction columns appended (skipped rows left empty).
+def prediction_values(probabilities, bad, labels, task, *, probabilities_columns=False, top_k=0, decisions=None):
+    """The prediction columns, named as `prediction_columns` says, each an array with one value per row.
 
     Args:
+        probabilities: `(rows, labels)` array.
+        bad: Boolean mask of skipped rows (left empty), or None.
+        labels: The model's labels, in output order.
         task: The model's `textclf.tasks.Task` (overrides such as `--threshold`
             applied): its decisions give its columns (`Task.prediction_cells`).
+        probabilities_columns, top_k: `--probabilities`, `--top-k`.
         decisions: `task.decide(probabilities)` when the caller already has them (else decided here).
-    """
-    import pandas as pd
 
+    Returns:
+        A dict from column name to array, in column order.
+    """
     labels = np.asarray(labels, dtype=object)
     decisions = task.decide(probabilities) if decisions is None else decisions
     columns = task.prediction_cells(probabilities, decisions)
-    if bad is not None and bad.any():
+    skipped = bad is not None and bad.any()
+    if skipped:
         for values in columns.values():
             if values.dtype == object:
                 values[bad] = ""  # fresh arrays; numbers stay NaN
@@ -178,11 +183,21 @@ def add_predictions(frame, probabilities, bad, labels, task, *, probabilities_co
         order = np.argsort(-np.nan_to_num(probabilities, nan=-1.0), axis=1, kind="stable")[:, :top_k]
         for k in range(top_k):
             names = labels[order[:, k]]
-            if bad is not None and bad.any():
+            if skipped:
                 names = names.copy()
                 names[bad] = ""
             columns[f"top{k + 1}_label"] = names
             columns[f"top{k + 1}_proba"] = np.take_along_axis(probabilities, order[:, k : k + 1], axis=1)[:, 0]
+    return columns
+
+
+def add_predictions(frame, probabilities, bad, labels, task, *, probabilities_columns=False, top_k=0,
+                    decisions=None):
+    """`frame` with the prediction columns appended (skipped rows left empty; arguments as `prediction_values`)."""
+    import pandas as pd
+
+    columns = prediction_values(probabilities, bad, labels, task, probabilities_columns=probabilities_columns,
+                                top_k=top_k, decisions=decisions)
     extra = pd.DataFrame(columns, index=frame.index)
     return pd.concat([frame, extra], axis=1)
 

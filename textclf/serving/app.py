@@ -4,7 +4,7 @@
 columns `textclf predict` writes (`predicted_label`, `confidence`,
 `proba_<label>`, `top<k>_label`/`top<k>_proba`; a multi-label model:
 `predicted_labels`, as a list), computed by the same functions
-(`textclf.inference.batch_predictor.add_predictions`, decided by the model's task). Every
+(`textclf.inference.batch_predictor.prediction_values`, decided by the model's task). Every
 refusal is a JSON object `{"error": ..., "status": ...}`; an unexpected
 failure is logged on the server and answered 500 without its traceback.
 """
@@ -223,16 +223,15 @@ async def _read_body(request, limit):
 
 def _records(classifier, probabilities, parsed):
     """One JSON object per text with `textclf predict`'s columns (multi-label: `predicted_labels` as a list)."""
-    import pandas as pd
+    from textclf.inference.batch_predictor import prediction_values
 
-    from textclf.inference.batch_predictor import add_predictions
-
-    labels = np.asarray([str(label) for label in classifier.classes_], dtype=object)
     task = parsed.task
     decisions = task.decide(probabilities)  # once: the columns and the label lists below both come from them
-    table = add_predictions(pd.DataFrame(index=range(len(probabilities))), probabilities, None, labels, task,
-                            probabilities_columns=parsed.probabilities, top_k=parsed.top_k, decisions=decisions)
-    records = table.to_dict(orient="records")
+    columns = prediction_values(probabilities, None, [str(label) for label in classifier.classes_], task,
+                                probabilities_columns=parsed.probabilities, top_k=parsed.top_k, decisions=decisions)
+    # Plain Python values, row by row: no DataFrame for a handful of rows (it cost more than the model's share).
+    names, values = list(columns), [np.asarray(column).tolist() for column in columns.values()]
+    records = [dict(zip(names, row)) for row in zip(*values)]
     decided = task.prediction_columns()[0]
     for record, value in zip(records, task.values(decisions)):
         # A label set as a JSON list, not the CSV cell joined by the separator.
