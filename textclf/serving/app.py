@@ -104,7 +104,7 @@ def create_app(classifier, *, limits=None, token=None, identity=None):
     """
     limits = limits or Limits()
     identity = identity or {"textclf_version": __version__, "fingerprint": "unknown"}
-    batcher = MicroBatcher(classifier.predict_proba, max_batch_texts=limits.max_batch_texts,
+    batcher = MicroBatcher(_predict_and_decide(classifier), max_batch_texts=limits.max_batch_texts,
                            max_wait=limits.max_wait, max_queue=limits.max_queue)
     ready = asyncio.Event()
 
@@ -127,6 +127,16 @@ def create_app(classifier, *, limits=None, token=None, identity=None):
     _add_metadata(app, classifier, limits, identity, guard)
     _add_predict(app, classifier, batcher, limits, identity, guard)
     return app
+
+
+def _predict_and_decide(classifier):
+    """The batcher's function: probabilities and the model's own decisions, both for a whole batch (deciding
+    request by request cost more than the model: `Task.decide` runs TensorFlow ops)."""
+    def predict(texts):
+        probabilities = classifier.predict_proba(texts)
+        return probabilities, classifier.task.decide(probabilities)
+
+    return predict
 
 
 async def _warm_up(batcher, ready):
@@ -196,14 +206,17 @@ def _add_predict(app, classifier, batcher, limits, identity, guard):
         request.scope.get(_LOG_KEY, {})["texts"] = len(parsed.texts)
         left = limits.timeout - (time.monotonic() - started)
         try:
-            probabilities = await asyncio.wait_for(batcher.predict(parsed.texts), max(left, 0.0))
+            probabilities, decisions = await asyncio.wait_for(batcher.predict(parsed.texts), max(left, 0.0))
         except QueueFull as exc:
             raise RequestError(503, f"the server is busy: {exc}; retry later",
                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
         except asyncio.TimeoutError:
             raise RequestError(504, f"no answer within the timeout of {limits.timeout:g} seconds",
                                extra={"limits": limits.as_json()}) from None
-        return JSONResponse({"predictions": _records(classifier, probabilities, parsed), "model": identity})
+        if parsed.task is not classifier.task:  # this request's --threshold / --at-least-one
+            decisions = parsed.task.decide(probabilities)
+        return JSONResponse({"predictions": _records(classifier, probabilities, decisions, parsed),
+                             "model": identity})
 
 
 async def _read_body(request, limit):
@@ -221,12 +234,12 @@ async def _read_body(request, limit):
     return b"".join(chunks)
 
 
-def _records(classifier, probabilities, parsed):
-    """One JSON object per text with `textclf predict`'s columns (multi-label: `predicted_labels` as a list)."""
+def _records(classifier, probabilities, decisions, parsed):
+    """One JSON object per text with `textclf predict`'s columns (multi-label: `predicted_labels` as a list),
+    from the request's task's `decisions` (the columns and the label lists below both come from them)."""
     from textclf.inference.batch_predictor import prediction_values
 
     task = parsed.task
-    decisions = task.decide(probabilities)  # once: the columns and the label lists below both come from them
     columns = prediction_values(probabilities, None, [str(label) for label in classifier.classes_], task,
                                 probabilities_columns=parsed.probabilities, top_k=parsed.top_k, decisions=decisions)
     # Plain Python values, row by row: no DataFrame for a handful of rows (it cost more than the model's share).

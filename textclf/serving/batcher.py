@@ -45,8 +45,8 @@ class MicroBatcher:
     """Runs `predict` on the gathered texts of concurrent requests, from one thread.
 
     Args:
-        predict: A function from a list of `str` to a `(texts, classes)` array,
-            e.g. `TextClassifier.predict_proba`.
+        predict: A function from a list of `str` to a `(texts, ...)` array, or to a
+            tuple of such arrays (each request then gets its rows of each).
         max_batch_texts: Most texts gathered into one call (a single larger
             request still runs, alone).
         max_wait: Seconds the worker waits for more requests after the first
@@ -89,7 +89,7 @@ class MicroBatcher:
             texts: A list of `str`.
 
         Returns:
-            The `(len(texts), classes)` array `predict` gives for these texts.
+            The rows `predict` gives for these texts (a tuple of rows when it gives a tuple).
 
         Raises:
             QueueFull: `max_queue` requests are already waiting.
@@ -143,13 +143,15 @@ class MicroBatcher:
     def _run(self, jobs):
         texts = [text for job in jobs for text in job.texts]
         try:
-            probabilities = np.asarray(self._predict(texts))
+            result = self._predict(texts)
+            parts = tuple(np.asarray(part) for part in result) if isinstance(result, tuple) else np.asarray(result)
         except Exception as exc:  # noqa: BLE001 - handed to every request of the batch, answered 500
             for job in jobs:
                 job.loop.call_soon_threadsafe(_settle, job.future, None, exc)
             return
         start = 0
         for job in jobs:
-            rows = probabilities[start : start + len(job.texts)]
-            start += len(job.texts)
+            end = start + len(job.texts)
+            rows = tuple(part[start:end] for part in parts) if isinstance(parts, tuple) else parts[start:end]
+            start = end
             job.loop.call_soon_threadsafe(_settle, job.future, rows)
