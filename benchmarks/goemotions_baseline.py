@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from textclf.tasks.multilabel import (apply_thresholds, choose_thresholds, indicator_matrix, multilabel_metrics,
-                                split_label_cells)
+from textclf.tasks.multi_label import MultiLabel
+from textclf.tasks.multilabel import choose_thresholds, indicator_matrix, multilabel_metrics, split_label_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,7 +42,8 @@ def run_baseline(data, C=4.0):
     model.fit(tfidf.fit_transform(train_x), indicator_matrix(train_y, labels))
     thresholds = choose_thresholds(indicator_matrix(val_y, labels), model.predict_proba(tfidf.transform(val_x)))
     seconds = time.time() - started
-    predicted = apply_thresholds(model.predict_proba(tfidf.transform(test_x)), thresholds)
+    task = MultiLabel(labels, thresholds=dict(zip(labels, thresholds.tolist())))  # textclf's own decision rule
+    predicted = task.decide(model.predict_proba(tfidf.transform(test_x)))
     metrics = multilabel_metrics(indicator_matrix(test_y, labels), predicted, labels)
     return {"model": f"tfidf-1-2gram + ovr-lr C={C}", **metrics, "train_seconds": round(seconds, 1)}
 

@@ -121,7 +121,7 @@ def main():
     parser.add_argument("--train-rows", type=int, default=3_000)
     parser.add_argument("--local-rows", type=int, default=20_000)
     parser.add_argument("--scale-rows", type=int, default=100_000)
-    parser.add_argument("--memory-rows", type=int, nargs="+", default=[100_000, 500_000])
+    parser.add_argument("--memory-rows", type=int, nargs="*", default=[100_000, 500_000])
     parser.add_argument("--skip", nargs="*", default=[], choices=["local", "scaling"])
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
