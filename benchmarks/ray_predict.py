@@ -7,7 +7,8 @@
    and the largest difference of their probabilities (target: ratio <= 1.25, difference <= 1e-5).
 2. Rows/s of one worker of one CPU and of two on `--scale-rows` rows, start-up excluded (rows done after
    the first batch over the time from the first batch to the last) (target: >= 1.7x).
-3. Peak resident memory of each worker over `--memory-rows` rows (target: flat).
+3. Memory of each worker over `--memory-rows` rows (target: flat): peak resident set, and apart from it the
+   worker's own memory (RssAnon) and the pages of Ray's object store it has mapped (RssShmem).
 
 Without `--model`, the default model is trained on 3,000 IMDB training reviews first. Parts 2 and 3 use
 `--scale-model`, by default a small model trained on the same reviews (one 16-unit bigru, 64 tokens): the
@@ -16,6 +17,7 @@ two cores; a lighter model also makes scaling harder (less work per row to hide 
 """
 
 import argparse
+import gc
 import os
 import resource
 import subprocess
@@ -76,24 +78,43 @@ class _MeasuredPredict:
     def __call__(self, batch):
         out = self.inner(batch)
         out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        status = _proc_status()
+        # The resident set counts the pages of Ray's shared object store that this worker has read (RssShmem):
+        # they grow with the rows that pass, though they belong to the store. RssAnon is the worker's own memory.
+        out["anon_mib"], out["shmem_mib"] = status.get("RssAnon", 0) / 1024, status.get("RssShmem", 0) / 1024
         out["worker_pid"] = os.getpid()
         out["done_at"] = time.time()
-        return out[["peak_rss_mib", "worker_pid", "done_at"]]
+        return out[["peak_rss_mib", "anon_mib", "shmem_mib", "worker_pid", "done_at"]]
+
+
+def _proc_status():
+    """`/proc/self/status` memory lines in KiB (Linux)."""
+    values = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            name, _, rest = line.partition(":")
+            if rest.strip().endswith("kB"):
+                values[name] = int(rest.split()[0])
+    return values
 
 
 def _run(ray, model, path, workers):
     from textclf.inference.ray_engine import read_inputs
 
     dataset = read_inputs([str(path)], text_column="text", chunk_size=2048)
-    stats = dataset.map_batches(
+    predicted = dataset.map_batches(
         _MeasuredPredict, batch_size=2048, batch_format="pandas", num_cpus=1,
         compute=ray.data.ActorPoolStrategy(size=workers),
         fn_constructor_kwargs=dict(model=str(model), threads=1, options={}),
-    ).to_pandas()
+    )
+    stats = predicted.to_pandas()
+    del dataset, predicted  # the executor holds the actors (and their CPUs) in cycles: freed before the next run
+    gc.collect()
+    print(f"  {workers} worker(s) asked, {stats.worker_pid.nunique()} predicted", flush=True)
     # Rows/s from the first batch done to the last: start-up (Ray, actors, the model's load) excluded.
     first, last = stats.done_at.min(), stats.done_at.max()
     rate = int((stats.done_at > first).sum()) / max(last - first, 1e-9)
-    return rate, stats.groupby("worker_pid").peak_rss_mib.max().tolist()
+    return rate, stats.groupby("worker_pid")[["peak_rss_mib", "anon_mib", "shmem_mib"]].max()
 
 
 def scaling_and_memory(model, scale_rows, memory_rows, tmp):
@@ -109,7 +130,9 @@ def scaling_and_memory(model, scale_rows, memory_rows, tmp):
         print(f"2 vs 1 workers: {rates[2] / rates[1]:.2f}x (target >= 1.7)")
         for rows in memory_rows:
             _, peaks = _run(ray, model, _imdb("test", rows, tmp), 2)
-            print(f"{rows:,} rows: peak RSS per worker {', '.join(f'{p:,.0f}' for p in peaks)} MiB")
+            print(f"{rows:,} rows, per worker: peak RSS {', '.join(f'{p:,.0f}' for p in peaks.peak_rss_mib)} MiB; "
+                  f"largest own memory (RssAnon) {', '.join(f'{p:,.0f}' for p in peaks.anon_mib)} MiB; "
+                  f"largest object-store pages (RssShmem) {', '.join(f'{p:,.0f}' for p in peaks.shmem_mib)} MiB")
     finally:
         ray.shutdown()
 

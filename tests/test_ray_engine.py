@@ -123,6 +123,16 @@ def test_same_probabilities_as_local_every_row_once_in_parquet_and_csv(ray_two_c
     assert parts and sum(len(pd.read_csv(p)) for p in parts) == 120
 
 
+def test_one_file_is_read_into_blocks_of_chunk_size_rows_so_every_worker_gets_some(ray_two_cpus, tmp_path):
+    # A block goes to one actor whole; Ray Data would join a file's chunks into one block of up to 128 MiB.
+    from textclf.inference.ray_engine import read_inputs
+
+    path = write_csv(tmp_path / "one.csv", make_texts(500, seed=6))
+    blocks = read_inputs([str(path)], text_column="text", chunk_size=100).materialize()
+    assert blocks.count() == 500
+    assert blocks.num_blocks() >= 5
+
+
 def test_bad_row_reported_with_file_and_row_and_skipped_on_request(ray_two_cpus, trained_model_dir, tmp_path):
     from textclf.errors import InputDataError
     from textclf.inference.ray_engine import predict_to_directory

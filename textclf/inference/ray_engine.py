@@ -34,7 +34,7 @@ ORDER_COLUMNS = ("source_file", "row")
 INPUT_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".txt", ".txt.gz")
 OUTPUT_FORMATS = ("parquet", "csv")
 IO_CPUS = 0.25  # what a read or write task asks for: four fit in the CPU kept free of actors
-PREDICT_BATCH_ROWS = 2048  # rows handed to a worker at a time (several per block: the pool stays balanced)
+PREDICT_BATCH_ROWS = 2048  # most rows read as one block and handed to a worker at a time: the pool stays balanced
 
 
 def import_ray():
@@ -182,9 +182,13 @@ def read_inputs(inputs, *, text_column, encoding="utf-8", chunk_size=20_000, res
     files = expand_inputs(inputs)
     items = ray.data.from_items([{"file": name} for name in files], override_num_blocks=len(files))
     reserved = tuple(reserved) + ORDER_COLUMNS
-    return items.map_batches(_read_files, batch_size=1, batch_format="pandas", num_cpus=IO_CPUS,
+    rows = items.map_batches(_read_files, batch_size=1, batch_format="pandas", num_cpus=IO_CPUS,
                              fn_kwargs=dict(text_column=text_column, encoding=encoding,
-                                                        chunk_size=chunk_size, reserved=reserved))
+                                            chunk_size=chunk_size, reserved=reserved))
+    # Ray Data joins the chunks a read task yields into blocks of up to 128 MiB, and a block goes to one actor
+    # whole: a single file would feed a single worker. Streaming repartitioning (no shuffle, no barrier) cuts
+    # them back to `chunk_size` rows.
+    return rows.repartition(target_num_rows_per_block=chunk_size)
 
 
 def predict_dataset(dataset, model, *, workers=1, cpus_per_worker=1, batch_rows=PREDICT_BATCH_ROWS,
@@ -336,9 +340,13 @@ def predict_to_directory(inputs, model, output, *, output_format="parquet", work
 def _predict_into(inputs, model, output, output_format, workers, encoding, chunk_size, text_column, reserved,
                   options):
     """`predict_to_directory` once its output is claimed."""
-    dataset = read_inputs(inputs, text_column=text_column, encoding=encoding, chunk_size=chunk_size, reserved=reserved)
+    # Blocks of at most PREDICT_BATCH_ROWS: a block goes to one actor whole, so blocks of 20,000 rows (the
+    # --chunk-size default) would keep all but one worker idle on a file of that size.
+    rows_per_block = min(chunk_size, PREDICT_BATCH_ROWS)
+    dataset = read_inputs(inputs, text_column=text_column, encoding=encoding, chunk_size=rows_per_block,
+                          reserved=reserved)
     predicted = predict_dataset(dataset, os.path.abspath(model), workers=workers, text_column=text_column,
-                                batch_rows=min(chunk_size, PREDICT_BATCH_ROWS), **options)
+                                batch_rows=rows_per_block, **options)
     failure = None
     try:
         rows = _write(predicted, output, output_format)
