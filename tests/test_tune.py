@@ -90,6 +90,23 @@ def test_tune_writes_the_best_model_trials_and_page(tuned, data):
     assert list(textclf.load(out).predict(["my dog and the cat"])) == ["animals"]
 
 
+def test_the_second_trial_is_the_defaults_with_two_more_members(data, tmp_path):
+    from textclf.cli import main
+    from textclf.config import TrainConfig
+    from textclf.tuning.space import default_params, larger_ensemble
+
+    assert larger_ensemble(TrainConfig(train="t.csv"), {"ensemble"}, 3) is None  # --ensemble given: kept
+    unfixed = [option for pair in zip(FIXED[::2], FIXED[1::2]) if pair[0] != "--ensemble" for option in pair]
+    out = tmp_path / "model"
+    assert main(["tune", "--input", str(data[0]), "--budget", "75s", "--output", str(out), "-q", *unfixed]) == 0
+    first, second = _trials(out / "trials.csv")[:2]
+    assert first["ensemble"] == "auto"  # the defaults: 3 members on this small set
+    assert second["ensemble"] == "5"
+    fixed = {"units", "epochs", "max_length", "batch_size", "patience", "embedding_mode"}
+    others = {k: v for k, v in default_params(TrainConfig(train="t.csv"), fixed).items() if k != "ensemble"}
+    assert all(second[name] == first[name] for name in others)  # the same point otherwise
+
+
 def test_tune_page_escapes_data_and_renders_in_chromium(tuned, chromium, tmp_path):
     status, out, _ = tuned
     page = (out / "tune.html").read_text(encoding="utf-8")

@@ -92,6 +92,10 @@ def search(config, fixed, study, options, log=None):
         log(_trial_line(outcome, options))
         if outcome["state"] == "cut":
             break
+        if outcome["state"] == "complete" and outcome["params"] == space.default_params(config, fixed):
+            larger = space.larger_ensemble(config, fixed, outcome["members"])
+            if larger is not None:
+                study.enqueue_trial(larger, skip_if_exists=True)
         if outcome["state"] == "complete" and (best is None or outcome["value"] > best.value):
             if best is not None:
                 shutil.rmtree(work / f"trial-{best.number}", ignore_errors=True)
@@ -138,6 +142,7 @@ def _one_trial(config, fixed, study, work, deadline, timing, options):
     else:
         summary["state"] = "complete"
         summary["value"] = metric_value(classifier.metadata["fitted"]["metrics"], options["metric"])
+        summary["members"] = len(classifier.metadata["fitted"].get("members") or [None])
         if hook.first_epoch_at is not None:
             timing.before_fit = max(timing.before_fit or 0.0, hook.first_epoch_at - started)
             timing.after_fit = max(timing.after_fit or 0.0, time.monotonic() - hook.last_epoch_at)
