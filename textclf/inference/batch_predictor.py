@@ -4,8 +4,8 @@ Local `textclf predict` (`textclf.inference.prediction.predict_file`) runs it ch
 (`textclf.inference.ray_engine`) holds one per worker process, built from the model directory so the model is
 loaded once per worker. It owns what every engine shares: which rows are bad (`bad_rows`), the option checks
 (`check_options`) and the prediction columns (`prediction_columns`, `prediction_values`, `add_predictions`;
-`textclf serve` uses them too), each decided by the model's task (`textclf.tasks`), so the columns, options and error messages
-are the same wherever prediction runs. It imports nothing of the engines: they import it.
+`textclf serve` uses them too), each decided by the model's task (`textclf.tasks`), so the columns, options
+and error messages are the same wherever prediction runs. It imports nothing of the engines: they import it.
 """
 
 from __future__ import annotations

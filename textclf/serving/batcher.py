@@ -45,8 +45,9 @@ class MicroBatcher:
     """Runs `predict` on the gathered texts of concurrent requests, from one thread.
 
     Args:
-        predict: A function from a list of `str` to a `(texts, ...)` array, or to a
-            tuple of such arrays (each request then gets its rows of each).
+        predict: A function from a list of `str` to a tuple of arrays with one
+            row per text each (e.g. probabilities and decisions); each request
+            gets its rows of each.
         max_batch_texts: Most texts gathered into one call (a single larger
             request still runs, alone).
         max_wait: Seconds the worker waits for more requests after the first
@@ -89,7 +90,7 @@ class MicroBatcher:
             texts: A list of `str`.
 
         Returns:
-            The rows `predict` gives for these texts (a tuple of rows when it gives a tuple).
+            A tuple: the rows of each array `predict` gives, for these texts.
 
         Raises:
             QueueFull: `max_queue` requests are already waiting.
@@ -143,8 +144,7 @@ class MicroBatcher:
     def _run(self, jobs):
         texts = [text for job in jobs for text in job.texts]
         try:
-            result = self._predict(texts)
-            parts = tuple(np.asarray(part) for part in result) if isinstance(result, tuple) else np.asarray(result)
+            parts = tuple(np.asarray(part) for part in self._predict(texts))
         except Exception as exc:  # noqa: BLE001 - handed to every request of the batch, answered 500
             for job in jobs:
                 job.loop.call_soon_threadsafe(_settle, job.future, None, exc)
@@ -152,6 +152,6 @@ class MicroBatcher:
         start = 0
         for job in jobs:
             end = start + len(job.texts)
-            rows = tuple(part[start:end] for part in parts) if isinstance(parts, tuple) else parts[start:end]
+            rows = tuple(part[start:end] for part in parts)
             start = end
             job.loop.call_soon_threadsafe(_settle, job.future, rows)

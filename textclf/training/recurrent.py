@@ -107,9 +107,10 @@ def _fit_each(config, prepared, runtime, progress, log, verbose, ngram, heads, s
     monitor = MIXED_LOSS if config.stop_on == "mixed" and ngram is not None else RECURRENT_LOSS  # decided once
     if monitor == MIXED_LOSS:
         log("early stopping follows the validation log loss of the recurrent model mixed with the n-gram branch")
-    if prepared.task.min_improvement(config.min_delta) != config.min_delta:
+    min_delta = prepared.task.min_improvement(config.min_delta)  # what phases.py stops on
+    if min_delta != config.min_delta:
         log(f"early stopping: --min-delta {config.min_delta:g} is a fall of the loss summed over the labels, "
-            f"{prepared.task.min_improvement(config.min_delta):.3g} of their mean")
+            f"{min_delta:.3g} of their mean")
     for index in range(members):
         member_config = dataclasses.replace(config, seed=config.seed + index, head=heads[index])
         set_determinism(member_config.seed)
