@@ -133,6 +133,18 @@ def test_one_file_is_read_into_blocks_of_chunk_size_rows_so_every_worker_gets_so
     assert blocks.num_blocks() >= 5
 
 
+def test_a_ray_started_here_gives_its_workers_quiet_tensorflow_and_leaves_this_process_environment_alone(
+        ray_two_cpus):
+    from textclf.inference.ray_engine import WORKER_ENV
+
+    @ray_two_cpus.remote(num_cpus=0.5)
+    def worker_environment(names):
+        return {name: os.environ.get(name) for name in names}
+
+    assert ray_two_cpus.get(worker_environment.remote(list(WORKER_ENV))) == WORKER_ENV
+    assert os.environ.get("PYTHONWARNINGS") != "ignore"  # set for ray.init only, then restored
+
+
 def test_bad_row_reported_with_file_and_row_and_skipped_on_request(ray_two_cpus, trained_model_dir, tmp_path):
     from textclf.errors import InputDataError
     from textclf.inference.ray_engine import predict_to_directory
