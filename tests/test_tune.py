@@ -90,21 +90,79 @@ def test_tune_writes_the_best_model_trials_and_page(tuned, data):
     assert list(textclf.load(out).predict(["my dog and the cat"])) == ["animals"]
 
 
-def test_the_second_trial_is_the_defaults_with_two_more_members(data, tmp_path):
+def test_the_second_trial_is_the_defaults_with_new_members_on_the_same_split(data, tmp_path):
     from textclf.cli import main
     from textclf.config import TrainConfig
-    from textclf.tuning.space import default_params, larger_ensemble
+    from textclf.tuning.space import default_params, fresh_members
 
-    assert larger_ensemble(TrainConfig(train="t.csv"), {"ensemble"}, 3) is None  # --ensemble given: kept
+    assert fresh_members(TrainConfig(train="t.csv"), {"member_seed"}, 3) is None  # --member-seed given: kept
+    assert fresh_members(TrainConfig(train="t.csv", member_seed=7), set(), 3)[1] == 10
     unfixed = [option for pair in zip(FIXED[::2], FIXED[1::2]) if pair[0] != "--ensemble" for option in pair]
     out = tmp_path / "model"
     assert main(["tune", "--input", str(data[0]), "--budget", "75s", "--output", str(out), "-q", *unfixed]) == 0
     first, second = _trials(out / "trials.csv")[:2]
-    assert first["ensemble"] == "auto"  # the defaults: 3 members on this small set
-    assert second["ensemble"] == "5"
+    assert (first["ensemble"], first["member_seed"], second["member_seed"]) == ("auto", "", "45")  # 3 members: 42-44
     fixed = {"units", "epochs", "max_length", "batch_size", "patience", "embedding_mode"}
-    others = {k: v for k, v in default_params(TrainConfig(train="t.csv"), fixed).items() if k != "ensemble"}
-    assert all(second[name] == first[name] for name in others)  # the same point otherwise
+    assert all(second[name] == first[name] for name in default_params(TrainConfig(train="t.csv"), fixed))
+
+
+def test_select_adds_trials_while_the_mean_scores_higher_and_weighs_repeats():
+    import numpy as np
+
+    from textclf.tuning.ensemble import select
+
+    y = np.array([0, 0, 1, 1])
+
+    def score(p):  # accuracy, then log loss
+        return float(np.mean(p.argmax(1) == y)), float(np.mean(np.log(p[np.arange(4), y])))
+
+    def two(p1):
+        return np.stack([1 - np.asarray(p1), np.asarray(p1)], axis=1)
+
+    a, b = two([0.4, 0.4, 0.6, 0.45]), two([0.45, 0.6, 0.6, 0.9])  # each wrong on one row, not the same one
+    useless = two([0.9, 0.9, 0.1, 0.1])
+    picks, value = select({0: a, 1: b, 2: useless}, score)
+    assert 2 not in picks and set(picks) == {0, 1} and value[0] == 1.0
+    assert next(iter(picks)) == 1  # equal accuracy: the first pick is the lower log loss (b)
+    picks, _ = select({0: a, 2: useless}, score)
+    assert dict(picks) == {0: 1}  # nothing raises the score: the best trial alone
+
+
+def test_the_kept_mean_of_trials_is_a_model_directory_keras_loads_on_raw_strings(tmp_path):
+    import numpy as np
+
+    import textclf
+    from conftest import predict_with_plain_keras
+    from textclf.cli import main
+    from textclf.config import TrainConfig
+    from textclf.tuning.ensemble import validation_rows, write_ensemble
+
+    train = write_csv(tmp_path / "train.csv", _rows(120, 1))
+    test = write_csv(tmp_path / "test.csv", _rows(30, 2))
+    options = dict(units=8, epochs=2, max_length=12, batch_size=16, patience=1, ensemble=1, embedding_mode="frozen")
+    for name, member_seed in (("a", None), ("b", 45)):
+        textclf.train(str(train), output=str(tmp_path / name), member_seed=member_seed, **options)
+    a, b = textclf.load(tmp_path / "a"), textclf.load(tmp_path / "b")
+    assert [m["seed"] for m in b.metadata["fitted"]["members"]] == [45]
+    assert a.metadata["fitted"]["split"] == b.metadata["fitted"]["split"]  # --member-seed keeps the split
+    validation = validation_rows(TrainConfig(train=str(train), test=str(test), **options))
+    (tmp_path / "mean").mkdir()
+    write_ensemble(tmp_path / "mean", {0: 2, 1: 1}, {0: tmp_path / "a", 1: tmp_path / "b"}, validation,
+                   {0: "textclf train A", 1: "textclf train <b>B</b>"}, str(test))
+    texts = ["my dog and the cat", "pizza and cheese today", "we like tennis"]
+    expected = (2 * a.predict_proba(texts) + b.predict_proba(texts)) / 3
+    kept = textclf.load(tmp_path / "mean")
+    np.testing.assert_allclose(kept.predict_proba(texts), expected, atol=1e-5)
+    np.testing.assert_allclose(predict_with_plain_keras(tmp_path / "mean" / "model.keras", texts), expected, atol=1e-5)
+    record = kept.metadata["fitted"]["tuned_ensemble"]
+    assert [(t["trial"], round(t["weight"], 4), t["command"]) for t in record["trials"]] == [
+        (0, 0.6667, "textclf train A"), (1, 0.3333, "textclf train <b>B</b>")]
+    assert kept.metadata["fitted"]["metrics"]["evaluated_on"].startswith("test")
+    assert (tmp_path / "mean" / "reports" / "report.html").is_file()
+    for command in (["info", "-m", str(tmp_path / "mean")],
+                    ["explain", "-m", str(tmp_path / "mean"), "my dog and the cat"],
+                    ["export", "-m", str(tmp_path / "mean"), "-o", str(tmp_path / "exported")]):
+        assert main(command) == 0, command
 
 
 def test_tune_page_escapes_data_and_renders_in_chromium(tuned, chromium, tmp_path):
@@ -186,5 +244,6 @@ def test_a_journal_resumes_and_two_processes_share_it(data, tmp_path):
     assert {t.user_attrs["pid"] for t in later} == {a.pid, b.pid}  # both processes ran trials of the one study
     assert len({tuple(sorted(t.params.items())) for t in later}) == len(later)  # each drew its own points
     defaults = [t for t in trials if t.params.get("head") == "bigru" and t.params.get("dropout") == 0.3
-                and t.params.get("wide") == "bigrams" and t.params.get("pooling") == "max"]
+                and t.params.get("wide") == "bigrams" and t.params.get("pooling") == "max"
+                and "member_seed" not in t.user_attrs]  # the second trial: the same point, new members
     assert [t.number for t in defaults] == [0]  # the defaults ran first and once, not again on resuming

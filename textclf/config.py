@@ -70,6 +70,7 @@ class TrainConfig:
     stop_on: str = "mixed"
     class_weight: str = "none"
     seed: int = 42
+    member_seed: Optional[int] = None  # None: `seed`; the validation split follows `seed` either way
     output: Optional[str] = None
     name: Optional[str] = None
     distribute: str = "none"
@@ -126,8 +127,10 @@ class TrainConfig:
         if self.at_least_one and not self.multi_label:
             raise ConfigError("at_least_one applies to multi-label models only; pass multi_label=True "
                               "(--multi-label) as well")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ConfigError(f"seed must be an integer. Received: seed={self.seed!r}")
+        for field in ("seed", "member_seed"):
+            value = getattr(self, field)
+            if (value is not None or field == "seed") and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{field} must be an integer. Received: {field}={value!r}")
         return self
 
     def to_dict(self):

@@ -147,7 +147,11 @@ def _fit_arguments(fit):
                      help="balanced: each class weighted inversely to its frequency (multi-label: each label's "
                           "positives by its negatives/positives ratio)")
     fit.add_argument("--seed", type=int, default=d.seed, metavar="N",
-                     help="seed of weights, dropout and batch order (ensemble members: seed, seed + 1, ...)")
+                     help="seed of the validation split, and of weights, dropout and batch order (ensemble members: "
+                          "seed, seed + 1, ...)")
+    fit.add_argument("--member-seed", type=auto(int), default=_auto(d.member_seed), metavar="N",
+                     help="seed of the first ensemble member's weights, dropout and batch order (the others: N + 1, "
+                          "...) while the validation split keeps --seed: new members on the same split; auto: --seed")
     fit.add_argument("--distribute", choices=DISTRIBUTE_MODES, default=d.distribute,
                      help="data-parallel training: 'mirrored' over local GPUs, 'multi-worker' across hosts as "
                           "described by the TF_CONFIG environment variable (run the same command on every worker; "

@@ -60,6 +60,9 @@ def run(args):
                   output=args.output, name=args.name, verbose=getattr(args, "verbose", False),
                   log=(lambda line: None) if args.quiet else None, **given)
     print(f"model: {result.output}/model.keras (trials.csv and tune.html beside it)")
-    print(f"best validation value {result.value:.4f}; trials run here: {result.trials}, pruned: {result.pruned}")
-    print(f"train it again: {result.command}")
+    print(f"validation value {result.value:.4f}; trials run here: {result.trials}, pruned: {result.pruned}")
+    if len(result.ensemble) > 1:
+        averaged = ", ".join(f"{number} ({weight:.2f})" for number, weight in result.ensemble.items())
+        print(f"the model averages trials {averaged}; each one's train command: tune.html, metadata.json")
+    print(f"train {'its best trial' if len(result.ensemble) > 1 else 'it'} again: {result.command}")
     return 0

@@ -92,3 +92,37 @@ def build_ensemble(members, name):
     token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
     outputs = [inference_copy(member)(token_ids) for member in members]
     return keras.Model(token_ids, keras.layers.Average(name="mean_probabilities")(outputs), name=name)
+
+
+def average_models(models, weights, name="tuned_ensemble"):
+    """The weighted mean of end-to-end models' probabilities, as one end-to-end model (raw strings in).
+
+    Built-in layers only (`keras.layers.Rescaling`, `keras.layers.Add`), so it saves and loads like any
+    textclf model. `textclf tune` keeps such a mean of its trials (`textclf.tuning.ensemble`).
+
+    Args:
+        models: End-to-end Keras models with the same outputs (texts in, probabilities out).
+        weights: One positive weight per model (normalised to sum to 1).
+        name: Name of the returned model.
+
+    Returns:
+        A `keras.Model` from a string tensor `(batch,)` to the weighted mean probabilities.
+
+    Raises:
+        ValueError: No model, weights that do not match, or a weight that is not positive.
+    """
+    import keras
+
+    weights = [float(weight) for weight in weights]
+    if not models or len(weights) != len(models) or min(weights) <= 0:
+        raise ValueError(f"average_models needs one positive weight per model. Received: {len(models)} models, "
+                         f"weights={weights}")
+    texts = keras.Input(shape=(), dtype="string", name="text")
+    total = sum(weights)
+    outputs = []
+    for index, (model, weight) in enumerate(zip(models, weights), start=1):
+        # Each model renamed: the trials' models share one name, and names are unique within a model.
+        renamed = keras.Model(model.input, model.output, name=f"model_{index}")
+        outputs.append(keras.layers.Rescaling(weight / total, name=f"weight_{index}")(renamed(texts)))
+    mean = outputs[0] if len(outputs) == 1 else keras.layers.Add(name="weighted_mean_probabilities")(outputs)
+    return keras.Model(texts, mean, name=name)

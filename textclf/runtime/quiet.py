@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib.abc
 import importlib.util
+import logging
 import os
 import sys
 import tempfile
@@ -101,7 +102,7 @@ class QuietImport(importlib.abc.MetaPathFinder):
 
 @contextlib.contextmanager
 def quiet_tensorflow(enabled=True, module="tensorflow"):
-    """Within the block, TensorFlow logs nothing below FATAL and its import prints nothing.
+    """Within the block, TensorFlow logs nothing below FATAL (C++) or ERROR (Python) and its import prints nothing.
 
     Args:
         enabled: False leaves everything as it is (`--verbose`).
@@ -112,11 +113,17 @@ def quiet_tensorflow(enabled=True, module="tensorflow"):
         return
     previous = os.environ.get(LOG_LEVEL_VARIABLE)
     os.environ[LOG_LEVEL_VARIABLE] = ERRORS_ONLY_FATAL
+    # TensorFlow's Python warnings too ("5 out of the last 5 calls to <function> triggered tf.function
+    # retracing": a tune search builds each trial's n-gram encoder afresh, as it must).
+    python_logger = logging.getLogger(module)
+    previous_level = python_logger.level
+    python_logger.setLevel(logging.ERROR)
     hook = QuietImport(module)
     hook.install()
     try:
         yield
     finally:
+        python_logger.setLevel(previous_level)
         hook.remove()
         if previous is None:
             os.environ.pop(LOG_LEVEL_VARIABLE, None)

@@ -28,38 +28,53 @@ class Evaluation:
     data_summary: dict
 
 
-def evaluate(classifier, prepared, test, test_path):
+def evaluate(classifier, split, test, test_path, training_summary):
     """Predicts validation (and test) rows with `classifier`, the model that is saved.
 
     Args:
         classifier: The assembled `TextClassifier`.
-        prepared: The `textclf.training.prepare.Prepared` data.
+        split: The `textclf.training.prepare.Split` it was trained and validated on.
         test: The test `LabeledData`, or None.
         test_path: Its path, for the reports.
+        training_summary: `training_summary` of the training rows, or None.
 
     Returns:
         An `Evaluation`.
     """
     from textclf.evaluation.reports import summarize_data
 
-    split = prepared.split
     val_probabilities = classifier.predict_proba(split.val_texts)
-    validation = _metrics(classifier, split.val_labels, val_probabilities)
+    validation = task_metrics(classifier.task, split.val_labels, val_probabilities)
     if test is None:
         texts, y_true, probabilities = split.val_texts, split.val_labels, val_probabilities
         evaluated_on = f"validation ({split.record['description']})"
     else:
         texts, y_true, probabilities = list(test.texts), list(test.labels), classifier.predict_proba(test.texts)
         evaluated_on = f"test ({test_path})"
-    summary = {"training": summarize_data(split.train_labels, prepared.train_lengths, coverage=prepared.coverage),
-               "evaluated": summarize_data(y_true)}
+    summary = {"training": training_summary} if training_summary is not None else {}
+    summary["evaluated"] = summarize_data(y_true)
     return Evaluation(texts, y_true, probabilities, evaluated_on, validation, summary)
 
 
-def _metrics(classifier, y_true, probabilities):
-    """The task's metrics (`Task.metrics`) of the model's decisions on parsed true labels, and `label_f1`,
-    each label's F1 (`Task.label_f1`: what `textclf tune --metric f1:LABEL` chooses on)."""
-    task = classifier.task
+def training_summary(prepared):
+    """`reports.summarize_data` of the training rows: labels, token lengths, embedding coverage."""
+    from textclf.evaluation.reports import summarize_data
+
+    return summarize_data(prepared.split.train_labels, prepared.train_lengths, coverage=prepared.coverage)
+
+
+def task_metrics(task, y_true, probabilities):
+    """The metrics (`Task.metrics`) of `task`'s decisions against parsed true labels, and `label_f1`, each
+    label's F1 (`Task.label_f1`: what `textclf tune --metric f1:LABEL` chooses on).
+
+    Args:
+        task: The model's `textclf.tasks.Task`, its decision fitted.
+        y_true: The true labels as parsed from the table.
+        probabilities: The model's probabilities for those rows.
+
+    Returns:
+        A dict of metric name -> value (`label_f1`: label -> F1).
+    """
     truth = task.truth()
     y_true, decisions = truth(y_true), task.decide(probabilities)
     return {**task.metrics(y_true, decisions, truth.labels), "label_f1": task.label_f1(y_true, decisions, truth.labels)}

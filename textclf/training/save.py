@@ -7,6 +7,7 @@ draw) is a warning, never a lost model.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def describe_run(config, requested, prepared, recurrent, assembled, runtime, seconds, batch_rule=None):
@@ -53,13 +54,29 @@ def save(classifier, evaluation, history, output, runtime):
     Returns:
         The metrics, also stored in `classifier.metadata["fitted"]["metrics"]`.
     """
+    with runtime.output_directory(output) as tmp:
+        return write_model_directory(tmp, classifier, evaluation, history)
+
+
+def write_model_directory(directory, classifier, evaluation, history):
+    """Writes `model.keras`, `metadata.json` (its metrics computed from `evaluation`) and `reports/` into
+    `directory`, the model first: the reports never cost it.
+
+    Args:
+        directory: An existing, empty directory.
+        classifier: The `TextClassifier` to save.
+        evaluation: Its `textclf.training.report.Evaluation`.
+        history: Per-epoch dicts for the training curves, or None.
+
+    Returns:
+        The metrics, also stored in `classifier.metadata["fitted"]["metrics"]`.
+    """
     from textclf.training import report
 
     metrics = report.final_metrics(evaluation, classifier)
     classifier.metadata["fitted"]["metrics"] = metrics
-    with runtime.output_directory(output) as tmp:
-        classifier.save(tmp)  # first: the reports never cost the model
-        report.write(tmp / "reports", evaluation, classifier, history)
+    classifier.save(directory)
+    report.write(Path(directory) / "reports", evaluation, classifier, history)
     return metrics
 
 

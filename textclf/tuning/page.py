@@ -14,32 +14,51 @@ WIDTH, HEIGHT, PAD = 900, 260, 40
 COLOURS = {"complete": "#4c78a8", "pruned": "#e45756", "fail": "#9d9d9d", "running": "#f2cf5b"}
 
 
-def write_page(path, study, trials, best, command, options):
+def write_page(path, study, trials, weights, commands, options):
     """Writes the page at `path`.
 
     Args:
         path: The file to write.
         study: The `optuna.Study` (for the parameter importances).
         trials: Its trials.
-        best: The best finished trial, whose model is kept.
-        command: The `textclf train` command that trains `best`'s configuration.
+        weights: Trial number -> weight of the trials averaged into the kept model (one trial: weight 1), the best
+            trial first.
+        commands: Trial number -> the `textclf train` command that trains it.
         options: `clock` and `metric` of the run.
     """
     states = [t.state.name.lower() for t in trials]
+    by_number = {t.number: t for t in trials}
+    best = by_number[next(iter(weights))]
     summary = {"metric (validation)": options["metric"], "budget": duration(options["clock"].budget),
                "trials": len(trials), "finished": states.count("complete"), "pruned": states.count("pruned"),
-               "failed or cut": states.count("fail"), "best trial": best.number, "best value": best.value}
+               "failed or cut": states.count("fail"), "best trial": best.number, "best value": best.value,
+               "kept model": _kept(weights)}
     sections = [
         ("summary", "Summary", key_value_table(summary)),
         ("best", "Best configuration", key_value_table(dict(best.params))
-         + f"<p>Reproduce it with <code>{esc(command)}</code></p>"),
+         + f"<p>Reproduce it with <code>{esc(commands[best.number])}</code></p>"),
+    ]
+    if len(weights) > 1:
+        rows = [[str(n), f"{weight:.3f}", f"{by_number[n].value:.4f}", f"<code>{esc(commands[n])}</code>"]
+                for n, weight in weights.items()]
+        sections.append(("ensemble", "The kept model: trials averaged",
+                         "<p>Greedy ensemble selection on validation: each trial's probabilities weighted as "
+                         "below (the metric of the mean is the kept model's).</p>"
+                         + table(["trial", "weight", "its value", "command"], rows)))
+    sections += [
         ("history", "History of the search", _history(trials, options["metric"])),
         ("importance", "Parameter importances", _importances(study)),
-        ("trials", "Trials", _trials_table(trials)),
+        ("trials", "Trials", _trials_table(trials, weights)),
     ]
     html = page("textclf tune", esc(f"study {study.study_name}"), sections)
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(html)
+
+
+def _kept(weights):
+    if len(weights) == 1:
+        return f"trial {next(iter(weights))}, as trained"
+    return "mean of trials " + ", ".join(f"{n} ({weight:.2f})" for n, weight in weights.items())
 
 
 def _history(trials, metric):
@@ -92,7 +111,7 @@ def _importances(study):
     return table(["parameter", "importance"], rows)
 
 
-def _trials_table(trials):
-    header, rows = trial_rows(trials)
+def _trials_table(trials, weights):
+    header, rows = trial_rows(trials, weights)
     return '<div class="scroll">' + table([esc(h) for h in header], [[fmt(cell) for cell in row] for row in rows]) \
         + "</div>"

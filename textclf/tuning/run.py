@@ -1,9 +1,12 @@
 """The search: trials one after the other until the budget's deadline, then the best finished one kept.
 
 Every trial trains through `run_training` into its own directory under `.<output>.tuning/` beside the
-output; only the best so far is kept there. At the end the best one, with `trials.csv` and `tune.html`,
-replaces the output atomically: a model directory as `textclf train` writes it, moved, not retrained.
-A killed run leaves that folder and the study (with `--storage`); running it again continues both.
+output, with its validation probabilities beside it; the best `ensemble.MAX_PICKS` finished ones are kept
+there. After the defaults, the search tries the defaults with new members (`space.fresh_members`), then
+points of its own. At the end `ensemble.select` picks the trials whose mean scores best on validation: one
+trial's model is moved as trained, several are averaged into one model (`ensemble.write_ensemble`); with
+`trials.csv` and `tune.html` it replaces the output atomically. A killed run leaves that folder and the
+study (with `--storage`); running it again continues both.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import gc
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from textclf.errors import TextclfError
@@ -21,6 +24,7 @@ from textclf.tuning.budget import duration
 from textclf.tuning.space import AUTO
 
 FINAL_SECONDS = 3.0  # trials.csv, tune.html and the renames
+VALIDATION_SUFFIX = ".validation.npy"  # beside trial-N/: the trial's validation probabilities
 
 
 @dataclass
@@ -28,12 +32,13 @@ class TuneResult:
     """What `tune` found.
 
     Attributes:
-        output: The model directory written (the best trial's model, `trials.csv`, `tune.html`).
-        value: The best trial's validation metric.
-        params: Its parameters ("auto": textclf's own choice).
+        output: The model directory written (the kept model, `trials.csv`, `tune.html`).
+        value: The kept model's validation metric.
+        params: The parameters of its first trial, the best one ("auto": textclf's own choice).
         command: The `textclf train` command that trains that configuration.
         trials: Trials this process ran, and
         pruned: how many of them were pruned.
+        ensemble: Trial number -> weight in the kept model (one trial: weight 1).
     """
 
     output: str
@@ -42,6 +47,7 @@ class TuneResult:
     command: str
     trials: int
     pruned: int
+    ensemble: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -52,9 +58,13 @@ class _Timing:
     after_fit: float | None = None
 
     def reserve(self, clock):
-        """Seconds kept back from the fit deadline for a trial's assembling and saving, and the final files."""
-        after = self.after_fit if self.after_fit is not None else min(0.1 * clock.budget, 30.0)
-        return FINAL_SECONDS + 1.5 * after
+        """Seconds kept back from the fit deadline: a trial's assembling and saving (1.5 x what one took), the
+        averaging of two trials (2 x: each predicts validation and test again) and the final files."""
+        return FINAL_SECONDS + 3.5 * self.after(clock)
+
+    def after(self, clock):
+        """What a finished trial took after its last epoch (assembling, evaluating, saving), or a guess."""
+        return self.after_fit if self.after_fit is not None else min(0.1 * clock.budget, 30.0)
 
     def worth_starting(self, seconds_left):
         """Whether a new trial can reach at least its first epoch in `seconds_left`."""
@@ -75,46 +85,64 @@ def search(config, fixed, study, options, log=None):
         A `TuneResult`.
     """
     from textclf.tuning import space
+    from textclf.tuning.ensemble import validation_rows
 
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     work = _work_directory(config.output)
     if not study.trials:
         study.enqueue_trial(space.default_params(config, fixed), skip_if_exists=True)
+    validation = validation_rows(config)
     timing, ran, pruned = _Timing(), 0, 0
-    best = _best_kept(study, work)
+    kept = _kept(study, work)
     while options["clock"].left() > timing.reserve(options["clock"]):
         deadline = options["clock"].end - timing.reserve(options["clock"])
         if ran and not timing.worth_starting(deadline - time.monotonic()):
             break
-        outcome = _one_trial(config, fixed, study, work, deadline, timing, options)
+        outcome = _one_trial(config, fixed, study, work, deadline, timing, options, validation)
         ran += 1
         pruned += outcome["state"] == "pruned"
         log(_trial_line(outcome, options))
         if outcome["state"] == "cut":
             break
-        if outcome["state"] == "complete" and outcome["params"] == space.default_params(config, fixed):
-            larger = space.larger_ensemble(config, fixed, outcome["members"])
-            if larger is not None:
-                study.enqueue_trial(larger, skip_if_exists=True)
-        if outcome["state"] == "complete" and (best is None or outcome["value"] > best.value):
-            if best is not None:
-                shutil.rmtree(work / f"trial-{best.number}", ignore_errors=True)
-            best = _frozen(study, outcome["number"])
-        elif outcome["state"] == "complete":
-            shutil.rmtree(work / f"trial-{outcome['number']}", ignore_errors=True)
-    if best is None:
+        if outcome["state"] == "complete":
+            if outcome["params"] == space.default_params(config, fixed) and outcome["member_seed"] is None:
+                _queue_fresh_members(study, config, fixed, outcome["members"])
+            kept[outcome["number"]] = outcome["value"]
+            _keep_best(kept, work)
+    if not kept:
         shutil.rmtree(work, ignore_errors=True)
         raise TextclfError(f"the budget of {duration(options['clock'].budget)} ended before any trial finished "
                            "(the first one trains the defaults); give a longer --budget")
-    return _finish(config, fixed, study, work, best, options, (ran, pruned))
+    return _finish(config, fixed, study, work, kept, validation, options, (ran, pruned), timing, log)
 
 
-def _frozen(study, number):
-    return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+def _queue_fresh_members(study, config, fixed, members):
+    """Queues the defaults with new members (`space.fresh_members`) unless a trial has them already."""
+    from textclf.tuning import space
+
+    fresh = space.fresh_members(config, fixed, members)
+    if fresh is None:
+        return
+    params, member_seed = fresh
+    if any(t.user_attrs.get("member_seed") == member_seed for t in study.get_trials(deepcopy=False)):
+        return
+    study.enqueue_trial(params, user_attrs={"member_seed": member_seed})
 
 
-def _one_trial(config, fixed, study, work, deadline, timing, options):
+def _keep_best(kept, work):
+    """Removes the models of finished trials beyond the best `MAX_PICKS` (only those can be picked)."""
+    from textclf.tuning.ensemble import MAX_PICKS
+
+    for number in sorted(kept, key=lambda n: (-kept[n], n))[MAX_PICKS:]:
+        del kept[number]
+        shutil.rmtree(work / f"trial-{number}", ignore_errors=True)
+        (work / f"trial-{number}{VALIDATION_SUFFIX}").unlink(missing_ok=True)
+
+
+def _one_trial(config, fixed, study, work, deadline, timing, options, validation):
     """Asks the study for a trial, trains it and tells the study how it ended; returns a summary dict."""
+    import numpy as np
+
     import optuna
 
     from textclf.tuning import space
@@ -125,8 +153,11 @@ def _one_trial(config, fixed, study, work, deadline, timing, options):
     for key, value in process_attrs().items():
         trial.set_user_attr(key, value)
     changes = space.suggest(trial, config, fixed)
+    member_seed = trial.user_attrs.get("member_seed")
+    if member_seed is not None:
+        changes["member_seed"] = member_seed
     hook, started, output = TrialHook(trial, deadline), time.monotonic(), work / f"trial-{trial.number}"
-    summary = {"number": trial.number, "params": dict(trial.params), "value": None}
+    summary = {"number": trial.number, "params": dict(trial.params), "value": None, "member_seed": member_seed}
     try:
         classifier = run_trial(config, changes, output, hook, options.get("verbose", False))
     except optuna.TrialPruned:
@@ -143,6 +174,8 @@ def _one_trial(config, fixed, study, work, deadline, timing, options):
         summary["state"] = "complete"
         summary["value"] = metric_value(classifier.metadata["fitted"]["metrics"], options["metric"])
         summary["members"] = len(classifier.metadata["fitted"].get("members") or [None])
+        np.save(work / f"trial-{trial.number}{VALIDATION_SUFFIX}",
+                classifier.predict_proba(validation.split.val_texts))  # what the kept model is chosen on
         if hook.first_epoch_at is not None:
             timing.before_fit = max(timing.before_fit or 0.0, hook.first_epoch_at - started)
             timing.after_fit = max(timing.after_fit or 0.0, time.monotonic() - hook.last_epoch_at)
@@ -200,32 +233,61 @@ def _work_directory(output):
     return work
 
 
-def _best_kept(study, work):
-    """The best finished trial whose model is in `work` (one left by a run that was stopped), or None."""
+def _kept(study, work):
+    """Trial number -> value of the finished trials whose model and validation probabilities are in `work`
+    (left by a run that was stopped)."""
     from optuna.trial import TrialState
 
-    kept = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if (work / f"trial-{t.number}" / "metadata.json").is_file()]
-    return max(kept, key=lambda t: t.value, default=None)
+    return {t.number: t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if (work / f"trial-{t.number}" / "metadata.json").is_file()
+            and (work / f"trial-{t.number}{VALIDATION_SUFFIX}").is_file()}
 
 
-def _finish(config, fixed, study, work, best, options, counts):
-    """Writes `trials.csv` and `tune.html` into the best trial's directory and moves it onto the output."""
+def _finish(config, fixed, study, work, kept, validation, options, counts, timing, log):
+    """Picks the kept model (`ensemble.select`), writes it with `trials.csv` and `tune.html`, moves it onto the
+    output."""
+    import numpy as np
+
     from textclf.artifacts.outputs import atomic_directory
-    from textclf.tuning import space
-    from textclf.tuning.page import write_page
-    from textclf.tuning.table import write_trials
+    from textclf.tuning.ensemble import scorer, select, write_ensemble
 
-    chosen = work / f"trial-{best.number}"
-    command = space.train_command(config, fixed, best.params)
-    trials = study.get_trials(deepcopy=False)
-    write_trials(chosen / "trials.csv", trials)
-    write_page(chosen / "tune.html", study, trials, best, command, options)
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    candidates = {n: np.load(work / f"trial-{n}{VALIDATION_SUFFIX}") for n in kept}
+    picks, score = select(candidates, scorer(validation, options["metric"]))
+    commands = {n: _command(config, fixed, trials[n]) for n in picks}
+    first = next(iter(picks))  # the first pick: the best trial alone
+    chosen, value = work / f"trial-{first}", float(trials[first].value)
+    needed = FINAL_SECONDS + len(picks) * timing.after(options["clock"])
+    if len(picks) > 1 and options["clock"].left() < needed:
+        log(f"no time left to average trials {', '.join(map(str, sorted(picks)))} (about {duration(needed)}); "
+            f"kept trial {first}")
+        picks = {first: 1}
+    if len(picks) > 1:
+        chosen, value = work / "ensemble", float(score[0])
+        chosen.mkdir(exist_ok=True)
+        write_ensemble(chosen, picks, {n: work / f"trial-{n}" for n in picks}, validation, commands, config.test)
+    weights = {n: count / sum(picks.values()) for n, count in picks.items()}
+    _write_search_files(chosen, study, trials, weights, commands, options)
     with atomic_directory(config.output, kind="model") as tmp:
         for entry in chosen.iterdir():
             entry.replace(tmp / entry.name)
     with contextlib.suppress(OSError):
         shutil.rmtree(work)
-    params = {name: best.params.get(name, AUTO) for name in best.params}
-    return TuneResult(output=str(config.output), value=float(best.value), params=params, command=command,
-                      trials=counts[0], pruned=counts[1])
+    params = {name: trials[first].params.get(name, AUTO) for name in trials[first].params}
+    return TuneResult(output=str(config.output), value=value, params=params, command=commands[first],
+                      trials=counts[0], pruned=counts[1], ensemble=weights)
+
+
+def _command(config, fixed, trial):
+    from textclf.tuning import space
+
+    return space.train_command(config, fixed, trial.params, trial.user_attrs.get("member_seed"))
+
+
+def _write_search_files(directory, study, trials, weights, commands, options):
+    from textclf.tuning.page import write_page
+    from textclf.tuning.table import write_trials
+
+    ordered = list(trials.values())
+    write_trials(directory / "trials.csv", ordered, weights)
+    write_page(directory / "tune.html", study, ordered, weights, commands, options)
