@@ -128,7 +128,7 @@ def test_select_adds_trials_while_the_mean_scores_higher_and_weighs_repeats():
     assert dict(picks) == {0: 1}  # nothing raises the score: the best trial alone
 
 
-def test_the_kept_mean_of_trials_is_a_model_directory_keras_loads_on_raw_strings(tmp_path):
+def test_the_kept_mean_of_trials_is_a_model_directory_keras_loads_on_raw_strings(tmp_path, capsys):
     import numpy as np
 
     import textclf
@@ -163,6 +163,7 @@ def test_the_kept_mean_of_trials_is_a_model_directory_keras_loads_on_raw_strings
                     ["explain", "-m", str(tmp_path / "mean"), "my dog and the cat"],
                     ["export", "-m", str(tmp_path / "mean"), "-o", str(tmp_path / "exported")]):
         assert main(command) == 0, command
+    assert "tuned ensemble: the mean of trials 0 (weight 0.67), 1 (weight 0.33)" in capsys.readouterr().out
 
 
 def test_tune_page_escapes_data_and_renders_in_chromium(tuned, chromium, tmp_path):

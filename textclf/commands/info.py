@@ -29,6 +29,7 @@ def describe(metadata, directory):
     labels = metadata.get("labels", [])
     lines = [f"model: {directory}", f"labels ({len(labels)}): {', '.join(str(label) for label in labels)}",
              f"columns: text {metadata.get('text_column', '?')!r}, label {metadata.get('label_column', '?')!r}"]
+    lines += _tuned_ensemble(fitted.get("tuned_ensemble"))
     from textclf.tasks import from_metadata
 
     lines += from_metadata(metadata).describe()
@@ -54,6 +55,16 @@ def describe(metadata, directory):
     if versions:
         lines.append(f"trained with: {', '.join(versions)}" + (f" on {metadata['created']}" if "created" in metadata else ""))
     return lines
+
+
+def _tuned_ensemble(record):
+    """`textclf tune`'s mean of trials: which, at what weight (the lines below describe the first trial)."""
+    if not record:
+        return []
+    trials = record.get("trials") or []
+    averaged = ", ".join(f"{t.get('trial')} (weight {t.get('weight', 0):.2f})" for t in trials)
+    return [f"tuned ensemble: the mean of trials {averaged}; the lines below describe trial "
+            f"{trials[0].get('trial') if trials else '?'}, the best alone"]
 
 
 def _units(requested, fitted):
