@@ -296,3 +296,35 @@ def test_goemotions_subset_reaches_its_floor(tmp_path):
     metrics = classifier.metadata["fitted"]["metrics"]
     assert metrics["evaluated_on"].startswith("test")
     assert metrics["macro_f1"] >= GOEMOTIONS_MACRO_F1_FLOOR, metrics
+
+
+def test_a_tuned_mean_of_multi_label_trials_fits_its_own_thresholds_and_reports(tmp_path):
+    """`textclf tune`'s averaged model (textclf.tuning.ensemble) on several labels per text: the thresholds are
+    chosen again on the mean's validation probabilities, and the reports are the multi-label ones."""
+    import textclf
+    from textclf.config import TrainConfig
+    from textclf.tuning.ensemble import validation_rows, write_ensemble
+
+    pytest.importorskip("optuna")
+    train = write_csv(tmp_path / "train.csv", make_multilabel_texts(150, seed=1))
+    test = write_csv(tmp_path / "test.csv", make_multilabel_texts(40, seed=2))
+    options = {**FAST_OPTIONS, "multi_label": True}
+    for name, member_seed in (("a", None), ("b", 45)):
+        textclf.train(str(train), output=str(tmp_path / name), member_seed=member_seed, **options)
+    validation = validation_rows(TrainConfig(train=str(train), test=str(test), **options))
+    (tmp_path / "mean").mkdir()
+    write_ensemble(tmp_path / "mean", {0: 1, 1: 1}, {0: tmp_path / "a", 1: tmp_path / "b"}, validation,
+                   {0: "a", 1: "b"}, str(test))
+    kept = textclf.load(tmp_path / "mean")
+    a, b = textclf.load(tmp_path / "a"), textclf.load(tmp_path / "b")
+    mean = (a.predict_proba(TEXTS) + b.predict_proba(TEXTS)) / 2
+    np.testing.assert_allclose(kept.predict_proba(TEXTS), mean, atol=1e-5)
+    thresholds = kept.metadata["task"]["thresholds"]
+    assert sorted(thresholds) == LABELS and all(0.0 < t < 1.0 for t in thresholds.values())
+    assert kept.metadata["fitted"].get("thresholds", thresholds) == thresholds  # one set, wherever it is kept
+    decided = kept.task.decide(mean)
+    assert [tuple(labels) for labels in kept.predict(TEXTS)] == [
+        tuple(label for label, on in zip(LABELS, row) if on) for row in decided]
+    metrics = kept.metadata["fitted"]["metrics"]
+    assert {"micro_f1", "macro_f1", "validation_micro_f1"} <= set(metrics)
+    assert (tmp_path / "mean" / "reports" / "report.html").is_file()
