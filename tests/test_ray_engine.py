@@ -94,7 +94,7 @@ def test_inputs_expand_files_globs_directories_and_file_uris(tmp_path):
 def ray_two_cpus():
     """Ray on 2 CPUs as the CLI starts it: its failures are not logged (a captured log record of one would
     hold the failed run's frames, and so its actors and their CPUs, until the test ends)."""
-    from textclf.inference.ray_engine import ray_session
+    from textclf.runtime.ray_cluster import ray_session
 
     with ray_session(num_cpus=2, quiet=True) as session:
         yield session
@@ -135,7 +135,7 @@ def test_one_file_is_read_into_blocks_of_chunk_size_rows_so_every_worker_gets_so
 
 def test_a_ray_started_here_gives_its_workers_quiet_tensorflow_and_leaves_this_process_environment_alone(
         ray_two_cpus):
-    from textclf.inference.ray_engine import WORKER_ENV
+    from textclf.runtime.ray_cluster import WORKER_ENV
 
     @ray_two_cpus.remote(num_cpus=0.5)
     def worker_environment(names):

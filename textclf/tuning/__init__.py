@@ -5,6 +5,7 @@
     study     storages (memory, `journal:PATH`, database URL), the study, the pruner
     trial     one trial through `run_training`, its pruning and deadline hook, the metric
     run       the loop until the deadline and the output written
+    ensemble  the kept model: greedy ensemble selection over the finished trials, their mean written
     table     `trials.csv`
     page      `tune.html`
 """
