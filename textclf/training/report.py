@@ -28,7 +28,7 @@ class Evaluation:
     data_summary: dict
 
 
-def evaluate(classifier, split, test, test_path, training_summary):
+def evaluate(classifier, split, test, test_path, training_summary, val_probabilities=None):
     """Predicts validation (and test) rows with `classifier`, the model that is saved.
 
     Args:
@@ -37,13 +37,15 @@ def evaluate(classifier, split, test, test_path, training_summary):
         test: The test `LabeledData`, or None.
         test_path: Its path, for the reports.
         training_summary: `training_summary` of the training rows, or None.
+        val_probabilities: `classifier`'s probabilities for the validation rows, when already predicted.
 
     Returns:
         An `Evaluation`.
     """
     from textclf.evaluation.reports import summarize_data
 
-    val_probabilities = classifier.predict_proba(split.val_texts)
+    if val_probabilities is None:
+        val_probabilities = classifier.predict_proba(split.val_texts)
     validation = task_metrics(classifier.task, split.val_labels, val_probabilities)
     if test is None:
         texts, y_true, probabilities = split.val_texts, split.val_labels, val_probabilities

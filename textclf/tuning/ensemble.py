@@ -128,7 +128,8 @@ def write_ensemble(directory, picks, trial_directory, validation, commands, test
     metadata["fitted"]["tuned_ensemble"] = {
         "rule": RULE, "trials": [{"trial": n, "weight": picks[n] / total, "command": commands[n]} for n in numbers]}
     classifier = TextClassifier(model, metadata)
-    evaluation = evaluate(classifier, split, validation.tables.test, test_path, _training_summary(best))
+    evaluation = evaluate(classifier, split, validation.tables.test, test_path, _training_summary(best),
+                          val_probabilities=probabilities)
     write_model_directory(directory, classifier, evaluation, history=None)
     return classifier
 
