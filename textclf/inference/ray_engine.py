@@ -31,7 +31,7 @@ ORDER_COLUMNS = ("source_file", "row")
 INPUT_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".txt", ".txt.gz")
 OUTPUT_FORMATS = ("parquet", "csv")
 IO_CPUS = 0.25  # what a read or write task asks for: four fit in the CPU kept free of actors
-PREDICT_BATCH_ROWS = 1024  # most rows read as one block and handed to a worker at a time: the pool stays balanced to the end
+PREDICT_BATCH_ROWS = 1024  # most rows read as one block and handed to a worker at a time: balanced to the end
 
 
 def _filesystem(name):

@@ -130,7 +130,8 @@ def _run_stages(config, requested, progress, log, verbose):
     seconds = time.time() - started
     classifier = TextClassifier(assembled.model, describe_run(config, requested, prepared, recurrent, assembled,
                                                               runtime, seconds, batch_rule))
-    evaluation = report.evaluate(classifier, prepared.split, tables.test, config.test, report.training_summary(prepared))
+    evaluation = report.evaluate(classifier, prepared.split, tables.test, config.test,
+                                 report.training_summary(prepared))
     metrics = save(classifier, evaluation, recurrent.history, config.output, runtime)
     progress.finish()  # the model is saved: the checkpoints are no longer needed
     report.log_result(metrics, config.output, seconds, runtime.is_chief(), log)
