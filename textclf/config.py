@@ -133,6 +133,11 @@ class TrainConfig:
                 raise ConfigError(f"{field} must be an integer. Received: {field}={value!r}")
         return self
 
+    @property
+    def first_member_seed(self):
+        """The first ensemble member's seed (`member_seed`, else `seed`); the others follow it."""
+        return self.seed if self.member_seed is None else self.member_seed
+
     def to_dict(self):
         """The configuration as a JSON-ready dict."""
         return dataclasses.asdict(self)

@@ -111,9 +111,8 @@ def _fit_each(config, prepared, runtime, progress, log, verbose, ngram, heads, s
     if min_delta != config.min_delta:
         log(f"early stopping: --min-delta {config.min_delta:g} is a fall of the loss summed over the labels, "
             f"{min_delta:.3g} of their mean")
-    first_seed = config.seed if config.member_seed is None else config.member_seed
     for index in range(members):
-        member_config = dataclasses.replace(config, seed=first_seed + index, head=heads[index])
+        member_config = dataclasses.replace(config, seed=config.first_member_seed + index, head=heads[index])
         set_determinism(member_config.seed)
         member_log = log if members == 1 else (lambda m, i=index: log(f"member {i + 1}/{members}: {m}"))
         name = CLASSIFIER_NAME if members == 1 else member_name(index)

@@ -81,8 +81,9 @@ def select(candidates, score, max_picks=MAX_PICKS):
         `(picks, score)`: a `Counter` of trial number -> times picked, and the score of their weighted mean.
     """
     numbers = sorted(candidates)
-    first = max(numbers, key=lambda number: (score(candidates[number]), -number))
-    picks, total, best = [first], candidates[first].astype(np.float64), score(candidates[first])
+    alone = {number: score(candidates[number]) for number in numbers}  # each scored once (a fit per call)
+    first = max(numbers, key=lambda number: (alone[number], -number))
+    picks, total, best = [first], candidates[first].astype(np.float64), alone[first]
     while len(picks) < max_picks:
         value, _, number = max((score((total + candidates[n]) / (len(picks) + 1)), -n, n) for n in numbers)
         if not value > best:

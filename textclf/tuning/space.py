@@ -72,8 +72,7 @@ def fresh_members(config, fixed, members):
     """
     if "member_seed" in fixed:
         return None
-    first = config.seed if config.member_seed is None else config.member_seed
-    return default_params(config, fixed), first + members
+    return default_params(config, fixed), config.first_member_seed + members
 
 
 def searched(fixed):
