@@ -223,6 +223,29 @@ def test_concurrent_requests_share_one_model_call(classifier):
         assert_answers(body, classifier, texts_of(seed))
 
 
+def test_a_batch_closes_once_every_open_connection_has_a_request_in_it(classifier):
+    """Two keep-alive clients: the second's request closes the batch at once, long before --max-wait-ms."""
+    model = gated(classifier)
+    with running(model, max_batch_texts=256, max_wait=2 * WAIT) as address:  # waiting it out fails the test
+        before = len(model.calls)
+        second = http.client.HTTPConnection(*address, timeout=WAIT)  # open, and known to the server, first
+
+        def on_second(method, path, body=None):
+            second.request(method, path, body=json.dumps(body) if body else None,
+                           headers={"Content-Type": "application/json"})
+            response = second.getresponse()
+            return response.status, json.loads(response.read())
+
+        assert on_second("GET", "/healthz")[1]["pending_requests"] == 0
+        first = in_thread(call, address, "POST", "/predict", {"texts": texts_of(0)})
+        wait_until(lambda: on_second("GET", "/healthz")[1]["pending_requests"] == 1, "the first request gathered")
+        status, body = on_second("POST", "/predict", {"texts": texts_of(1)})
+        second.close()
+        assert status == 200 and first()[0] == 200
+    assert model.calls[before:] == [16]  # one model call for both, made before --max-wait-ms ran out
+    assert_answers(body, classifier, texts_of(1))
+
+
 def test_a_full_queue_is_answered_503_with_retry_after(classifier):
     model = gated(classifier)
     with running(model, max_queue=1) as address:

@@ -120,6 +120,7 @@ def create_app(classifier, *, limits=None, token=None, identity=None):
 
     app = FastAPI(title="textclf", version=__version__, lifespan=lifespan,
                   description="A textclf model over HTTP: POST /predict {\"texts\": [...]}.")
+    app.state.batcher = batcher  # the server tells it how many connections are open (`serving.server.serve`)
     _add_error_handlers(app)
     app.add_middleware(AccessLog)
     guard = [Depends(_token_check(token))] if token is not None else []

@@ -7,6 +7,13 @@ runs `predict` once on all their texts and hands each request its rows. A
 request arriving while the queue holds `max_queue` waiting requests is refused
 at once (`QueueFull`, answered 503): the queue never grows without end, and a
 client learns to back off instead of waiting past its own timeout.
+
+When the server tells it how many client connections are open
+(`open_connections`), a batch also closes as soon as it holds one request per
+open connection: HTTP/1.1 carries one request at a time on a connection, so no
+other request can come before these are answered, and waiting out `max_wait`
+would only leave the model idle (measured: 16 clients in lock-step sent their
+requests within 0.25 ms, then the batcher waited 1.75 ms more each round).
 """
 
 from __future__ import annotations
@@ -53,6 +60,10 @@ class MicroBatcher:
         max_wait: Seconds the worker waits for more requests after the first
             before it calls the model (requests already waiting are taken at once).
         max_queue: Most requests waiting; one more raises `QueueFull`.
+
+    Attributes:
+        open_connections: None, or a function giving the number of client
+            connections open now; set by the server (see the module's text).
     """
 
     def __init__(self, predict, *, max_batch_texts=256, max_wait=0.002, max_queue=256):
@@ -60,6 +71,7 @@ class MicroBatcher:
         self.max_batch_texts = max_batch_texts
         self.max_wait = max_wait
         self.max_queue = max_queue
+        self.open_connections = None
         self._queue = collections.deque()
         self._condition = threading.Condition()
         self._stopping = False
@@ -123,10 +135,14 @@ class MicroBatcher:
                     size += len(batch[-1].texts)
                     continue
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stopping:
+                if remaining <= 0 or self._stopping or self._everyone_asked(len(batch)):
                     break
                 self._condition.wait(remaining)
             return batch
+
+    def _everyone_asked(self, requests):
+        """True when `requests` gathered are one per open connection: no other request can come."""
+        return self.open_connections is not None and requests >= self.open_connections()
 
     def _work(self):
         while True:

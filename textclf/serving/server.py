@@ -44,11 +44,19 @@ def bind(host, port):
 
 
 def make_server(app, *, log_level="warning"):
-    """A `uvicorn.Server` for `app` (its own access log off: `AccessLog` writes one line per request)."""
+    """A `uvicorn.Server` for `app` (its own access log off: `AccessLog` writes one line per request).
+
+    The app's batcher (`app.state.batcher`, when it has one) is told how many client connections are open,
+    so that a batch closes once every open connection has a request in it.
+    """
     import uvicorn
 
     config = uvicorn.Config(app, access_log=False, log_level=log_level, lifespan="on", server_header=False)
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    batcher = getattr(app.state, "batcher", None)
+    if batcher is not None:
+        batcher.open_connections = lambda: len(server.server_state.connections)
+    return server
 
 
 def configure_access_log(enabled=True, stream=None):
