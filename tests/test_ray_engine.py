@@ -193,6 +193,32 @@ def test_worker_killed_mid_run_is_retried_output_complete(ray_two_cpus, trained_
 
 
 @pytest.mark.slow
+def test_the_monitor_of_a_ray_started_here_is_found_and_killed_before_shutdown():
+    """`stop_autoscaler_monitor` reaches Ray's private process table (Ray would wait 1 s on its monitor).
+
+    In a fresh process: this module's Ray (`ray_two_cpus`) may be running here."""
+    out = run_python(
+        "import os, pathlib\n"
+        "from textclf.runtime.ray_cluster import ray_session, stop_autoscaler_monitor\n"
+        "def monitors():\n"
+        "    found = []\n"
+        "    for entry in pathlib.Path('/proc').iterdir():\n"
+        "        try:\n"
+        "            ppid = int((entry / 'stat').read_text().rsplit(')', 1)[1].split()[1])\n"
+        "            line = (entry / 'cmdline').read_bytes()\n"
+        "        except (OSError, ValueError, IndexError):\n"
+        "            continue\n"
+        "        if ppid == os.getpid() and b'autoscaler/_private/monitor.py' in line:\n"
+        "            found.append(int(entry.name))\n"
+        "    return found\n"
+        "with ray_session(num_cpus=1, quiet=True) as session:\n"
+        "    before = monitors()\n"
+        "    killed = stop_autoscaler_monitor(session)\n"
+        "    print(len(before), killed, monitors())\n"
+        "print(session.is_initialized())\n")
+    assert out.split("\n")[:2] == ["1 1 []", "False"]
+
+
 def test_sigterm_leaves_no_output_and_stops_the_ray_it_started(trained_model_dir, tmp_path):
     files = [str(write_csv(tmp_path / f"in{i}.csv", make_texts(300, seed=i))) for i in range(6)]
     command = [sys.executable, "-m", "textclf", "predict", "-i", *files, "-m", str(trained_model_dir),
