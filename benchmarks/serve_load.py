@@ -11,6 +11,8 @@ the repository root), repeated. A small SST-2 model is trained first unless
     connections on one asyncio loop in a separate process, for C in --clients),
     each sending --requests requests of --texts-per-request texts: rows/s,
     p50/p99 latency and the status counts (a 503 is "busy", any other non-200 an error);
+  * both, --rounds times in turn (the server stays up): each round's ratio is
+    serve's rows/s over that round's predict rows/s, and the median is printed;
   * memory: --memory-requests requests from 16 clients while the server's
     resident set is read from /proc every tenth of the run.
 
@@ -180,6 +182,30 @@ def load(port, texts, clients, requests, per_request, on_progress=None):
     return out, seconds
 
 
+def _rounds(args, model, batch, directory, port, texts, clients):
+    """--rounds rounds, each `textclf predict` on both files then every client count; the median ratio is printed.
+
+    The machine's speed drifts by 15% from minute to minute, so each ratio is taken within one round."""
+    import statistics
+
+    ratios = {count: [] for count in clients}
+    print("\n| round | predict rows/s | clients | texts/request | rows/s | vs predict | p50 ms | p99 ms | statuses |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for number in range(1, args.rounds + 1):
+        baseline, _ = baseline_rows_per_second(model, batch, directory, args.baseline_repeats)
+        for count in clients:
+            figures = summarize(*load(port, texts, count, args.requests, args.texts_per_request),
+                                args.texts_per_request)
+            ratios[count].append(figures["rows_per_s"] / baseline)
+            print(f"| {number} | {baseline:,.0f} | {count} | {args.texts_per_request} | {figures['rows_per_s']:,.0f} | "
+                  f"{ratios[count][-1]:.2f} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
+                  f"{json.dumps(figures['statuses'])} |", flush=True)
+    for count in clients:
+        print(f"{count} clients: median ratio to predict {statistics.median(ratios[count]):.2f} over "
+              f"{args.rounds} rounds ({len(batch):,} rows in predict's file)", flush=True)
+    return ratios
+
+
 def summarize(results, seconds, per_request):
     ok = sorted(latency for status, latency in results if status == 200)
     statuses = {}
@@ -225,7 +251,8 @@ def main(argv=None):
     parser.add_argument("--texts-per-request", type=int, default=8)
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--baseline-rows", type=int, default=102_400, help="least rows in predict's file")
-    parser.add_argument("--baseline-repeats", type=int, default=3, help="predict runs of each file (median)")
+    parser.add_argument("--baseline-repeats", type=int, default=1, help="predict runs of each file in a round (median)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of predict, then the clients (median ratio)")
     parser.add_argument("--serve-options", default="", metavar="OPTIONS",
                         help="more `textclf serve` options, as one string (e.g. \"--max-batch-texts 64\")")
     args = parser.parse_args(argv)
@@ -239,19 +266,10 @@ def main(argv=None):
         # At least --baseline-rows: on a small file the difference from the 1-row file is mostly noise.
         total = max(args.baseline_rows, max(clients) * args.requests * per_request)
         batch = (texts * (total // len(texts) + 1))[:total]
-        baseline, seconds = baseline_rows_per_second(model, batch, tmp, args.baseline_repeats)
-        print(f"textclf predict: {len(batch):,} rows, {baseline:,.0f} rows/s (median of {args.baseline_repeats}: "
-              f"{seconds['all']:.1f}s for the file, {seconds['one']:.1f}s for 1 row)", flush=True)
         process, port = start_server(model, args.serve_options.split())
         try:
             load(port, texts, 4, 20, per_request)  # warm: connections, first batches
-            print(f"\n| clients | texts/request | rows/s | vs predict | p50 ms | p99 ms | statuses |")
-            print("|---:|---:|---:|---:|---:|---:|---|")
-            for count in clients:
-                figures = summarize(*load(port, texts, count, args.requests, per_request), per_request)
-                print(f"| {count} | {per_request} | {figures['rows_per_s']:,.0f} | "
-                      f"{figures['rows_per_s'] / baseline:.2f} | {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | "
-                      f"{json.dumps(figures['statuses'])} |", flush=True)
+            _rounds(args, model, batch, tmp, port, texts, clients)
             if args.memory_requests:
                 samples, results, seconds = memory_run(process, port, texts, args.memory_requests, per_request)
                 figures = summarize(results, seconds, per_request)

@@ -162,8 +162,11 @@ def test_predict_equals_the_classifier(server, classifier, trained_model_dir):
     assert status == 200 and metadata["labels"] == labels and metadata["task"]["name"] == "single_label"
     assert metadata["limits"]["max_texts"] == 4
     schema = call(server, "GET", "/openapi.json")[2]
-    assert "texts" in schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"][
-        "properties"]
+    post = schema["paths"]["/predict"]["post"]
+    assert "texts" in post["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    answer = post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "predictions" in schema["components"]["schemas"][answer]["properties"]  # the reference resolves
+    assert {"400", "405", "413", "422", "503", "504"} <= set(post["responses"])
     assert call(server, "GET", "/healthz")[:1] == (200,)
 
 
@@ -198,7 +201,8 @@ def test_every_bad_request_is_a_json_error_and_the_server_stays_up(server, class
         assert "Traceback" not in json.dumps(answer)
     got, _, answer = call(server, "POST", "/predict", b"{}", headers={"Content-Length": "999999999"})
     assert got == 413 and "bytes" in answer["error"]
-    assert call(server, "GET", "/predict")[0] == 405
+    status, headers, answer = call(server, "GET", "/predict")
+    assert (status, answer["status"], headers["allow"]) == (405, 405, "POST")
     assert call(server, "GET", "/nowhere")[2] == {"error": "Not Found", "status": 404}
     texts = texts_of(6, n=3)
     status, _, body = call(server, "POST", "/predict", {"texts": texts})
@@ -321,9 +325,13 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path, trained_m
         headers = {"Authorization": "Bearer t0ken-for-test"}
         wait_until(lambda: call(address, "GET", "/readyz")[0] == 200, "the warm-up")
         assert call(address, "POST", "/predict", {"texts": ["a dog"]})[0] == 401
+        idle = http.client.HTTPConnection(*address, timeout=WAIT)  # open and idle: a batch cannot hold everyone's
+        idle.request("GET", "/healthz")
+        assert idle.getresponse().read()
         flying = {seed: in_thread(call, address, "POST", "/predict", {"texts": texts_of(seed)}, headers)
                   for seed in (1, 2, 3)}
-        # The batcher waits up to 5 s for more texts: the three requests are in flight when SIGTERM comes.
+        # The batcher waits up to 5 s for more texts (the idle connection might still send one): the three
+        # requests are in flight when SIGTERM comes.
         wait_until(lambda: pending(address) == 3, "three requests in flight")
         process.send_signal(signal.SIGTERM)
         for seed, result in flying.items():
@@ -332,6 +340,7 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path, trained_m
             assert_answers(body, classifier, texts_of(seed))
         assert process.wait(WAIT) == 0
         log = rest()
+        idle.close()
     finally:
         if process.poll() is None:
             process.kill()

@@ -30,7 +30,8 @@ def add_arguments(parser):
     parser.add_argument("--max-batch-texts", type=int, metavar="N", default=256,
                         help="most texts of concurrent requests gathered into one model call")
     parser.add_argument("--max-wait-ms", type=float, metavar="MS", default=2.0,
-                        help="how long the first request of a batch waits for others to join it")
+                        help="how long the first request of a batch waits for others to join it (no longer "
+                             "once every open connection has a request in the batch)")
     parser.add_argument("--max-queue", type=int, metavar="N", default=256,
                         help="most requests waiting for the model (more: 503 with Retry-After)")
     options.add_quiet(parser, help="no access log (one line per request)")

@@ -1,4 +1,4 @@
-"""The HTTP application of `textclf serve` (FastAPI on uvicorn).
+"""The HTTP application of `textclf serve` (FastAPI on uvicorn; `POST /predict` a plain ASGI endpoint beside it).
 
 `POST /predict` answers what `TextClassifier.predict` answers, with the
 columns `textclf predict` writes (`predicted_label`, `confidence`,
@@ -14,26 +14,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import time
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from textclf.serving.batcher import MicroBatcher, QueueFull
-from textclf.serving.limits import Limits, RequestError, parse_predict_request, token_matches
+from textclf.serving import predict_endpoint
+from textclf.serving.batcher import MicroBatcher
+from textclf.serving.limits import Limits, RequestError, token_matches
+from textclf.serving.predict_endpoint import (ACCESS_LOG_KEY, LOGGER, RETRY_AFTER_SECONDS, PredictEndpoint,
+                                              error_response)
 from textclf.version import __version__
 
-LOGGER = logging.getLogger("textclf.serve")
-RETRY_AFTER_SECONDS = 1
 WARM_UP_TEXTS = ["warm up"]
-_LOG_KEY = "textclf.access"  # scope entry where the endpoint leaves the number of texts for the access log
 
 
 class PredictBody(BaseModel):
@@ -71,9 +68,10 @@ class ErrorBody(BaseModel):
     status: int
 
 
-ERROR_RESPONSES = {status: {"model": ErrorBody, "description": text} for status, text in (
-    (400, "not JSON"), (401, "missing or wrong token"), (413, "over a limit"), (422, "a field is wrong"),
-    (503, "queue full; retry after Retry-After seconds"), (504, "timed out"))}
+ERRORS = {400: "not JSON", 401: "missing or wrong token", 405: "not POST", 413: "over a limit",
+          422: "a field is wrong", 500: "failed (the server's log has the details)",
+          503: "queue full; retry after Retry-After seconds", 504: "timed out"}
+ERROR_RESPONSES = {status: {"model": ErrorBody, "description": text} for status, text in ERRORS.items()}
 
 
 def model_identity(directory):
@@ -100,7 +98,9 @@ def create_app(classifier, *, limits=None, token=None, identity=None):
         identity: What `model_identity` returns (default: the version and "unknown").
 
     Returns:
-        A `FastAPI` application; its lifespan starts and stops the batcher and warms the model up.
+        The ASGI application: `POST /predict` (`PredictEndpoint`) and the `FastAPI` app for every other path,
+        whose lifespan starts and stops the batcher and warms the model up; both behind the access log. Its
+        `state.batcher` is the batcher.
     """
     limits = limits or Limits()
     identity = identity or {"textclf_version": __version__, "fingerprint": "unknown"}
@@ -120,14 +120,13 @@ def create_app(classifier, *, limits=None, token=None, identity=None):
 
     app = FastAPI(title="textclf", version=__version__, lifespan=lifespan,
                   description="A textclf model over HTTP: POST /predict {\"texts\": [...]}.")
-    app.state.batcher = batcher  # the server tells it how many connections are open (`serving.server.serve`)
+    app.state.batcher = batcher  # the server tells it how many connections are open (`serving.server.make_server`)
     _add_error_handlers(app)
-    app.add_middleware(AccessLog)
     guard = [Depends(_token_check(token))] if token is not None else []
     _add_probes(app, batcher, ready)
     _add_metadata(app, classifier, limits, identity, guard)
-    _add_predict(app, classifier, batcher, limits, identity, guard)
-    return app
+    _document_predict(app, secured=token is not None)
+    return AccessLog(Dispatch(app, PredictEndpoint(classifier, batcher, limits, identity, token)))
 
 
 def _predict_and_decide(classifier):
@@ -195,68 +194,34 @@ def _add_metadata(app, classifier, limits, identity, guard):
         return described
 
 
-def _add_predict(app, classifier, batcher, limits, identity, guard):
-    schema = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": PredictBody.model_json_schema()}}}}
+def _document_predict(app, *, secured):
+    """Puts `POST /predict` (served by `PredictEndpoint`, not a FastAPI route) into the app's OpenAPI document."""
+    generate = app.openapi
 
-    @app.post("/predict", summary="predict the labels of texts", response_model=PredictResponse,
-              dependencies=guard, openapi_extra=schema, responses=ERROR_RESPONSES)
-    async def predict(request: Request):
-        started = time.monotonic()
-        parsed = parse_predict_request(await _read_body(request, limits.max_body_bytes), limits, classifier)
-        request.scope.get(_LOG_KEY, {})["texts"] = len(parsed.texts)
-        left = limits.timeout - (time.monotonic() - started)
-        try:
-            probabilities, decisions = await asyncio.wait_for(batcher.predict(parsed.texts), max(left, 0.0))
-        except QueueFull as exc:
-            raise RequestError(503, f"the server is busy: {exc}; retry later",
-                               headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
-        except asyncio.TimeoutError:
-            raise RequestError(504, f"no answer within the timeout of {limits.timeout:g} seconds",
-                               extra={"limits": limits.as_json()}) from None
-        if parsed.task is not classifier.task:  # this request's --threshold / --at-least-one
-            decisions = parsed.task.decide(probabilities)
-        return JSONResponse({"predictions": _records(classifier, probabilities, decisions, parsed),
-                             "model": identity})
+    def openapi():
+        if app.openapi_schema is None:
+            predict_endpoint.document(generate(), body_model=PredictBody, response_model=PredictResponse,
+                                      error_model=ErrorBody, errors=ERRORS, secured=secured)
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
-async def _read_body(request, limit):
-    """The request body, refused (413) as soon as it is known to exceed `limit` bytes."""
-    length = request.headers.get("content-length", "")
-    too_large = RequestError(413, f"the body is over {limit:,} bytes")
-    if length.isdigit() and int(length) > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+class Dispatch:
+    """ASGI: `/predict` to its endpoint, everything else (lifespan included) to the FastAPI app."""
 
+    def __init__(self, app, predict):
+        self.app, self.predict, self.state = app, predict, app.state
 
-def _records(classifier, probabilities, decisions, parsed):
-    """One JSON object per text with `textclf predict`'s columns (multi-label: `predicted_labels` as a list),
-    from the request's task's `decisions` (the columns and the label lists below both come from them)."""
-    from textclf.inference.batch_predictor import prediction_values
-
-    task = parsed.task
-    columns = prediction_values(probabilities, None, [str(label) for label in classifier.classes_], task,
-                                probabilities_columns=parsed.probabilities, top_k=parsed.top_k, decisions=decisions)
-    # Plain Python values, row by row: no DataFrame for a handful of rows (it cost more than the model's share).
-    names, values = list(columns), [np.asarray(column).tolist() for column in columns.values()]
-    records = [dict(zip(names, row)) for row in zip(*values)]
-    decided = task.prediction_columns()[0]
-    for record, value in zip(records, task.values(decisions)):
-        # A label set as a JSON list, not the CSV cell joined by the separator.
-        record[decided] = value if isinstance(value, str) else list(value)
-    return records
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == predict_endpoint.PATH:
+            await self.predict(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _add_error_handlers(app):
-    def answer(status, message, extra=None, headers=None):
-        return JSONResponse({"error": message, "status": status, **(extra or {})}, status_code=status,
-                            headers=headers)
+    answer = error_response
 
     @app.exception_handler(RequestError)
     async def refused(request, exc):
@@ -280,13 +245,13 @@ class AccessLog:
     """ASGI middleware: one log line per request (client, method, path, status, texts, milliseconds)."""
 
     def __init__(self, app):
-        self.app = app
+        self.app, self.state = app, getattr(app, "state", None)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         started, line = time.monotonic(), {"status": 500, "texts": 0}
-        scope[_LOG_KEY] = line
+        scope[ACCESS_LOG_KEY] = line
 
         async def send_logged(message):
             if message["type"] == "http.response.start":

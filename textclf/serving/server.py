@@ -53,7 +53,7 @@ def make_server(app, *, log_level="warning"):
 
     config = uvicorn.Config(app, access_log=False, log_level=log_level, lifespan="on", server_header=False)
     server = uvicorn.Server(config)
-    batcher = getattr(app.state, "batcher", None)
+    batcher = getattr(getattr(app, "state", None), "batcher", None)
     if batcher is not None:
         batcher.open_connections = lambda: len(server.server_state.connections)
     return server
