@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import warnings
 
 from textclf.errors import ConfigError
@@ -85,7 +86,7 @@ def stop_autoscaler_monitor(ray):
     node = getattr(getattr(getattr(ray, "_private", None), "worker", None), "_global_node", None)
     killed = 0
     for info in (getattr(node, "all_processes", None) or {}).get("monitor", ()):
-        with contextlib.suppress(OSError, AttributeError):
+        with contextlib.suppress(OSError, AttributeError, subprocess.TimeoutExpired):  # never keeps Ray running
             info.process.kill()
             info.process.wait(5)
             killed += 1
