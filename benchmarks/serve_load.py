@@ -89,7 +89,7 @@ def baseline_rows_per_second(model, texts, directory, repeats=3):
                                "-q"), check=True, cwd=ROOT)
             runs[name].append(time.perf_counter() - started)
     seconds = {name: sorted(times)[len(times) // 2] for name, times in runs.items()}
-    return (len(texts) - 1) / (seconds["all"] - seconds["one"]), seconds
+    return (len(texts) - 1) / (seconds["all"] - seconds["one"])
 
 
 def start_server(model, options=()):
@@ -199,7 +199,7 @@ def _rounds(args, model, batch, directory, port, texts, clients):
     print("\n| round | predict rows/s | clients | texts/request | rows/s | vs predict | p50 ms | p99 ms | statuses |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for number in range(1, args.rounds + 1):
-        baseline, _ = baseline_rows_per_second(model, batch, directory, args.baseline_repeats)
+        baseline = baseline_rows_per_second(model, batch, directory, args.baseline_repeats)
         for count in clients:
             figures = summarize(*load(port, texts, count, args.requests, args.texts_per_request),
                                 args.texts_per_request)

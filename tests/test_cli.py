@@ -140,6 +140,17 @@ def test_quiet_import_drops_what_a_module_writes_to_fd_2(tmp_path, monkeypatch, 
     assert not any(type(f).__name__ == "QuietImport" for f in sys.meta_path)
 
 
+def test_temporary_environment_restores_set_and_unset_variables_even_after_an_error(monkeypatch):
+    from textclf.runtime.quiet import temporary_environment
+
+    monkeypatch.setenv("TEXTCLF_TEST_SET", "before")
+    monkeypatch.delenv("TEXTCLF_TEST_UNSET", raising=False)
+    with pytest.raises(RuntimeError), temporary_environment({"TEXTCLF_TEST_SET": "in", "TEXTCLF_TEST_UNSET": "in"}):
+        assert os.environ["TEXTCLF_TEST_SET"] == os.environ["TEXTCLF_TEST_UNSET"] == "in"
+        raise RuntimeError("inside the block")
+    assert os.environ["TEXTCLF_TEST_SET"] == "before" and "TEXTCLF_TEST_UNSET" not in os.environ
+
+
 def test_quiet_import_shows_what_was_captured_when_the_import_fails(tmp_path, monkeypatch, capfd):
     from textclf.runtime.quiet import quiet_tensorflow
 

@@ -101,6 +101,25 @@ class QuietImport(importlib.abc.MetaPathFinder):
 
 
 @contextlib.contextmanager
+def temporary_environment(variables):
+    """Within the block, `os.environ` holds `variables`; after it, each holds its old value or is unset again.
+
+    Args:
+        variables: A mapping of names to `str` values.
+    """
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
 def quiet_tensorflow(enabled=True, module="tensorflow"):
     """Within the block, TensorFlow logs nothing below FATAL (C++) or ERROR (Python) and its import prints nothing.
 
@@ -111,8 +130,6 @@ def quiet_tensorflow(enabled=True, module="tensorflow"):
     if not enabled:
         yield
         return
-    previous = os.environ.get(LOG_LEVEL_VARIABLE)
-    os.environ[LOG_LEVEL_VARIABLE] = ERRORS_ONLY_FATAL
     # TensorFlow's Python warnings too ("5 out of the last 5 calls to <function> triggered tf.function
     # retracing": a tune search builds each trial's n-gram encoder afresh, as it must).
     python_logger = logging.getLogger(module)
@@ -121,11 +138,8 @@ def quiet_tensorflow(enabled=True, module="tensorflow"):
     hook = QuietImport(module)
     hook.install()
     try:
-        yield
+        with temporary_environment({LOG_LEVEL_VARIABLE: ERRORS_ONLY_FATAL}):
+            yield
     finally:
         python_logger.setLevel(previous_level)
         hook.remove()
-        if previous is None:
-            os.environ.pop(LOG_LEVEL_VARIABLE, None)
-        else:
-            os.environ[LOG_LEVEL_VARIABLE] = previous

@@ -13,7 +13,7 @@ import subprocess
 import warnings
 
 from textclf.errors import ConfigError
-from textclf.runtime.quiet import call_with_stderr_captured
+from textclf.runtime.quiet import call_with_stderr_captured, temporary_environment
 
 RAY_EXTRA = 'pip install "textclf[ray]"'
 WORKER_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}  # TensorFlow's and Python's notices off
@@ -105,15 +105,6 @@ def _init(ray, address, num_cpus):
         kwargs.update(address=address, runtime_env={"env_vars": dict(WORKER_ENV)})
     else:
         kwargs.update(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
-    saved = {name: os.environ.get(name) for name in WORKER_ENV}
-    if not address:
-        os.environ.update(WORKER_ENV)
-    try:
+    with temporary_environment({} if address else WORKER_ENV):
         # Ray's C++ start-up notices (such as the log level it was given) are dropped unless it fails
         call_with_stderr_captured(lambda: ray.init(**kwargs))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
