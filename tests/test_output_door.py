@@ -254,7 +254,9 @@ def test_signal_during_predict_removes_temporaries_and_exits_128_plus_signal(tmp
     out.write_bytes(b"previous run\n")
     out.chmod(0o640)
     before = _snapshot(tmp_path)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # PYTHONFAULTHANDLER: a crash prints every thread's stack into `err`, which a failed assertion shows (one run
+    # of the whole suite saw this process die of SIGSEGV after SIGHUP, not reproduced in 28 runs since)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "textclf", "predict", "--model", str(LEGACY), "--input", str(inp), "--output", str(out),
          "--chunk-size", "2000", "--quiet"],
