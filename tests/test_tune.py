@@ -90,20 +90,21 @@ def test_tune_writes_the_best_model_trials_and_page(tuned, data):
     assert list(textclf.load(out).predict(["my dog and the cat"])) == ["animals"]
 
 
-def test_the_second_trial_is_the_defaults_with_new_members_on_the_same_split(data, tmp_path):
+def test_drawn_trials_train_one_member_unless_the_ensemble_is_fixed(data, tmp_path):
     from textclf.cli import main
+    from textclf.tuning.space import train_command, trial_changes
     from textclf.config import TrainConfig
-    from textclf.tuning.space import default_params, fresh_members
 
-    assert fresh_members(TrainConfig(train="t.csv"), {"member_seed"}, 3) is None  # --member-seed given: kept
-    assert fresh_members(TrainConfig(train="t.csv", member_seed=7), set(), 3)[1] == 10
+    assert trial_changes(set(), defaults=False) == {"ensemble": 1}
+    assert trial_changes(set(), defaults=True) == trial_changes({"ensemble"}, defaults=False) == {}
+    assert "--ensemble 1" in train_command(TrainConfig(train="t.csv"), set(), {"head": "gru"}, {"ensemble": 1})
     unfixed = [option for pair in zip(FIXED[::2], FIXED[1::2]) if pair[0] != "--ensemble" for option in pair]
     out = tmp_path / "model"
     assert main(["tune", "--input", str(data[0]), "--budget", "75s", "--output", str(out), "-q", *unfixed]) == 0
-    first, second = _trials(out / "trials.csv")[:2]
-    assert (first["ensemble"], first["member_seed"], second["member_seed"]) == ("auto", "", "45")  # 3 members: 42-44
-    fixed = {"units", "epochs", "max_length", "batch_size", "patience", "embedding_mode"}
-    assert all(second[name] == first[name] for name in default_params(TrainConfig(train="t.csv"), fixed))
+    trials = _trials(out / "trials.csv")
+    assert trials[0]["members"] == "3" and "ensemble" not in trials[0]  # the defaults: textclf's own 3 members
+    finished = [t for t in trials[1:] if t["state"] == "complete"]
+    assert finished and {t["members"] for t in finished} == {"1"}
 
 
 def test_select_adds_trials_while_the_mean_scores_higher_and_weighs_repeats():
@@ -245,6 +246,5 @@ def test_a_journal_resumes_and_two_processes_share_it(data, tmp_path):
     assert {t.user_attrs["pid"] for t in later} == {a.pid, b.pid}  # both processes ran trials of the one study
     assert len({tuple(sorted(t.params.items())) for t in later}) == len(later)  # each drew its own points
     defaults = [t for t in trials if t.params.get("head") == "bigru" and t.params.get("dropout") == 0.3
-                and t.params.get("wide") == "bigrams" and t.params.get("pooling") == "max"
-                and "member_seed" not in t.user_attrs]  # the second trial: the same point, new members
+                and t.params.get("wide") == "bigrams" and t.params.get("pooling") == "max"]
     assert [t.number for t in defaults] == [0]  # the defaults ran first and once, not again on resuming

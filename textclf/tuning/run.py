@@ -2,8 +2,8 @@
 
 Every trial trains through `run_training` into its own directory under `.<output>.tuning/` beside the
 output, with its validation probabilities beside it; the best `ensemble.MAX_PICKS` finished ones are kept
-there. After the defaults, the search tries the defaults with new members (`space.fresh_members`), then
-points of its own. At the end `ensemble.select` picks the trials whose mean scores best on validation: one
+there. After the defaults, the search draws points of its own, one member each (`space.trial_changes`). At
+the end `ensemble.select` picks the trials whose mean scores best on validation: one
 trial's model is moved as trained, several are averaged into one model (`ensemble.write_ensemble`); with
 `trials.csv` and `tune.html` it replaces the output atomically. A killed run leaves that folder and the
 study (with `--storage`); running it again continues both.
@@ -25,6 +25,7 @@ from textclf.tuning.space import AUTO
 
 FINAL_SECONDS = 3.0  # trials.csv, tune.html and the renames
 VALIDATION_SUFFIX = ".validation.npy"  # beside trial-N/: the trial's validation probabilities
+DEFAULTS, CHANGES = "defaults", "changes"  # trial user attributes: the defaults' trial; `space.trial_changes`
 
 
 @dataclass
@@ -90,7 +91,7 @@ def search(config, fixed, study, options, log=None):
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     work = _work_directory(config.output)
     if not study.trials:
-        study.enqueue_trial(space.default_params(config, fixed), skip_if_exists=True)
+        study.enqueue_trial(space.default_params(config, fixed), user_attrs={DEFAULTS: True}, skip_if_exists=True)
     validation = validation_rows(config)
     timing, ran, pruned = _Timing(), 0, 0
     kept = _kept(study, work)
@@ -105,8 +106,6 @@ def search(config, fixed, study, options, log=None):
         if outcome["state"] == "cut":
             break
         if outcome["state"] == "complete":
-            if outcome["params"] == space.default_params(config, fixed) and outcome["member_seed"] is None:
-                _queue_fresh_members(study, config, fixed, outcome["members"])
             kept[outcome["number"]] = outcome["value"]
             _keep_best(kept, work)
     if not kept:
@@ -114,19 +113,6 @@ def search(config, fixed, study, options, log=None):
         raise TextclfError(f"the budget of {duration(options['clock'].budget)} ended before any trial finished "
                            "(the first one trains the defaults); give a longer --budget")
     return _finish(config, fixed, study, work, kept, validation, options, (ran, pruned), timing, log)
-
-
-def _queue_fresh_members(study, config, fixed, members):
-    """Queues the defaults with new members (`space.fresh_members`) unless a trial has them already."""
-    from textclf.tuning import space
-
-    fresh = space.fresh_members(config, fixed, members)
-    if fresh is None:
-        return
-    params, member_seed = fresh
-    if any(t.user_attrs.get("member_seed") == member_seed for t in study.get_trials(deepcopy=False)):
-        return
-    study.enqueue_trial(params, user_attrs={"member_seed": member_seed})
 
 
 def _keep_best(kept, work):
@@ -152,12 +138,12 @@ def _one_trial(config, fixed, study, work, deadline, timing, options, validation
     trial = study.ask()
     for key, value in process_attrs().items():
         trial.set_user_attr(key, value)
-    changes = space.suggest(trial, config, fixed)
-    member_seed = trial.user_attrs.get("member_seed")
-    if member_seed is not None:
-        changes["member_seed"] = member_seed
+    extra = space.trial_changes(fixed, defaults=bool(trial.user_attrs.get(DEFAULTS)))
+    changes = {**space.suggest(trial, config, fixed), **extra}
+    if extra:
+        trial.set_user_attr(CHANGES, extra)
     hook, started, output = TrialHook(trial, deadline), time.monotonic(), work / f"trial-{trial.number}"
-    summary = {"number": trial.number, "params": dict(trial.params), "value": None, "member_seed": member_seed}
+    summary = {"number": trial.number, "params": dict(trial.params), "value": None}
     try:
         classifier = run_trial(config, changes, output, hook, options.get("verbose", False))
     except optuna.TrialPruned:
@@ -173,7 +159,7 @@ def _one_trial(config, fixed, study, work, deadline, timing, options, validation
     else:
         summary["state"] = "complete"
         summary["value"] = metric_value(classifier.metadata["fitted"]["metrics"], options["metric"])
-        summary["members"] = len(classifier.metadata["fitted"].get("members") or [None])
+        trial.set_user_attr("members", len(classifier.metadata["fitted"].get("members") or [None]))
         np.save(work / f"trial-{trial.number}{VALIDATION_SUFFIX}",
                 classifier.predict_proba(validation.split.val_texts))  # what the kept model is chosen on
         if hook.first_epoch_at is not None:
@@ -281,7 +267,7 @@ def _finish(config, fixed, study, work, kept, validation, options, counts, timin
 def _command(config, fixed, trial):
     from textclf.tuning import space
 
-    return space.train_command(config, fixed, trial.params, trial.user_attrs.get("member_seed"))
+    return space.train_command(config, fixed, trial.params, trial.user_attrs.get(CHANGES))
 
 
 def _write_search_files(directory, study, trials, weights, commands, options):

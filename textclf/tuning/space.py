@@ -1,10 +1,11 @@
 """The search space of `textclf tune`: `TrainConfig` fields, their candidate values and the defaults' point.
 
 A field the user fixed (any `textclf train` option given to `tune`) is not searched. Values `textclf train`
-decides by itself (`None` in `TrainConfig`: units, batch size, learning rate, max length, ensemble size)
+decides by itself (`None` in `TrainConfig`: units, batch size, learning rate, max length)
 are the choice "auto", so the defaults are a point of the space and the first trial runs exactly them.
 Choices that another makes moot are not drawn: the n-gram weighting without an n-gram branch, poolings a
-head does not accept.
+head does not accept. The ensemble size is not drawn: a drawn trial trains `DRAWN_MEMBERS` member, and the
+kept model's members are the trials `textclf.tuning.ensemble` averages (see `trial_changes`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from textclf.models.wide import WEIGHTINGS, WIDE_CHOICES
 AUTO = "auto"
 # Fields whose `TrainConfig` default is None (textclf decides): "auto" in the space. `wide_weighting`'s "auto"
 # is a value of its own.
-AUTOMATIC = ("units", "learning_rate", "batch_size", "max_length", "ensemble")
+AUTOMATIC = ("units", "learning_rate", "batch_size", "max_length")
+# benchmarks/HISTORY.md, issue 34, "Session 4": at 3x the defaults' time a drawn trial of the defaults' 3
+# members left room for one or two; one member each buys three times the points, and the mean of the trials
+# that score best together is the ensemble.
+DRAWN_MEMBERS = 1
 # name -> candidate values (a tuple: categorical), or (low, high) floats in a dict: uniform.
 SPACE = {
     "head": tuple(sorted(HEADS)),
@@ -32,7 +37,6 @@ SPACE = {
     "embedding_mode": EMBEDDING_MODES,
     "wide": WIDE_CHOICES,
     "wide_weighting": WEIGHTINGS,
-    "ensemble": (AUTO, 1, 2, 3, 5),
     "class_weight": CLASS_WEIGHTS,
 }
 
@@ -54,25 +58,19 @@ def default_params(config, fixed):
     return params
 
 
-def fresh_members(config, fixed, members):
-    """The second trial: the defaults again with new members (their seeds follow the defaults' members').
-
-    The validation split stays (`--member-seed`, not `--seed`), so the two trials' models can be averaged
-    (`textclf.tuning.ensemble`): twice the members for twice the defaults' time, where training more members in
-    one trial costs their time again for the members already trained. More members of the same model is the
-    change measured to score higher (issue 19: 5 members above 3 on held-out SST-2 sentences).
+def trial_changes(fixed, defaults):
+    """The `TrainConfig` changes a trial makes beside the values it draws: a drawn trial's ensemble size.
 
     Args:
-        config: The `TrainConfig` of the search.
-        fixed: Names of the fields the user fixed (a fixed `member_seed` leaves no second seed to try).
-        members: How many members the defaults' trial trained.
+        fixed: Names of the fields the user fixed (a fixed `--ensemble` holds for every trial).
+        defaults: Whether the trial is the defaults' (textclf's own ensemble size).
 
     Returns:
-        `(params, member_seed)`: the defaults' point and the first new member's seed, or None.
+        `{field: value}`, shown in `trials.csv` and in the trial's `textclf train` command.
     """
-    if "member_seed" in fixed:
-        return None
-    return default_params(config, fixed), config.first_member_seed + members
+    if defaults or "ensemble" in fixed:
+        return {}
+    return {"ensemble": DRAWN_MEMBERS}
 
 
 def searched(fixed):
@@ -104,14 +102,14 @@ def suggest(trial, config, fixed):
     return {name: None if name in AUTOMATIC and value == AUTO else value for name, value in values.items()}
 
 
-def train_command(config, fixed, params, member_seed=None):
+def train_command(config, fixed, params, changes=None):
     """The `textclf train` command line that trains the configuration: the fixed options and `params`.
 
     Args:
         config: The `TrainConfig` of the tuning run (paths and fixed values).
         fixed: The fixed field names.
         params: A trial's parameters as drawn ("auto" kept).
-        member_seed: The trial's `--member-seed`, when it had one of its own.
+        changes: The trial's `trial_changes`.
 
     Returns:
         The command as one shell-quoted line.
@@ -120,8 +118,7 @@ def train_command(config, fixed, params, member_seed=None):
     words = ["textclf", "train", "--input", config.train]
     chosen = {name: getattr(config, name) for name in sorted(fixed) if name != "train"}
     chosen.update({name: value for name, value in params.items() if not (name in AUTOMATIC and value == AUTO)})
-    if member_seed is not None:
-        chosen["member_seed"] = member_seed
+    chosen.update(changes or {})
     for name, value in chosen.items():
         option = "--" + name.replace("_", "-")
         if isinstance(value, bool):

@@ -6,11 +6,12 @@ import csv
 
 from textclf.tuning.space import SPACE
 
-COLUMNS = ("trial", "state", "value", "weight", "seconds", "epochs", "cut_at_deadline", "host", "pid", "member_seed")
+COLUMNS = ("trial", "state", "value", "weight", "seconds", "epochs", "cut_at_deadline", "host", "pid", "members")
 
 
 def trial_rows(trials, weights=None):
-    """`(header, rows)`: the fixed columns, then one column per parameter ("" where a trial did not draw it).
+    """`(header, rows)`: the fixed columns (`members`: how many a finished trial trained), then one column per
+    parameter ("" where a trial did not draw it).
 
     Args:
         trials: The study's trials.
@@ -24,7 +25,7 @@ def trial_rows(trials, weights=None):
         weight = f"{weights[t.number]:.4g}" if t.number in weights else ""
         rows.append([t.number, t.state.name.lower(), "" if t.value is None else f"{t.value:.6f}", weight,
                      attrs.get("seconds", ""), attrs.get("epochs", ""), bool(attrs.get("cut_at_deadline")),
-                     attrs.get("host", ""), attrs.get("pid", ""), attrs.get("member_seed", ""),
+                     attrs.get("host", ""), attrs.get("pid", ""), attrs.get("members", ""),
                      *(t.params.get(name, "") for name in names)])
     return [*COLUMNS, *names], rows
 
