@@ -296,6 +296,40 @@ def test_reader_runs_at_most_one_chunk_ahead():
     assert seen == list(range(count))
 
 
+def test_a_consumer_that_stops_early_leaves_no_reader_thread_behind():
+    """An exception in the loop over predicted chunks stops the reader thread and waits for it before it
+    propagates: an interrupted process does not exit with a reader still inside pandas' parser."""
+    import threading
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from textclf.inference.prediction import predict_chunks
+
+    parsing = threading.Event()
+
+    class Reader:
+        path = "rows.csv"
+
+        def __iter__(self):
+            for start in range(0, 1000, 10):
+                parsing.set()
+                yield SimpleNamespace(frame=list(range(10)), start=start)
+
+    class Predictor:
+        def predict(self, frame, file, rows):
+            return np.zeros((len(frame), 2)), np.zeros(len(frame), bool)
+
+    def readers():
+        return [t for t in threading.enumerate() if t.name == "textclf-reader"]
+
+    with pytest.raises(KeyboardInterrupt):
+        for chunk, _, _ in predict_chunks(Reader(), Predictor()):
+            assert parsing.wait(10) and readers()  # the reader runs ahead of the consumer
+            raise KeyboardInterrupt  # as a signal would, inside the consumer's loop
+    assert readers() == []
+
+
 def test_writer_lets_in_a_job_only_when_the_previous_one_is_done():
     """A second submit returns only after the first job ran and its bytes were written."""
     import threading

@@ -37,6 +37,7 @@ FLOAT_FORMAT = "%.6f"
 
 
 _DONE = object()
+READER_JOIN_SECONDS = 5.0  # a chunk parses in well under a second; a reader blocked on a pipe is left behind
 
 
 def _acquire(room, stop):
@@ -53,7 +54,9 @@ def prefetch(iterable, depth=1):
     The thread takes a slot before it computes the next item, not after: an
     item being parsed counts, so at most `depth` items exist beyond the one
     the consumer holds. Exceptions raised by the iterable are re-raised in the
-    consumer.
+    consumer. Closing the generator stops the thread and waits for it (at most
+    `READER_JOIN_SECONDS`: it may be blocked on standard input), so no reader
+    is left inside pandas' parser while an interrupted process exits.
     """
     items, room, stop = queue.Queue(), threading.Semaphore(depth), threading.Event()
 
@@ -81,6 +84,7 @@ def prefetch(iterable, depth=1):
             yield item
     finally:
         stop.set()
+        thread.join(READER_JOIN_SECONDS)
 
 
 class BackgroundWriter:
