@@ -107,6 +107,21 @@ def test_drawn_trials_train_one_member_unless_the_ensemble_is_fixed(data, tmp_pa
     assert finished and {t["members"] for t in finished} == {"1"}
 
 
+def test_averaging_is_budgeted_on_the_picked_trials_own_times_not_the_slowest_trial():
+    import optuna
+
+    from textclf.tuning.budget import Clock
+    from textclf.tuning.run import AFTER_FIT, _averaging_seconds, _Timing
+
+    def trial(after_fit=None):
+        attrs = {} if after_fit is None else {AFTER_FIT: after_fit}
+        return optuna.trial.create_trial(value=0.5, user_attrs=attrs)
+
+    timing, clock = _Timing(after_fit=11.3), Clock(budget=200)  # 11.3 s: a slow trial that is not picked
+    assert _averaging_seconds([trial(4.0), trial(6.8)], timing, clock) == pytest.approx(6.8)
+    assert _averaging_seconds([trial(4.0), trial()], timing, clock) == pytest.approx(11.3)  # unknown: the slowest
+
+
 def test_select_adds_trials_while_the_mean_scores_higher_and_weighs_repeats():
     import numpy as np
 
