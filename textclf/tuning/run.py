@@ -3,8 +3,8 @@
 Every trial trains through `run_training` into its own directory under `.<output>.tuning/` beside the
 output, with its validation probabilities beside it; the best `ensemble.MAX_PICKS` finished ones are kept
 there. After the defaults, the search draws points of its own, one member each (`space.trial_changes`). At
-the end `ensemble.select` picks the trials whose mean scores best on validation: one
-trial's model is moved as trained, several are averaged into one model (`ensemble.write_ensemble`); with
+the end `ensemble.select` picks the trials whose mean scores best on validation: one trial's model is moved as
+trained, several are averaged into one model (`ensemble.write_ensemble`); with
 `trials.csv` and `tune.html` it replaces the output atomically. A killed run leaves that folder and the
 study (with `--storage`); running it again continues both.
 """

@@ -66,7 +66,7 @@ def trial_changes(fixed, defaults):
         defaults: Whether the trial is the defaults' (textclf's own ensemble size).
 
     Returns:
-        `{field: value}`, shown in `trials.csv` and in the trial's `textclf train` command.
+        `{field: value}`, given to the trial's training and written into its `textclf train` command.
     """
     if defaults or "ensemble" in fixed:
         return {}
