@@ -92,8 +92,8 @@ def test_tune_writes_the_best_model_trials_and_page(tuned, data):
 
 def test_drawn_trials_train_one_member_unless_the_ensemble_is_fixed(data, tmp_path):
     from textclf.cli import main
-    from textclf.tuning.space import train_command, trial_changes
     from textclf.config import TrainConfig
+    from textclf.tuning.space import train_command, trial_changes
 
     assert trial_changes(set(), defaults=False) == {"ensemble": 1}
     assert trial_changes(set(), defaults=True) == trial_changes({"ensemble"}, defaults=False) == {}
