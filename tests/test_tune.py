@@ -95,9 +95,10 @@ def test_drawn_trials_train_one_member_unless_the_ensemble_is_fixed(data, tmp_pa
     from textclf.config import TrainConfig
     from textclf.tuning.space import train_command, trial_changes
 
-    assert trial_changes(set(), defaults=False) == {"ensemble": 1}
-    assert trial_changes(set(), defaults=True) == trial_changes({"ensemble"}, defaults=False) == {}
-    assert "--ensemble 1" in train_command(TrainConfig(train="t.csv"), set(), {"head": "gru"}, {"ensemble": 1})
+    assert trial_changes(set(), False, seed=42, number=3) == {"ensemble": 1, "member_seed": 1045}
+    assert trial_changes(set(), True, 42, 3) == trial_changes({"ensemble", "member_seed"}, False, 42, 3) == {}
+    command = train_command(TrainConfig(train="t.csv"), set(), {"head": "gru"}, {"ensemble": 1, "member_seed": 1045})
+    assert "--ensemble 1 --member-seed 1045" in command
     unfixed = [option for pair in zip(FIXED[::2], FIXED[1::2]) if pair[0] != "--ensemble" for option in pair]
     out = tmp_path / "model"
     assert main(["tune", "--input", str(data[0]), "--budget", "75s", "--output", str(out), "-q", *unfixed]) == 0
@@ -105,6 +106,25 @@ def test_drawn_trials_train_one_member_unless_the_ensemble_is_fixed(data, tmp_pa
     assert trials[0]["members"] == "3" and "ensemble" not in trials[0]  # the defaults: textclf's own 3 members
     finished = [t for t in trials[1:] if t["state"] == "complete"]
     assert finished and {t["members"] for t in finished} == {"1"}
+
+
+def test_the_first_drawn_trials_are_the_defaults_with_two_values_drawn_anew(data, tmp_path):
+    from textclf.cli import main
+    from textclf.tuning.space import NEIGHBOUR_CHANGES, NEIGHBOUR_TRIALS, SPACE
+
+    out = tmp_path / "model"
+    assert main(["tune", "--input", str(data[0]), "--budget", "60s", "--output", str(out), "-q", *FIXED]) == 0
+    trials = _trials(out / "trials.csv")
+    searched = [name for name in SPACE if name in trials[0]]
+    assert len(searched) > NEIGHBOUR_CHANGES + 2 and len(trials) > 3
+
+    def changed(trial):
+        return {name for name in searched if trial[name] != trials[0][name]
+                and not (name == "wide_weighting" and trial["wide"] == "none")}  # moot without the n-gram branch
+
+    neighbours = trials[1:NEIGHBOUR_TRIALS + 1]
+    assert all(len(changed(t)) <= NEIGHBOUR_CHANGES for t in neighbours), [changed(t) for t in neighbours]
+    assert len(set().union(*map(changed, neighbours))) > NEIGHBOUR_CHANGES  # not the same two every time
 
 
 def test_averaging_is_budgeted_on_the_picked_trials_own_times_not_the_slowest_trial():
@@ -122,26 +142,31 @@ def test_averaging_is_budgeted_on_the_picked_trials_own_times_not_the_slowest_tr
     assert _averaging_seconds([trial(4.0), trial()], timing, clock) == pytest.approx(11.3)  # unknown: the slowest
 
 
-def test_select_adds_trials_while_the_mean_scores_higher_and_weighs_repeats():
+def test_select_lowers_validation_log_loss_weighs_repeats_and_never_lowers_the_metric():
     import numpy as np
 
     from textclf.tuning.ensemble import select
 
     y = np.array([0, 0, 1, 1])
 
-    def score(p):  # accuracy, then log loss
+    def score(p):  # accuracy, then -log loss
         return float(np.mean(p.argmax(1) == y)), float(np.mean(np.log(p[np.arange(4), y])))
 
     def two(p1):
         return np.stack([1 - np.asarray(p1), np.asarray(p1)], axis=1)
 
-    a, b = two([0.4, 0.4, 0.6, 0.45]), two([0.45, 0.6, 0.6, 0.9])  # each wrong on one row, not the same one
+    a, b = two([0.4, 0.4, 0.6, 0.45]), two([0.45, 0.6, 0.6, 0.9])  # accuracy 0.75 each; b the lower log loss
     useless = two([0.9, 0.9, 0.1, 0.1])
     picks, value = select({0: a, 1: b, 2: useless}, score)
-    assert 2 not in picks and set(picks) == {0, 1} and value[0] == 1.0
-    assert next(iter(picks)) == 1  # equal accuracy: the first pick is the lower log loss (b)
+    assert 2 not in picks and next(iter(picks)) == 1  # equal accuracy: the first pick is the lower log loss (b)
+    assert picks[1] > 1 and picks[0] >= 1  # repeats weigh: b counts more than a
+    mean = (picks[0] * a + picks[1] * b) / (picks[0] + picks[1])
+    assert value == pytest.approx(score(mean)) and value[0] >= 0.75 and value[1] > score(b)[1]
     picks, _ = select({0: a, 2: useless}, score)
-    assert dict(picks) == {0: 1}  # nothing raises the score: the best trial alone
+    assert dict(picks) == {0: 1}  # nothing lowers the log loss: the best trial alone
+    right, smooth = two([0.45, 0.45, 0.55, 0.55]), two([0.2, 0.6, 0.8, 0.8])  # smooth: lower log loss, 0.75
+    picks, value = select({0: right, 1: smooth}, score)
+    assert dict(picks) == {0: 1} and value == score(right)  # every mix with it loses accuracy: not taken
 
 
 def test_the_kept_mean_of_trials_is_a_model_directory_keras_loads_on_raw_strings(tmp_path, capsys):
@@ -259,7 +284,7 @@ def test_a_journal_resumes_and_two_processes_share_it(data, tmp_path):
     assert sorted(t.number for t in trials) == list(range(len(trials)))  # one numbering: none repeated or lost
     later = [t for t in trials if t.number >= before]
     assert {t.user_attrs["pid"] for t in later} == {a.pid, b.pid}  # both processes ran trials of the one study
-    assert len({tuple(sorted(t.params.items())) for t in later}) == len(later)  # each drew its own points
-    defaults = [t for t in trials if t.params.get("head") == "bigru" and t.params.get("dropout") == 0.3
-                and t.params.get("wide") == "bigrams" and t.params.get("pooling") == "max"]
-    assert [t.number for t in defaults] == [0]  # the defaults ran first and once, not again on resuming
+    points = {pid: {tuple(sorted(t.params.items())) for t in later if t.user_attrs["pid"] == pid}
+              for pid in (a.pid, b.pid)}
+    assert points[a.pid] != points[b.pid]  # each drew its own points (their samplers' seeds differ)
+    assert [t.number for t in trials if t.user_attrs.get("defaults")] == [0]  # first and once, not again on resuming

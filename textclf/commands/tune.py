@@ -2,10 +2,10 @@
 
 Any `textclf train` option given fixes that choice; the others of the search space (head, units, layers,
 dropout, pooling, learning rate, batch size, max length, embedding mode, n-gram branch and weighting,
-class weight) are searched. The first trial trains the defaults; the trials drawn after it train one member
-each (unless --ensemble is given). Every choice is made on validation; --test only reports. --output receives
-the best trial's model as trained, or the mean of the trials that together score best on validation, with
-trials.csv and tune.html.
+class weight) are searched. The first trial trains the defaults; the trials drawn after it, neighbours of the
+defaults first, train one member each (unless --ensemble is given). Every choice is made on validation;
+--test only reports. --output receives the best trial's model as trained, or the mean of the trials with the
+lowest validation log loss (never below the best trial's metric), with trials.csv and tune.html.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every trial trains through `run_training` into its own directory under `.<output>.tuning/` beside the
 output, with its validation probabilities beside it; the best `ensemble.MAX_PICKS` finished ones are kept
-there. After the defaults, the search draws points of its own, one member each (`space.trial_changes`). At
+there. After the defaults, the search draws points of its own, one member each (`space.trial_changes`): first
+neighbours of the defaults (`space.neighbour_params`), then wherever Optuna's sampler leads. At
 the end `ensemble.select` picks the trials whose mean scores best on validation: one trial's model is moved as
 trained, several are averaged into one model (`ensemble.write_ensemble`); with
 `trials.csv` and `tune.html` it replaces the output atomically. A killed run leaves that folder and the
@@ -100,6 +101,7 @@ def search(config, fixed, study, options, log=None):
         deadline = options["clock"].end - timing.reserve(options["clock"])
         if ran and not timing.worth_starting(deadline - time.monotonic()):
             break
+        _queue_neighbour(study, config, fixed)
         outcome = _one_trial(config, fixed, study, work, deadline, timing, options, validation)
         ran += 1
         pruned += outcome["state"] == "pruned"
@@ -114,6 +116,19 @@ def search(config, fixed, study, options, log=None):
         raise TextclfError(f"the budget of {duration(options['clock'].budget)} ended before any trial finished "
                            "(the first one trains the defaults); give a longer --budget")
     return _finish(config, fixed, study, work, kept, validation, options, (ran, pruned), timing, log)
+
+
+def _queue_neighbour(study, config, fixed):
+    """Queues the next trial as a neighbour of the defaults (`space.neighbour_params`) while the study has fewer
+    than `space.NEIGHBOUR_TRIALS` drawn trials and nothing is queued (the defaults, or one a killed run left)."""
+    from optuna.trial import TrialState
+
+    from textclf.tuning import space
+
+    number = len(study.get_trials(deepcopy=False))
+    if not 0 < number <= space.NEIGHBOUR_TRIALS or study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        return
+    study.enqueue_trial(space.neighbour_params(space.default_params(config, fixed), config.seed, number))
 
 
 def _keep_best(kept, work):
@@ -139,7 +154,7 @@ def _one_trial(config, fixed, study, work, deadline, timing, options, validation
     trial = study.ask()
     for key, value in process_attrs().items():
         trial.set_user_attr(key, value)
-    extra = space.trial_changes(fixed, defaults=bool(trial.user_attrs.get(DEFAULTS)))
+    extra = space.trial_changes(fixed, bool(trial.user_attrs.get(DEFAULTS)), config.seed, trial.number)
     changes = {**space.suggest(trial, config, fixed), **extra}
     if extra:
         trial.set_user_attr(CHANGES, extra)
