@@ -66,6 +66,7 @@ def scorer(validation, metric):
         value = metric_value({f"validation_{name}": value for name, value in metrics.items()}, metric)
         return value, -float(validation.task.log_loss(probabilities, validation.y))
 
+    score.log_loss = lambda probabilities: float(validation.task.log_loss(probabilities, validation.y))
     return score
 
 
@@ -82,7 +83,8 @@ def select(candidates, score, max_picks=MAX_PICKS):
 
     Args:
         candidates: Trial number -> its validation probabilities.
-        score: Probabilities -> `(metric, -log loss)`, higher is better (`scorer`).
+        score: Probabilities -> `(metric, -log loss)`, higher is better (`scorer`); its `log_loss` attribute,
+            where it has one, gives the log loss alone, without fitting the decision (the steps need only it).
         max_picks: Most picks.
 
     Returns:
@@ -93,13 +95,14 @@ def select(candidates, score, max_picks=MAX_PICKS):
     first = max(numbers, key=lambda number: (alone[number], -number))
     picks, total = [first], candidates[first].astype(np.float64)
     kept, best = list(picks), alone[first]
+    loss = getattr(score, "log_loss", lambda probabilities: -score(probabilities)[1])
     while len(picks) < max_picks:
-        scored = {n: score((total + candidates[n]) / (len(picks) + 1)) for n in numbers}
-        number = max(numbers, key=lambda n: (scored[n][1], -n))
+        number = min(numbers, key=lambda n: (loss((total + candidates[n]) / (len(picks) + 1)), n))
         picks.append(number)
         total += candidates[number]
-        if scored[number][0] >= alone[first][0] and scored[number][1] > best[1]:
-            kept, best = list(picks), scored[number]
+        scored = score(total / len(picks))  # the metric, for the one mix taken
+        if scored[0] >= alone[first][0] and scored[1] > best[1]:
+            kept, best = list(picks), scored
     return Counter(kept), best
 
 
