@@ -60,13 +60,16 @@ def scorer(validation, metric):
 
     documents = validation.split.val_documents
 
+    def log_loss(probabilities):
+        return float(validation.task.log_loss(probabilities, validation.y))
+
     def score(probabilities):
         task = validation.task.fit_decision(validation.y[documents], lambda: probabilities[documents])
         metrics = task_metrics(task, validation.split.val_labels, probabilities)
         value = metric_value({f"validation_{name}": value for name, value in metrics.items()}, metric)
-        return value, -float(validation.task.log_loss(probabilities, validation.y))
+        return value, -log_loss(probabilities)
 
-    score.log_loss = lambda probabilities: float(validation.task.log_loss(probabilities, validation.y))
+    score.log_loss = log_loss
     return score
 
 

@@ -125,10 +125,10 @@ def _queue_neighbour(study, config, fixed):
 
     from textclf.tuning import space
 
-    number = len(study.get_trials(deepcopy=False))
-    if not 0 < number <= space.NEIGHBOUR_TRIALS or study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+    trials = study.get_trials(deepcopy=False)  # one read of the storage (a journal file is read whole)
+    if not 0 < len(trials) <= space.NEIGHBOUR_TRIALS or any(t.state == TrialState.WAITING for t in trials):
         return
-    study.enqueue_trial(space.neighbour_params(space.default_params(config, fixed), config.seed, number))
+    study.enqueue_trial(space.neighbour_params(space.default_params(config, fixed), config.seed, len(trials)))
 
 
 def _keep_best(kept, work):
