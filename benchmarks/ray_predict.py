@@ -69,7 +69,8 @@ def local_vs_ray(model, rows, tmp):
 
 
 class _MeasuredPredict:
-    """The engine's predictor actor, adding this worker's peak RSS (MiB) to each batch."""
+    """The engine's predictor actor as `textclf predict` runs it (writing its parts), adding this worker's peak
+    RSS (MiB) to each block's row count."""
 
     def __init__(self, **kwargs):
         from textclf.inference.ray_engine import _Predict
@@ -77,7 +78,7 @@ class _MeasuredPredict:
         self.inner = _Predict(**kwargs)
 
     def __call__(self, batch):
-        out = self.inner(batch)
+        out = self.inner(batch)  # the block's row count: the actor wrote the block's part
         out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         status = _proc_status()
         # The resident set counts the pages of Ray's shared object store that this worker has read (RssShmem):
@@ -85,7 +86,7 @@ class _MeasuredPredict:
         out["anon_mib"], out["shmem_mib"] = status.get("RssAnon", 0) / 1024, status.get("RssShmem", 0) / 1024
         out["worker_pid"] = os.getpid()
         out["done_at"] = time.time()
-        return out[["peak_rss_mib", "anon_mib", "shmem_mib", "worker_pid", "done_at"]]
+        return out[["rows", "peak_rss_mib", "anon_mib", "shmem_mib", "worker_pid", "done_at"]]
 
 
 def _proc_status():
@@ -100,13 +101,19 @@ def _proc_status():
 
 
 def _run(ray, model, path, workers):
-    from textclf.inference.ray_engine import read_inputs
+    import shutil
 
+    from textclf.inference.ray_engine import _PartWriter, read_inputs
+
+    parts = path.parent / "parts"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir()
     dataset = read_inputs([str(path)], text_column="text", chunk_size=2048)
     predicted = dataset.map_batches(
         _MeasuredPredict, batch_size=2048, batch_format="pandas", num_cpus=1,
         compute=ray.data.ActorPoolStrategy(size=workers),
-        fn_constructor_kwargs=dict(model=str(model), threads=1, options={}),
+        fn_constructor_kwargs=dict(model=str(model), threads=1, options={},
+                                   parts=_PartWriter(parts, "parquet", [str(path)])),
     )
     stats = predicted.to_pandas()
     del dataset, predicted  # the executor holds the actors (and their CPUs) in cycles: freed before the next run
@@ -114,7 +121,7 @@ def _run(ray, model, path, workers):
     print(f"  {workers} worker(s) asked, {stats.worker_pid.nunique()} predicted", flush=True)
     # Rows/s from the first batch done to the last: start-up (Ray, actors, the model's load) excluded.
     first, last = stats.done_at.min(), stats.done_at.max()
-    rate = int((stats.done_at > first).sum()) / max(last - first, 1e-9)
+    rate = int(stats.rows[stats.done_at > first].sum()) / max(last - first, 1e-9)
     return rate, stats.groupby("worker_pid")[["peak_rss_mib", "anon_mib", "shmem_mib"]].max()
 
 

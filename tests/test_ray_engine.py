@@ -118,9 +118,29 @@ def test_same_probabilities_as_local_every_row_once_in_parquet_and_csv(ray_two_c
         proba = [c for c in local.columns if c.startswith("proba_")]
         np.testing.assert_allclose(mine[proba].to_numpy(float), local[proba].to_numpy(float), atol=1e-5)
         assert [c for c in mine.columns if c not in ("source_file", "row")] == list(local.columns)
+    in_name_order = _read_output(tmp_path / "out")  # the parts' names sort in input order: files as given, rows
+    assert list(zip(in_name_order.source_file, in_name_order.row)) == [
+        (str(path), row) for path, size in zip(files, (120, 70)) for row in range(size)]
     predict_to_directory([files[0]], trained_model_dir, str(tmp_path / "csv"), output_format="csv", workers=1)
     parts = sorted((tmp_path / "csv").glob("*.csv"))
     assert parts and sum(len(pd.read_csv(p)) for p in parts) == 120
+
+
+def test_a_block_written_again_replaces_its_own_part(tmp_path):
+    # What a retried block does (its worker died after or while writing): the same part, complete, once.
+    from textclf.inference.ray_engine import _PartWriter
+
+    block = pd.DataFrame({"text": ["a", "b"], "source_file": ["in.csv"] * 2, "row": [40, 41], "p": [0.25, 0.75]})
+    for output_format in ("parquet", "csv"):
+        directory = tmp_path / output_format
+        directory.mkdir()
+        writer = _PartWriter(directory, output_format, ["other.csv", "in.csv"])
+        for _ in range(2):
+            assert writer.write(block)["rows"].tolist() == [2]
+        assert [p.name for p in directory.iterdir()] == [f"part-00001-000000000040.{output_format}"]
+        part = directory / f"part-00001-000000000040.{output_format}"
+        got = pd.read_parquet(part) if output_format == "parquet" else pd.read_csv(part)
+        pd.testing.assert_frame_equal(got, block)
 
 
 def test_one_file_is_read_into_blocks_of_chunk_size_rows_so_every_worker_gets_some(ray_two_cpus, tmp_path):
@@ -190,6 +210,7 @@ def test_worker_killed_mid_run_is_retried_output_complete(ray_two_cpus, trained_
     assert rows == len(got) == 1200
     assert not got.duplicated(["source_file", "row"]).any()
     assert got.groupby("source_file").row.nunique().tolist() == [200] * 6
+    assert not [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".partial")]  # none half-written
 
 
 @pytest.mark.slow

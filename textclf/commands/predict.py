@@ -50,7 +50,7 @@ def add_arguments(parser):
                      help="a running Ray cluster to join: auto, or ray://HOST:PORT; without it, Ray starts here for "
                           "the run and stops after")
     ray.add_argument("--workers", type=options.auto(int), default=options.AUTO, metavar="N",
-                     help="prediction workers (auto: one per CPU, one CPU kept for reading and writing)")
+                     help="prediction workers (auto: one per CPU, one CPU kept for reading)")
     ray.add_argument("--output-format", choices=("parquet", "csv"), default="parquet",
                      help="format of the part files")
     options.add_quiet(parser, help="no progress bar and no summary line")

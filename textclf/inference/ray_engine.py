@@ -4,10 +4,11 @@ Inputs (files, globs, directories or pyarrow-filesystem URIs of CSV/TSV, optiona
 are read one file per read task, a chunk at a time, each row tagged with its `source_file` and its
 0-based `row` in that file so each file's order can be restored. A pool of long-lived actors, each
 holding one `textclf.inference.batch_predictor.BatchPredictor` (the model loaded once per worker, TensorFlow's
-thread pools sized to the worker's CPUs), predicts the batches into part files under a temporary name.
+thread pools sized to the worker's CPUs), predicts the batches and, under `textclf predict`, writes each
+predicted block as a part file itself (`_PartWriter`) into a directory under a temporary name.
 
-The actors hold one CPU each and one CPU is always left for the read and write tasks (which ask for a
-quarter of one): without it the actors take every CPU and the reads starve (ray-project/ray#44687).
+The actors hold one CPU each and one CPU is always left for the read tasks (which ask for a quarter of
+one): without it the actors take every CPU and the reads starve (ray-project/ray#44687).
 Ray is imported only when this engine runs (`textclf.runtime.ray_cluster`): `import textclf` never imports it.
 """
 
@@ -30,8 +31,9 @@ from textclf.runtime.ray_cluster import import_ray, ray_session
 ORDER_COLUMNS = ("source_file", "row")
 INPUT_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".parquet", ".txt", ".txt.gz")
 OUTPUT_FORMATS = ("parquet", "csv")
-IO_CPUS = 0.25  # what a read or write task asks for: four fit in the CPU kept free of actors
+IO_CPUS = 0.25  # what a read task asks for: four fit in the CPU kept free of actors
 PREDICT_BATCH_ROWS = 1024  # most rows read as one block and handed to a worker at a time: balanced to the end
+PARTIAL_SUFFIX = ".partial"  # a part file being written (left behind by a worker killed while writing)
 
 
 def _filesystem(name):
@@ -136,9 +138,13 @@ def _read_files(batch, **options):
 
 
 class _Predict:
-    """A Ray Data actor: sizes TensorFlow's thread pools, then loads the model once (`BatchPredictor`)."""
+    """A Ray Data actor: sizes TensorFlow's thread pools, then loads the model once (`BatchPredictor`).
 
-    def __init__(self, model, threads, options):
+    With `parts` (a `_PartWriter`), it writes each predicted block itself and hands on only its row count: the
+    predicted rows do not travel through Ray's object store to write tasks in other worker processes.
+    """
+
+    def __init__(self, model, threads, options, parts=None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import tensorflow as tf
 
@@ -147,9 +153,46 @@ class _Predict:
         from textclf.inference.batch_predictor import BatchPredictor
 
         self.predictor = BatchPredictor(model, **options)
+        self.parts = parts
 
     def __call__(self, batch):
-        return self.predictor(batch, file=batch["source_file"].to_numpy(), rows=batch["row"].to_numpy())
+        frame = self.predictor(batch, file=batch["source_file"].to_numpy(), rows=batch["row"].to_numpy())
+        return frame if self.parts is None else self.parts.write(frame)
+
+
+class _PartWriter:
+    """Writes a predicted block as one part file, named after its first row's file and row.
+
+    A block Ray retries (its worker died) writes the same name again, and a part appears under its name only
+    complete (written aside, then renamed), so every row is in the output once. Names sort in input order:
+    `part-<file's index among the inputs>-<row>.<format>`.
+    """
+
+    def __init__(self, directory, output_format, files):
+        self.directory = str(directory)
+        self.output_format = output_format
+        self.index = {name: number for number, name in enumerate(files)}
+
+    def write(self, frame):
+        """Writes `frame` (a predicted block) and returns a one-row frame holding its number of rows."""
+        import pandas as pd
+        import pyarrow as pa
+
+        if len(frame):
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            first = f"{self.index[frame['source_file'].iloc[0]]:05d}-{int(frame['row'].iloc[0]):012d}"
+            name = os.path.join(self.directory, f"part-{first}.{self.output_format}")
+            partial = f"{name}.{os.getpid()}{PARTIAL_SUFFIX}"
+            if self.output_format == "parquet":
+                import pyarrow.parquet as pq
+
+                pq.write_table(table, partial)
+            else:
+                import pyarrow.csv as pacsv
+
+                pacsv.write_csv(table, partial)
+            os.replace(partial, name)
+        return pd.DataFrame({"rows": [len(frame)]})
 
 
 def read_inputs(inputs, *, text_column, encoding="utf-8", chunk_size=20_000, reserved=()):
@@ -165,8 +208,13 @@ def read_inputs(inputs, *, text_column, encoding="utf-8", chunk_size=20_000, res
     Returns:
         A lazy `ray.data.Dataset`.
     """
+    return _rows_of(expand_inputs(inputs), text_column=text_column, encoding=encoding, chunk_size=chunk_size,
+                    reserved=reserved)
+
+
+def _rows_of(files, *, text_column, encoding, chunk_size, reserved):
+    """`read_inputs` of `files` as `expand_inputs` gives them."""
     ray = import_ray()
-    files = expand_inputs(inputs)
     items = ray.data.from_items([{"file": name} for name in files], override_num_blocks=len(files))
     reserved = tuple(reserved) + ORDER_COLUMNS
     rows = items.map_batches(_read_files, batch_size=1, batch_format="pandas", num_cpus=IO_CPUS,
@@ -196,20 +244,25 @@ def predict_dataset(dataset, model, *, workers=1, cpus_per_worker=1, batch_rows=
         A lazy `ray.data.Dataset`.
     """
     ray = import_ray()
-    if workers < 1 or cpus_per_worker <= 0:
-        raise ConfigError(f"--workers must be at least 1, got {workers}")
     if not isinstance(dataset, ray.data.Dataset):
         from textclf.artifacts.metadata import read_metadata
 
         text_column = text_column or read_metadata(model).get("text_column", "text")
         dataset = read_inputs([dataset] if isinstance(dataset, (str, os.PathLike)) else dataset,
                               text_column=text_column)
-    threads = max(1, int(cpus_per_worker))
+    return _map_predict(dataset, model, workers, cpus_per_worker, batch_rows, dict(options, text_column=text_column))
+
+
+def _map_predict(dataset, model, workers, cpus_per_worker, batch_rows, options, parts=None):
+    """`dataset` mapped by a pool of `workers` `_Predict` actors (arguments as `predict_dataset`'s)."""
+    ray = import_ray()
+    if workers < 1 or cpus_per_worker <= 0:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     return dataset.map_batches(
         _Predict, batch_size=batch_rows, batch_format="pandas", num_cpus=cpus_per_worker,
         compute=ray.data.ActorPoolStrategy(size=workers),
-        fn_constructor_kwargs=dict(model=os.fspath(model), threads=threads,
-                                   options=dict(options, text_column=text_column)),
+        fn_constructor_kwargs=dict(model=os.fspath(model), threads=max(1, int(cpus_per_worker)), options=options,
+                                   parts=parts),
     )
 
 
@@ -258,16 +311,16 @@ def predict_to_directory(inputs, model, output, *, output_format="parquet", work
         model: A model directory.
         output: A local directory (on a cluster: one every node writes to), created or replaced whole.
         output_format: "parquet" or "csv".
-        workers: Prediction actors; None: one per CPU of the cluster, less one for reading and writing.
+        workers: Prediction actors; None: one per CPU of the cluster, less one for reading.
         encoding, chunk_size: As for `read_inputs`.
         text_column: Column of texts (default: the model's).
         connect: None when Ray is connected already; else a function returning a context manager that connects
             it (`ray_session`), entered inside the output's temporary directory: a Ray it started stops, and its
-            write tasks with it, before an interrupted run's temporary directory is removed.
+            workers writing parts with it, before an interrupted run's temporary directory is removed.
         **options: `BatchPredictor` options (batch_size, probabilities, top_k, on_bad_rows, threshold, at_least_one).
 
     Returns:
-        The number of rows written (Parquet), or None (CSV: not counted).
+        The number of rows written.
     """
     if output_format not in OUTPUT_FORMATS:
         raise ConfigError(f"--output-format must be one of {', '.join(OUTPUT_FORMATS)}, got {output_format!r}")
@@ -291,33 +344,28 @@ def _predict_into(inputs, model, tmp, output_format, workers, encoding, chunk_si
     # Blocks of at most PREDICT_BATCH_ROWS: a block goes to one actor whole, so blocks of 20,000 rows (the
     # --chunk-size default) would keep all but one worker idle on a file of that size.
     rows_per_block = min(chunk_size, PREDICT_BATCH_ROWS)
-    dataset = read_inputs(inputs, text_column=text_column, encoding=encoding, chunk_size=rows_per_block,
-                          reserved=reserved)
-    predicted = predict_dataset(dataset, os.path.abspath(model), workers=workers, text_column=text_column,
-                                batch_rows=rows_per_block, **options)
+    files = expand_inputs(inputs)
+    dataset = _rows_of(files, text_column=text_column, encoding=encoding, chunk_size=rows_per_block,
+                       reserved=reserved)
+    # The actors write the parts themselves (`_PartWriter`): only a row count per block comes back here.
+    counts = _map_predict(dataset, os.path.abspath(model), workers, 1, rows_per_block,
+                          dict(options, text_column=text_column), _PartWriter(tmp, output_format, files))
     failure = None
     try:
-        rows = _write(predicted, tmp, output_format)
+        rows = sum(int(batch["rows"].sum()) for batch in counts.iter_batches(batch_size=None, batch_format="pandas"))
     except Exception as exc:  # noqa: BLE001 - a textclf error raised in a worker is reported as one line
         failure = _unwrap(exc)
         if failure is None or failure is exc:
             raise
     finally:
-        del dataset, predicted  # its executor holds the actors in cycles: freed now, the next run gets their CPUs
+        del dataset, counts  # its executor holds the actors in cycles: freed now, the next run gets their CPUs
         gc.collect()
     if failure is None:
+        for partial in tmp.glob(f"*{PARTIAL_SUFFIX}"):  # a worker killed while writing; its block was written again
+            partial.unlink()
         return rows
     failure.__cause__ = failure.__context__ = failure.__traceback__ = None  # Ray's frames hold the actors too
     raise failure
-
-
-def _write(predicted, tmp, output_format):
-    """Writes the part files into `tmp`; their rows (Parquet) or None (CSV)."""
-    import pyarrow.parquet as pq
-
-    getattr(predicted, f"write_{output_format}")(str(tmp), ray_remote_args={"num_cpus": IO_CPUS})
-    parts = sorted(tmp.glob("*.parquet"))
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts) if output_format == "parquet" else None
 
 
 def run_command(args):
@@ -338,6 +386,6 @@ def run_command(args):
     )
     if not args.quiet:
         on = "Ray (one worker per CPU, less one)" if workers is None else f"{workers} Ray worker(s)"
-        print(f"textclf: predicted {'' if rows is None else f'{rows:,} rows '}on {on} in "
+        print(f"textclf: predicted {rows:,} rows on {on} in "
               f"{time.monotonic() - started:.1f}s, wrote {args.output}", file=sys.stderr)
     return 0
